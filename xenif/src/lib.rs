@@ -1,0 +1,2 @@
+//! Xen guest interface (placeholder until the unikernel issue lands).
+#![no_std]
