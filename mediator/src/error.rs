@@ -1,0 +1,116 @@
+//! Errors, one enum per boundary, and the single place that maps a guest's
+//! error to what the guest sees.
+
+use crate::abi::{ret, teec, SMCCC_UNKNOWN_FUNCTION};
+
+/// What went wrong with a guest's call. Each variant says what the guest
+/// sees; [`GuestError::answer`] is the only mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum GuestError {
+    /// Function ID unknown to the mediator, or a hypervisor-only function
+    /// (VM_CREATED/VM_DESTROYED), or the domain is not a TEE guest:
+    /// SMCCC unknown function in x0.
+    UnknownFunction = 0,
+    /// The guest is not available (VM_CREATED failed, or it is being
+    /// destroyed): `OPTEE_SMC_RETURN_ENOTAVAIL`.
+    Unavailable,
+    /// A feature the mediator refuses (static SHM config, no dynamic SHM in
+    /// the secure world, RPC argument not negotiated): `ENOTAVAIL`.
+    NotAvailable,
+    /// Argument address unaligned or unreadable: `OPTEE_SMC_RETURN_EBADADDR`.
+    BadAddress,
+    /// Unknown message command: `OPTEE_SMC_RETURN_EBADCMD`.
+    BadCommand,
+    /// More concurrent calls than OP-TEE threads:
+    /// `OPTEE_SMC_RETURN_ETHREAD_LIMIT`.
+    ThreadLimit,
+    /// The mediator ran out of its own memory: `OPTEE_SMC_RETURN_ENOMEM`.
+    NoMemory,
+    /// RETURN_FROM_RPC for a thread the guest has no suspended call on:
+    /// `OPTEE_SMC_RETURN_ERESUME`.
+    BadResume,
+    /// A parameter is malformed (old-style tmem, bad page list, duplicate
+    /// cookie, unpinnable page, `num_params` too large):
+    /// `TEEC_ERROR_BAD_PARAMETERS`, origin COMMS, in the message.
+    BadParameters,
+    /// A per-guest limit is reached (pages per buffer, buffers, pinned
+    /// pages): `TEEC_ERROR_OUT_OF_MEMORY`, origin COMMS, in the message.
+    LimitReached,
+    /// OPEN_SESSION to a TA not on the guest's allow-list:
+    /// `TEEC_ERROR_ACCESS_DENIED`, origin COMMS, in the message.
+    AccessDenied,
+}
+
+/// Number of [`GuestError`] variants (for per-kind counters).
+pub const GUEST_ERROR_KINDS: usize = 11;
+
+/// How an error reaches the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Value for x0 (the call itself failed).
+    X0(u64),
+    /// The SMC succeeds (x0 = OK) and the message carries `ret`/`ret_origin`.
+    Message {
+        /// `ret`.
+        ret: u32,
+        /// `ret_origin`.
+        origin: u32,
+    },
+}
+
+impl GuestError {
+    /// The one mapping from an error to what the guest sees.
+    pub const fn answer(self) -> Answer {
+        match self {
+            GuestError::UnknownFunction => Answer::X0(SMCCC_UNKNOWN_FUNCTION),
+            GuestError::Unavailable | GuestError::NotAvailable => Answer::X0(ret::ENOTAVAIL),
+            GuestError::BadAddress => Answer::X0(ret::EBADADDR),
+            GuestError::BadCommand => Answer::X0(ret::EBADCMD),
+            GuestError::ThreadLimit => Answer::X0(ret::ETHREAD_LIMIT),
+            GuestError::NoMemory => Answer::X0(ret::ENOMEM),
+            GuestError::BadResume => Answer::X0(ret::ERESUME),
+            GuestError::BadParameters => Answer::Message {
+                ret: teec::ERROR_BAD_PARAMETERS,
+                origin: teec::ORIGIN_COMMS,
+            },
+            GuestError::LimitReached => Answer::Message {
+                ret: teec::ERROR_OUT_OF_MEMORY,
+                origin: teec::ORIGIN_COMMS,
+            },
+            GuestError::AccessDenied => Answer::Message {
+                ret: teec::ERROR_ACCESS_DENIED,
+                origin: teec::ORIGIN_COMMS,
+            },
+        }
+    }
+
+    /// Index for per-kind counters.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Errors of [`crate::Mediator::probe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeError {
+    /// CALLS_UID did not return OP-TEE's UID.
+    NotOpTee,
+    /// GET_THREAD_COUNT failed (x0 value).
+    ThreadCount(u64),
+    /// OP-TEE is not built with virtualization support (VM_DESTROYED is an
+    /// unknown function).
+    NoVirtualization,
+}
+
+/// Errors of [`crate::Mediator::guest_created`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LifecycleError {
+    /// A guest with this domid is already known.
+    AlreadyExists,
+    /// OP-TEE refused VM_CREATED (its x0); the guest is recorded as
+    /// unavailable and its calls get ENOTAVAIL.
+    VmCreatedFailed(u64),
+    /// No guest with this domid.
+    UnknownGuest,
+}

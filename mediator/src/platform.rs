@@ -1,0 +1,85 @@
+//! Consumer-side traits: what the mediator needs from its host, and nothing
+//! about how it is provided. The kernel implements them with hypercalls
+//! (foreign mapping, the forwarder's pin/translate and secure-call
+//! hypercalls, its own page allocator); the tests implement them with
+//! [`crate::sim`].
+
+use crate::abi::PAGE_SIZE;
+use crate::types::{DomId, Ipa, Pa, Regs};
+
+/// A guest memory access failed (the IPA is not RAM the guest owns, or the
+/// mapping failed). Carries no detail on purpose: the guest sees one answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemFault;
+
+/// Byte access to a guest's RAM by IPA (Xen: `access_guest_memory_by_ipa`).
+/// Only `p2m_ram_rw` pages may be accessed. Accesses may cross pages.
+pub trait GuestMemory {
+    /// Copies `buf.len()` bytes at `ipa` of `dom` into `buf`.
+    fn read(&mut self, dom: DomId, ipa: Ipa, buf: &mut [u8]) -> Result<(), MemFault>;
+    /// Copies `buf` to `ipa` of `dom`.
+    fn write(&mut self, dom: DomId, ipa: Ipa, buf: &[u8]) -> Result<(), MemFault>;
+}
+
+/// Pinning a guest page failed: not RAM, not the guest's, or the platform's
+/// own per-guest cap (the Xen hook's accounting) is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PinFault;
+
+/// A guest page the platform holds a reference on. Not `Clone`: each one is
+/// given back exactly once through [`Pinning::unpin`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct PinnedPage {
+    /// The guest page (4 KiB aligned).
+    pub ipa: Ipa,
+    /// Its machine address.
+    pub pa: Pa,
+}
+
+/// Taking and dropping references on guest RAM pages, and translating them
+/// (Xen: `get_page_from_gfn` + `p2m_ram_rw` check + `page_to_maddr`,
+/// `put_page`).
+pub trait Pinning {
+    /// Pins the 4 KiB page at `page` (aligned) of `dom`.
+    fn pin(&mut self, dom: DomId, page: Ipa) -> Result<PinnedPage, PinFault>;
+    /// Drops a reference taken by [`Pinning::pin`].
+    fn unpin(&mut self, dom: DomId, page: PinnedPage);
+}
+
+/// Issuing an SMC to the secure world. The mediator fills all of x0..x7,
+/// including the client ID in x7; the platform adds nothing.
+pub trait SecureWorld {
+    /// One SMC; returns x0..x7 as the secure world left them.
+    fn smc(&mut self, regs: Regs) -> Regs;
+}
+
+/// The platform could not give the mediator a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoShadowPage;
+
+/// A 4 KiB page of mediator memory that OP-TEE reads by physical address.
+/// Not `Clone`: freed exactly once.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ShadowPage {
+    /// Platform handle (an index into its pool).
+    pub id: usize,
+    /// Machine address of the page.
+    pub pa: Pa,
+}
+
+/// Physically contiguous mediator pages for shadow copies (Xen:
+/// `alloc_domheap_page` + `__map_domain_page`).
+pub trait ShadowPages {
+    /// A fresh page (content unspecified).
+    fn alloc(&mut self) -> Result<ShadowPage, NoShadowPage>;
+    /// Gives a page back.
+    fn free(&mut self, page: ShadowPage);
+    /// The page's bytes.
+    fn bytes(&self, page: &ShadowPage) -> &[u8; PAGE_SIZE];
+    /// The page's bytes, writable.
+    fn bytes_mut(&mut self, page: &ShadowPage) -> &mut [u8; PAGE_SIZE];
+}
+
+/// Everything the mediator needs, as one bound. Blanket-implemented.
+pub trait Platform: GuestMemory + Pinning + SecureWorld + ShadowPages {}
+impl<T: GuestMemory + Pinning + SecureWorld + ShadowPages> Platform for T {}

@@ -1,0 +1,88 @@
+//! Simulators for tests, fuzzing and benchmarks (feature `sim`): a machine
+//! memory holding guest RAM and shadow pages ([`SimMemory`]) and an OP-TEE
+//! ([`SimOptee`]), combined into a [`SimPlatform`] that implements every
+//! platform trait.
+//!
+//! They behave like the real thing and can misbehave on purpose: guest
+//! memory can fault, alias pages, refuse pins and change between two reads;
+//! the OP-TEE model follows the ABI's state machine and records every
+//! protocol violation it sees.
+// Test support: sizes are bounded by construction (guest RAM set up by the
+// test, buffers capped at 1 MiB), so plain arithmetic is fine here.
+#![allow(clippy::arithmetic_side_effects)]
+
+mod memory;
+mod optee;
+pub mod world;
+
+pub use memory::{Owner, SimMemory};
+pub use optee::{
+    Seen, SimOptee, FN_ECHO, FN_FOREIGN_INTR, FN_GET_TIME, FN_NOP, FN_NOTIFY, FN_SHM_RPC, SIM_PTA,
+    SIM_TA,
+};
+pub use world::World;
+
+use crate::abi::PAGE_SIZE;
+use crate::platform::{
+    GuestMemory, MemFault, NoShadowPage, PinFault, PinnedPage, Pinning, SecureWorld, ShadowPage,
+    ShadowPages,
+};
+use crate::types::{DomId, Ipa, Regs};
+
+/// Memory plus OP-TEE: a complete simulated platform.
+#[derive(Debug)]
+pub struct SimPlatform {
+    /// Machine memory, guests, pins, shadow pages.
+    pub mem: SimMemory,
+    /// The secure world.
+    pub optee: SimOptee,
+}
+
+impl SimPlatform {
+    /// A platform with an OP-TEE of `threads` threads and no guests.
+    pub fn new(threads: usize) -> SimPlatform {
+        SimPlatform {
+            mem: SimMemory::new(),
+            optee: SimOptee::new(threads),
+        }
+    }
+}
+
+impl GuestMemory for SimPlatform {
+    fn read(&mut self, dom: DomId, ipa: Ipa, buf: &mut [u8]) -> Result<(), MemFault> {
+        self.mem.read(dom, ipa, buf)
+    }
+    fn write(&mut self, dom: DomId, ipa: Ipa, buf: &[u8]) -> Result<(), MemFault> {
+        self.mem.write(dom, ipa, buf)
+    }
+}
+
+impl Pinning for SimPlatform {
+    fn pin(&mut self, dom: DomId, page: Ipa) -> Result<PinnedPage, PinFault> {
+        self.mem.pin(dom, page)
+    }
+    fn unpin(&mut self, dom: DomId, page: PinnedPage) {
+        self.mem.unpin(dom, page)
+    }
+}
+
+impl ShadowPages for SimPlatform {
+    fn alloc(&mut self) -> Result<ShadowPage, NoShadowPage> {
+        self.mem.alloc()
+    }
+    fn free(&mut self, page: ShadowPage) {
+        self.mem.free(page)
+    }
+    fn bytes(&self, page: &ShadowPage) -> &[u8; PAGE_SIZE] {
+        self.mem.bytes(page)
+    }
+    fn bytes_mut(&mut self, page: &ShadowPage) -> &mut [u8; PAGE_SIZE] {
+        self.mem.bytes_mut(page)
+    }
+}
+
+impl SecureWorld for SimPlatform {
+    fn smc(&mut self, regs: Regs) -> Regs {
+        self.optee.smc(&mut self.mem, regs)
+    }
+}
