@@ -13,6 +13,7 @@
 
 mod memory;
 mod optee;
+pub mod script;
 pub mod world;
 
 pub use memory::{Owner, SimMemory};

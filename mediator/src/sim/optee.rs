@@ -179,6 +179,17 @@ impl SimOptee {
         }
     }
 
+    /// Every page of a memref must be RAM of the calling client's guest.
+    fn check_owner(&mut self, mem: &SimMemory, client: u64, pages: &[u64]) {
+        let dom = crate::types::DomId(u16::try_from(client.saturating_sub(1)).unwrap_or(u16::MAX));
+        if pages
+            .iter()
+            .any(|pa| mem.owner_of(*pa) != Some(Owner::Guest(dom)))
+        {
+            self.violation("memref page not owned by the client's guest");
+        }
+    }
+
     fn violation(&mut self, what: &'static str) {
         if self.violations.len() < 64 {
             self.violations.push(what);
@@ -487,6 +498,7 @@ impl SimOptee {
                     return teec::ERROR_BAD_PARAMETERS;
                 }
                 let pages = read_list(mem, p0.a, p0.b);
+                self.check_owner(mem, client, &pages);
                 let Some(c) = self.clients.get_mut(&client) else {
                     return teec::ERROR_GENERIC;
                 };
@@ -521,7 +533,9 @@ impl SimOptee {
                         if p.a == 0 {
                             continue;
                         }
-                        (read_list(mem, p.a, p.b), p.a & 0xfff, p.b)
+                        let pages = read_list(mem, p.a, p.b);
+                        self.check_owner(mem, client, &pages);
+                        (pages, p.a & 0xfff, p.b)
                     } else {
                         let Some(c) = self.clients.get(&client) else {
                             return teec::ERROR_GENERIC;
@@ -532,7 +546,7 @@ impl SimOptee {
                         }
                     };
                     let input = ty == msg::ATTR_TYPE_TMEM_INPUT || ty == msg::ATTR_TYPE_RMEM_INPUT;
-                    let len = usize::try_from(size).unwrap_or(0).min(1 << 20);
+                    let len = usize::try_from(size).unwrap_or(0).min(1 << 22);
                     let mut data = alloc::vec![0u8; len];
                     if input {
                         buf_io(mem, &pages, off, &mut data, false);
@@ -560,6 +574,7 @@ impl SimOptee {
                         th.script = alloc::vec![
                             Act::NeedRpcBuf,
                             Act::ShmAlloc,
+                            Act::ForeignIntr,
                             Act::ShmFree,
                             Act::ReleaseRpcBuf,
                             Act::Finish
@@ -786,6 +801,7 @@ impl SimOptee {
                             self.violation("SHM_ALLOC page list not in mediator memory");
                         } else {
                             let pages = read_list(mem, a, b);
+                            self.check_owner(mem, client, &pages);
                             let mut hello = *b"hello";
                             buf_io(mem, &pages, a & 0xfff, &mut hello, true);
                             th.alloc = Some((c, pages));

@@ -28,7 +28,8 @@ pub const DRIVER_AREA: u64 = RAM + 512 * 4096;
 /// A guest's driver-side state.
 #[derive(Debug, Default)]
 pub struct GuestDriver {
-    next_page: u64,
+    /// Next page the driver hands out (RPC buffers, SHM_ALLOC).
+    pub next_page: u64,
     next_cookie: u64,
     /// RPC argument buffers by cookie (guest IPA).
     pub rpc_pages: BTreeMap<u64, u64>,

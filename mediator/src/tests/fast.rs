@@ -1,0 +1,217 @@
+//! Fast calls (Xen optee_handle_call).
+
+use super::*;
+use crate::abi::{caps, ret, smc, OPTEE_MSG_UID, SMCCC_UNKNOWN_FUNCTION};
+use crate::types::ClientId;
+use crate::MEDIATOR_SMC_COUNT;
+
+#[test]
+fn calls_count_answered_locally() {
+    let mut w = world();
+    let before = w.p.optee.smc_count;
+    let r = w.fast(G1, smc::CALLS_COUNT);
+    assert_eq!(r[0], MEDIATOR_SMC_COUNT);
+    assert_eq!(w.p.optee.smc_count, before);
+}
+
+#[test]
+fn calls_uid_forwarded_with_client_id() {
+    let mut w = world();
+    let r = w.fast(G1, smc::CALLS_UID);
+    assert_eq!(&r[..4], &OPTEE_MSG_UID.map(u64::from)[..]);
+    assert_eq!(w.p.optee.last, (smc::CALLS_UID, ClientId::of(G1).raw()));
+}
+
+#[test]
+fn calls_revision_os_uuid_os_revision_forwarded() {
+    let mut w = world();
+    let r = w.fast(G2, smc::CALLS_REVISION);
+    assert_eq!(&r[..2], &[2, 0]);
+    assert_eq!(w.p.optee.last.1, ClientId::of(G2).raw());
+    let r = w.fast(G2, smc::GET_OS_UUID);
+    assert_eq!(r[0], 0x486178e0);
+    let r = w.fast(G2, smc::GET_OS_REVISION);
+    assert_eq!(&r[..3], &[4, 10, 0x1234]);
+    assert_eq!(w.p.optee.last, (smc::GET_OS_REVISION, 3));
+}
+
+#[test]
+fn enable_shm_cache_forwarded() {
+    let mut w = world();
+    assert_eq!(w.fast(G1, smc::ENABLE_SHM_CACHE)[0], ret::OK);
+    assert_eq!(w.p.optee.last, (smc::ENABLE_SHM_CACHE, 2));
+}
+
+#[test]
+fn disable_shm_cache_frees_rpc_buffer() {
+    let mut w = world();
+    w.fast(G1, smc::ENABLE_SHM_CACHE);
+    let s = open(&mut w, G1);
+    // An RPC that needs an RPC buffer: OP-TEE allocates one and caches it.
+    let o = invoke(
+        &mut w,
+        G1,
+        s,
+        crate::sim::FN_GET_TIME,
+        &[value(msg::ATTR_TYPE_VALUE_OUTPUT, 0)],
+    );
+    assert_eq!((o.x0, o.ret), (0, 0));
+    assert_eq!(w.p.mem.pins(G1), 1, "the cached RPC buffer stays pinned");
+    let r = w.fast(G1, smc::DISABLE_SHM_CACHE);
+    assert_eq!(r[0], ret::OK);
+    assert_eq!(w.p.mem.pins(G1), 0, "freed with the cookie OP-TEE returned");
+    let cookie = crate::abi::regpair(r[1], r[2]);
+    assert!(w.drivers[&G1].rpc_pages.contains_key(&cookie));
+    assert_eq!(w.fast(G1, smc::DISABLE_SHM_CACHE)[0], ret::ENOTAVAIL);
+    assert_clean(&w);
+}
+
+#[test]
+fn get_shm_config_refused() {
+    let mut w = world();
+    let n = w.p.optee.smc_count;
+    assert_eq!(w.fast(G1, smc::GET_SHM_CONFIG)[0], ret::ENOTAVAIL);
+    assert_eq!(w.p.optee.smc_count, n);
+}
+
+#[test]
+fn exchange_capabilities_filtered_both_ways() {
+    let mut w = world();
+    let r = w.call(
+        G1,
+        [
+            u64::from(smc::EXCHANGE_CAPABILITIES),
+            u64::MAX,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ],
+    );
+    assert_eq!(r[0], ret::OK);
+    // OP-TEE's reserved-SHM bit and unknown bit 20 are dropped.
+    assert_eq!(r[1] & caps::SEC_HAVE_RESERVED_SHM, 0);
+    assert_eq!(r[1] & (1 << 20), 0);
+    assert_ne!(r[1] & caps::SEC_DYNAMIC_SHM, 0);
+    assert_eq!(r[1] & !caps::SUPPORTED_SEC, 0);
+    assert_eq!(r[2], 63, "max notification value passed with ASYNC_NOTIF");
+    assert_eq!(r[3], 4, "RPC parameter count passed with RPC_ARG");
+}
+
+#[test]
+fn exchange_capabilities_guest_bits_masked() {
+    // The simulated OP-TEE answers whatever it is given; check what it got
+    // by making it echo through a custom secure world.
+    struct Echo(crate::sim::SimPlatform, u64);
+    impl crate::SecureWorld for Echo {
+        fn smc(&mut self, r: crate::Regs) -> crate::Regs {
+            if r[0] == u64::from(smc::EXCHANGE_CAPABILITIES) {
+                self.1 = r[1];
+            }
+            self.0.smc(r)
+        }
+    }
+    impl crate::GuestMemory for Echo {
+        fn read(&mut self, d: DomId, i: crate::Ipa, b: &mut [u8]) -> Result<(), crate::MemFault> {
+            self.0.read(d, i, b)
+        }
+        fn write(&mut self, d: DomId, i: crate::Ipa, b: &[u8]) -> Result<(), crate::MemFault> {
+            self.0.write(d, i, b)
+        }
+    }
+    impl crate::Pinning for Echo {
+        fn pin(&mut self, d: DomId, p: crate::Ipa) -> Result<crate::PinnedPage, crate::PinFault> {
+            self.0.pin(d, p)
+        }
+        fn unpin(&mut self, d: DomId, p: crate::PinnedPage) {
+            self.0.unpin(d, p)
+        }
+    }
+    impl crate::ShadowPages for Echo {
+        fn alloc(&mut self) -> Result<crate::ShadowPage, crate::NoShadowPage> {
+            self.0.alloc()
+        }
+        fn free(&mut self, p: crate::ShadowPage) {
+            self.0.free(p)
+        }
+        fn bytes(&self, p: &crate::ShadowPage) -> &[u8; 4096] {
+            self.0.bytes(p)
+        }
+        fn bytes_mut(&mut self, p: &crate::ShadowPage) -> &mut [u8; 4096] {
+            self.0.bytes_mut(p)
+        }
+    }
+    let mut p = Echo(crate::sim::SimPlatform::new(2), 0);
+    p.0.mem.add_guest(G1, 0x4000_0000, 4);
+    let mut m = crate::Mediator::new(Config::default(), 2);
+    m.guest_created(&mut p, G1, "x").unwrap();
+    m.handle_call(
+        &mut p,
+        G1,
+        [
+            u64::from(smc::EXCHANGE_CAPABILITIES),
+            0xFFFF,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ],
+    );
+    assert_eq!(p.1, caps::KNOWN_NSEC);
+}
+
+#[test]
+fn exchange_capabilities_without_dynamic_shm_is_enotavail() {
+    let mut w = world();
+    w.p.optee.caps &= !caps::SEC_DYNAMIC_SHM;
+    assert_eq!(w.exchange(G1)[0], ret::ENOTAVAIL);
+}
+
+#[test]
+fn get_thread_count_forwarded() {
+    let mut w = world();
+    let r = w.fast(G1, smc::GET_THREAD_COUNT);
+    assert_eq!(&r[..2], &[ret::OK, 4]);
+    assert_eq!(w.p.optee.last.1, 2);
+}
+
+#[test]
+fn vm_created_and_destroyed_never_from_a_guest() {
+    let mut w = world();
+    let n = w.p.optee.smc_count;
+    for f in [smc::VM_CREATED, smc::VM_DESTROYED] {
+        let r = w.call(G1, [u64::from(f), 3, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(r[0], SMCCC_UNKNOWN_FUNCTION);
+    }
+    assert_eq!(w.p.optee.smc_count, n);
+    assert!(w.p.optee.has_client(2));
+}
+
+#[test]
+fn unknown_function_gets_smccc_unknown() {
+    let mut w = world();
+    for f in [0xB200_0063u64, 0x8400_0000, 0x1_3200_0004, u64::MAX] {
+        assert_eq!(
+            w.call(G1, [f, 0, 0, 0, 0, 0, 0, 0])[0],
+            SMCCC_UNKNOWN_FUNCTION
+        );
+    }
+}
+
+#[test]
+fn non_tee_domain_gets_unknown_function() {
+    let mut w = world();
+    let r = w.fast(DomId(9), smc::CALLS_UID);
+    assert_eq!(r[0], SMCCC_UNKNOWN_FUNCTION);
+}
+
+#[test]
+fn unset_registers_keep_guest_values() {
+    let mut w = world();
+    let r = w.call(G1, [u64::from(smc::ENABLE_SHM_CACHE), 1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(r, [0, 1, 2, 3, 4, 5, 6, 7]);
+}
