@@ -1,2 +1,26 @@
-//! Xen guest interface (placeholder until the unikernel issue lands).
-#![no_std]
+//! Xen guest interface for tee-stubdom (Xen 4.17, arm64).
+//!
+//! Layers, from the bottom:
+//! - [`abi`]: `#[repr(C)]` mirrors of the Xen public headers (`xen/include/public/`), checked field by
+//!   field against the real headers by `tests/abi_layout.rs` (which compiles them with the aarch64 C
+//!   compiler). No `unsafe`.
+//! - [`error`]: Xen's public errno values (`public/errno.h`) as a typed error.
+//! - [`evtchn`]: the 2-level event-channel bit logic (`public/xen.h`, "Event channel endpoints") over
+//!   atomics, host-testable.
+//! - [`foreign`]: request building and per-page error decoding for `XENMEM_add_to_physmap_batch` with
+//!   `XENMAPSPACE_gmfn_foreign`.
+//! - `hypercall` (aarch64 only): the only module with `unsafe`: `hvc #0xEA1` with the register
+//!   contract of a debug Xen, and typed safe wrappers.
+//!
+//! Invariant: everything except `hypercall` builds and tests on the host.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod abi;
+pub mod error;
+pub mod evtchn;
+pub mod foreign;
+#[cfg(target_arch = "aarch64")]
+pub mod hypercall;
+
+pub use error::{XenError, XenResult};

@@ -1,0 +1,110 @@
+//! GICv3 (Arm IHI 0069): distributor, this CPU's redistributor, CPU interface system registers.
+//! Only private interrupts are used (the event-channel upcall and the virtual timer are PPIs).
+
+use super::regs::{isb, mpidr_affinity, read_sysreg, write_sysreg};
+use crate::memmap::Region;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+const GICD_CTLR: usize = 0x0;
+const GICD_CTLR_RWP: u32 = 1 << 31;
+const GICD_CTLR_ARE_NS: u32 = 1 << 4;
+const GICD_CTLR_ENABLE_G1A: u32 = 1 << 1;
+const GICR_FRAME: usize = 0x2_0000;
+const GICR_TYPER: usize = 0x8;
+const GICR_WAKER: usize = 0x14;
+const SGI_BASE: usize = 0x1_0000;
+const GICR_IGROUPR0: usize = SGI_BASE + 0x80;
+const GICR_ISENABLER0: usize = SGI_BASE + 0x100;
+const GICR_ICENABLER0: usize = SGI_BASE + 0x180;
+const GICR_IPRIORITYR: usize = SGI_BASE + 0x400;
+
+/// The "no pending interrupt" INTID.
+pub const SPURIOUS: u32 = 1023;
+
+static RDIST: AtomicUsize = AtomicUsize::new(0);
+
+/// Why the GIC could not be set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GicError {
+    /// No redistributor frame in the region matches this CPU's affinity.
+    NoRedistributor,
+}
+
+fn rd32(addr: usize) -> u32 {
+    // SAFETY: `addr` is a register of the GIC regions from the device tree, mapped
+    // Device-nGnRE by `mmu::init` before `init` runs; GIC registers alias no RAM.
+    unsafe { super::mmio::read32(addr) }
+}
+
+fn wr32(addr: usize, v: u32) {
+    // SAFETY: as `rd32`; writes go to GIC configuration registers only.
+    unsafe { super::mmio::write32(addr, v) }
+}
+
+fn rd64(addr: usize) -> u64 {
+    // SAFETY: as `rd32` (GICR_TYPER is a 64-bit register).
+    unsafe { super::mmio::read64(addr) }
+}
+
+/// Bring up the distributor, this CPU's redistributor and the CPU interface (group 1, all
+/// priorities unmasked). Both regions must be mapped as device memory.
+pub fn init(dist: Region, redist: Region) -> Result<(), GicError> {
+    let d = dist.base as usize;
+    wr32(d + GICD_CTLR, GICD_CTLR_ARE_NS | GICD_CTLR_ENABLE_G1A);
+    while rd32(d + GICD_CTLR) & GICD_CTLR_RWP != 0 {}
+
+    let aff = mpidr_affinity();
+    let mut frame = redist.base as usize;
+    let end = redist.end() as usize;
+    let rd = loop {
+        if frame + GICR_FRAME > end {
+            return Err(GicError::NoRedistributor);
+        }
+        let typer = rd64(frame + GICR_TYPER);
+        if (typer >> 32) as u32 == aff {
+            break frame;
+        }
+        if typer & (1 << 4) != 0 {
+            return Err(GicError::NoRedistributor); // Last
+        }
+        frame += GICR_FRAME;
+    };
+    RDIST.store(rd, Ordering::Relaxed);
+    // Wake the redistributor (ProcessorSleep = 0, wait for ChildrenAsleep = 0).
+    wr32(rd + GICR_WAKER, rd32(rd + GICR_WAKER) & !(1 << 1));
+    while rd32(rd + GICR_WAKER) & (1 << 2) != 0 {}
+    wr32(rd + GICR_ICENABLER0, u32::MAX);
+    wr32(rd + GICR_IGROUPR0, u32::MAX);
+    for i in 0..8 {
+        wr32(rd + GICR_IPRIORITYR + 4 * i, 0xa0a0_a0a0);
+    }
+
+    // CPU interface: system-register access, priority mask open, group 1 on.
+    write_sysreg!("S3_0_C12_C12_5", read_sysreg!("S3_0_C12_C12_5") | 1); // ICC_SRE_EL1.SRE
+    isb();
+    write_sysreg!("S3_0_C4_C6_0", 0xf0); // ICC_PMR_EL1
+    write_sysreg!("S3_0_C12_C12_3", 0); // ICC_BPR1_EL1
+    write_sysreg!("S3_0_C12_C12_4", 0); // ICC_CTLR_EL1: EOImode 0 (EOI also deactivates)
+    write_sysreg!("S3_0_C12_C12_7", 1); // ICC_IGRPEN1_EL1
+    isb();
+    Ok(())
+}
+
+/// Enable a private interrupt (INTID < 32) at this CPU's redistributor.
+pub fn enable_ppi(intid: u32) {
+    let rd = RDIST.load(Ordering::Relaxed);
+    if rd != 0 && intid < 32 {
+        wr32(rd + GICR_ISENABLER0, 1 << intid);
+    }
+}
+
+/// Acknowledge the highest-priority pending group-1 interrupt (ICC_IAR1_EL1).
+pub fn ack() -> u32 {
+    (read_sysreg!("S3_0_C12_C12_0") & 0xff_ffff) as u32
+}
+
+/// End of interrupt (ICC_EOIR1_EL1): priority drop and deactivation.
+pub fn eoi(intid: u32) {
+    write_sysreg!("S3_0_C12_C12_1", u64::from(intid));
+    isb();
+}

@@ -1,0 +1,159 @@
+//! MMU bring-up and the foreign-mapping window's page-table entries.
+//!
+//! Translation regime: EL1&0, TTBR0 only (EPD1 set), 4 KiB granule, 39-bit VA, identity map.
+//! RAM is Normal write-back inner-shareable; MMIO from the device tree is Device-nGnRE; the window
+//! has level-3 tables whose entries are valid only while a foreign page is mapped there.
+//!
+//! Cache maintenance for real hardware: the tables are written with the MMU (and so the D-cache)
+//! off, i.e. straight to memory; they are cleaned and invalidated to the PoC before the walker,
+//! which looks up the cache (IRGN/ORGN write-back), may see them. Later changes to live entries
+//! are made with the MMU on (coherent with the walker: TCR SH0 inner shareable) and followed by
+//! DSB/TLBI/DSB/ISB (Arm ARM D8.14, "break-before-make" where a valid entry changes).
+
+use super::regs::{dsb_sy, isb, read_sysreg, write_sysreg};
+use crate::memmap::Region;
+use crate::pagetable::{page_desc, Attr, Builder, PtError, Table, MAIR, PAGE};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Tables in the static pool (root, level 2 for devices and RAM, level 3 for the sub-2 MiB MMIO
+/// pages, RAM tails and the window).
+const POOL_TABLES: usize = 16;
+
+#[repr(C, align(4096))]
+struct Pool(UnsafeCell<[Table; POOL_TABLES]>);
+
+// SAFETY: the pool is written only by `init` (single CPU, before any other user, IRQs masked)
+// and afterwards only through `window_set`, which performs single aligned 64-bit stores to
+// entries that nothing else writes.
+unsafe impl Sync for Pool {}
+
+static POOL: Pool = Pool(UnsafeCell::new([Table::EMPTY; POOL_TABLES]));
+
+/// Address of the window's level-3 table, and the window base (0 until `init`).
+static WINDOW_L3: AtomicUsize = AtomicUsize::new(0);
+static WINDOW_BASE: AtomicUsize = AtomicUsize::new(0);
+
+/// Pages in the foreign-mapping window (one level-3 table).
+pub const WINDOW_PAGES: usize = 512;
+
+extern "C" {
+    fn __tsd_dcache_inval(start: usize, end: usize);
+}
+
+/// Build the tables and turn the MMU and caches on. `window` must be 2 MiB aligned and
+/// `WINDOW_PAGES` pages long (or empty: no window).
+pub fn init(ram: &[Region], mmio: &[Region], window: Option<Region>) -> Result<usize, PtError> {
+    let pool_addr = POOL.0.get() as usize;
+    // SAFETY: called once at boot before anything else uses the pool (see `Sync` above); the
+    // MMU is off, so no walker reads the tables while they are being built.
+    let pool = unsafe { &mut *POOL.0.get() };
+    let mut b = Builder::new(pool, pool_addr as u64)?;
+    for r in ram {
+        let r = r.align_in(PAGE);
+        b.map(r.base, r.size, Attr::Normal)?;
+    }
+    for r in mmio {
+        let r = r.align_out(PAGE);
+        b.map(r.base, r.size, Attr::Device)?;
+    }
+    if let Some(w) = window {
+        b.reserve(w.base, w.size)?;
+        let (t, _) = b.l3_slot(w.base).ok_or(PtError::NoTables)?;
+        WINDOW_L3.store(pool_addr + t * PAGE as usize, Ordering::Relaxed);
+        WINDOW_BASE.store(w.base as usize, Ordering::Relaxed);
+    }
+    let used = b.tables_used();
+    let root = b.root();
+
+    // SAFETY: the range is the pool itself; cleaning and invalidating our own memory is always
+    // safe and makes the walker see what was written with the caches off.
+    unsafe {
+        __tsd_dcache_inval(
+            pool_addr,
+            pool_addr + core::mem::size_of::<[Table; POOL_TABLES]>(),
+        )
+    };
+
+    let parange = read_sysreg!("id_aa64mmfr0_el1") & 0xf;
+    let tcr: u64 = 25            // T0SZ: 39-bit VA
+        | (1 << 8)               // IRGN0: write-back write-allocate
+        | (1 << 10)              // ORGN0: write-back write-allocate
+        | (3 << 12)              // SH0: inner shareable
+        | (1 << 23)              // EPD1: no TTBR1 walks
+        | (parange.min(5) << 32); // IPS: the CPU's physical address size
+    write_sysreg!("mair_el1", MAIR);
+    write_sysreg!("tcr_el1", tcr);
+    write_sysreg!("ttbr0_el1", root);
+    isb();
+    // SAFETY: TLB invalidation of our own regime; no memory effects visible to Rust.
+    unsafe {
+        core::arch::asm!(
+            "tlbi vmalle1",
+            "dsb nsh",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
+    let sctlr = read_sysreg!("sctlr_el1");
+    let sctlr = (sctlr | 1 | (1 << 2) | (1 << 3) | (1 << 12)) // M, C, SA, I
+        & !((1 << 1) | (1 << 19) | (1 << 25)); // no alignment faults, no WXN, little endian
+                                               // The identity map keeps every address the code uses valid across the switch.
+    write_sysreg!("sctlr_el1", sctlr);
+    isb();
+    // SAFETY: instruction-cache invalidation has no memory effects visible to Rust.
+    unsafe {
+        core::arch::asm!(
+            "ic iallu",
+            "dsb nsh",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
+    Ok(used)
+}
+
+/// The window base address (0 if there is no window).
+pub fn window_base() -> usize {
+    WINDOW_BASE.load(Ordering::Relaxed)
+}
+
+/// Make window page `index` map `ipa` (normally the page's own window address) as Normal
+/// memory, or unmap it (`None`) with TLB maintenance.
+///
+/// Only the foreign-window module calls this, and only for pages it owns; an index beyond the
+/// window is ignored.
+pub(crate) fn window_set(index: usize, ipa: Option<u64>) {
+    let l3 = WINDOW_L3.load(Ordering::Relaxed);
+    if l3 == 0 || index >= WINDOW_PAGES {
+        return;
+    }
+    let entry = (l3 + index * 8) as *mut u64;
+    match ipa {
+        Some(a) => {
+            // SAFETY: `entry` is inside the window's level-3 table in POOL (index < 512), which
+            // only this function writes after boot; the entry was invalid, so no break-before-make
+            // is needed, only ordering before the first access.
+            unsafe { entry.write_volatile(page_desc(a, Attr::Normal)) };
+            // SAFETY: barriers only.
+            unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
+        }
+        None => {
+            let va = window_base() + index * PAGE as usize;
+            // SAFETY: as above; after the store the TLB entry for `va` is invalidated so no
+            // access can use the old translation.
+            unsafe {
+                entry.write_volatile(0);
+                core::arch::asm!(
+                    "dsb ishst",
+                    "tlbi vaae1is, {p}",
+                    "dsb ish",
+                    "isb",
+                    p = in(reg) (va >> 12) as u64,
+                    options(nostack, preserves_flags)
+                );
+            }
+        }
+    }
+    dsb_sy();
+}

@@ -1,0 +1,27 @@
+//! Raw memory the kernel hands out: `reserve=` ranges (RAM kept out of the heap for sharing
+//! with other domains) and the deliberate fault used by self-tests.
+
+use crate::memmap::Region;
+
+/// The bytes of a reserved range.
+///
+/// The caller (`Kernel::take_reserved`) guarantees that `r` is identity-mapped RAM of this
+/// domain excluded from the heap, the image and the device tree, and that each range is handed
+/// out at most once, so the returned slice is the only reference to it.
+pub(crate) fn reserved_slice(r: Region) -> &'static mut [u8] {
+    // SAFETY: see the contract above: mapped, owned by nobody else, handed out once.
+    unsafe { core::slice::from_raw_parts_mut(r.base as usize as *mut u8, r.size as usize) }
+}
+
+/// Load from a guest address that no mapping covers (page 0 is never mapped), which raises a
+/// synchronous data abort (translation fault); the fault handler reports and stops the domain.
+pub fn data_abort() -> ! {
+    // SAFETY: address 0x10 lies in page 0, which `mmu::init` never maps (no RAM or device
+    // region of a Xen guest starts there), so this load faults and does not return; no Rust
+    // object can live there.
+    unsafe {
+        let _ = (0x10 as *const u64).read_volatile();
+    }
+    // Only reachable if something mapped page 0.
+    crate::crash::boot_error(format_args!("deliberate data abort did not fault"))
+}

@@ -1,0 +1,81 @@
+//! System-register access.
+
+/// Read a system register by name (`mrs`).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! read_sysreg {
+    ($reg:literal) => {{
+        let v: u64;
+        // SAFETY: reading a system register has no memory effects; callers read only registers
+        // that are accessible at EL1.
+        unsafe { core::arch::asm!(concat!("mrs {}, ", $reg), out(reg) v, options(nomem, nostack, preserves_flags)) };
+        v
+    }};
+}
+
+/// Write a system register by name (`msr`). Not `nomem`: several registers (SCTLR, TTBR0, VBAR,
+/// DAIF) change how memory is accessed, so the compiler must not move memory accesses across.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! write_sysreg {
+    ($reg:literal, $v:expr) => {{
+        let v: u64 = $v;
+        // SAFETY: callers write only EL1-accessible registers with values whose effects they
+        // document at the call site; the asm itself touches no memory.
+        unsafe { core::arch::asm!(concat!("msr ", $reg, ", {}"), in(reg) v, options(nostack, preserves_flags)) };
+    }};
+}
+
+pub use read_sysreg;
+pub use write_sysreg;
+
+/// Instruction synchronisation barrier.
+#[inline(always)]
+pub fn isb() {
+    // SAFETY: a barrier has no side effects beyond ordering.
+    unsafe { core::arch::asm!("isb", options(nostack, preserves_flags)) };
+}
+
+/// Data synchronisation barrier, full system.
+#[inline(always)]
+pub fn dsb_sy() {
+    // SAFETY: a barrier has no side effects beyond ordering.
+    unsafe { core::arch::asm!("dsb sy", options(nostack, preserves_flags)) };
+}
+
+/// Mask IRQs (PSTATE.I = 1).
+#[inline(always)]
+pub fn irq_disable() {
+    // SAFETY: masking interrupts is always memory safe; the compiler barrier (no `nomem`) keeps
+    // accesses that must run masked after it.
+    unsafe { core::arch::asm!("msr daifset, #2", options(nostack, preserves_flags)) };
+}
+
+/// Unmask IRQs (PSTATE.I = 0): pending IRQs are taken right after.
+#[inline(always)]
+pub fn irq_enable() {
+    // SAFETY: the IRQ vector saves and restores all state it touches; no `nomem` so memory
+    // accesses are not moved across.
+    unsafe { core::arch::asm!("msr daifclr, #2", options(nostack, preserves_flags)) };
+}
+
+/// Unmask SError (PSTATE.A = 0) so that asynchronous aborts are reported.
+#[inline(always)]
+pub fn serror_enable() {
+    // SAFETY: as `irq_enable`; the SError vector reports and stops the domain.
+    unsafe { core::arch::asm!("msr daifclr, #4", options(nostack, preserves_flags)) };
+}
+
+/// Wait for interrupt. Under Xen this traps and blocks the vCPU until a virtual interrupt or an
+/// event is pending, even with PSTATE.I set (`vcpu_block_unless_event_pending`).
+#[inline(always)]
+pub fn wfi() {
+    // SAFETY: `wfi` only waits.
+    unsafe { core::arch::asm!("wfi", options(nostack, preserves_flags)) };
+}
+
+/// MPIDR_EL1 affinity (Aff3:Aff2:Aff1:Aff0 packed as in GICR_TYPER).
+pub fn mpidr_affinity() -> u32 {
+    let m = read_sysreg!("mpidr_el1");
+    (((m >> 32) & 0xff) << 24 | (m & 0xff_ffff)) as u32
+}

@@ -1,0 +1,357 @@
+//! kernel-selftest: boots the kernel as a dom0less domU and checks each service, printing
+//! `TSD-CHECK selftest <check> PASS|FAIL detail`, measurements as `TSD-INFO`, a `TSD-RESULT`,
+//! and finally a deliberate data abort whose crash report the runner expects.
+//!
+//! Command line: `name=selftest peer-port=N peer-gfn=G` (the static event channel's local port,
+//! whose remote end names the peer domain, and the peer's frame holding its pattern).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+use core::time::Duration;
+use kernel::time::Instant;
+use kernel::xenif::abi::DOMID_SELF;
+use kernel::xenif::{hypercall, XenError};
+use kernel::{println, Kernel};
+
+kernel::entry!(main);
+
+/// The pattern the peer writes at the start of its shared page.
+const PATTERN: &[u8; 16] = b"TSD-PEER-PATTERN";
+
+struct Report {
+    name: &'static str,
+    passed: u32,
+    failed: u32,
+}
+
+impl Report {
+    fn check(&mut self, check: &str, ok: bool, detail: core::fmt::Arguments<'_>) {
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+        println!(
+            "TSD-CHECK {} {} {} {}",
+            self.name,
+            check,
+            if ok { "PASS" } else { "FAIL" },
+            detail
+        );
+    }
+}
+
+fn median(k: &Kernel, mut ticks: Vec<u64>) -> u64 {
+    ticks.sort_unstable();
+    let t = ticks.get(ticks.len() / 2).copied().unwrap_or(0);
+    k.freq().duration(t).as_nanos() as u64
+}
+
+fn main(k: &mut Kernel) {
+    let name = k.name();
+    let mut r = Report {
+        name,
+        passed: 0,
+        failed: 0,
+    };
+    let stats = k.boot_stats();
+    let boot_us = stats.t_ready.since(k.freq(), stats.t_entry).as_micros();
+    println!("TSD-INFO {name} kernel up in {boot_us} us (first instruction to application)");
+
+    // Console: this line went out through console_io (or the vpl011 fallback).
+    let via_xen = hypercall::console_write(b"").is_ok();
+    r.check(
+        "console",
+        true,
+        format_args!(
+            "backend={} console_io={}",
+            kernel::console::backend(),
+            if via_xen { "ok" } else { "refused" }
+        ),
+    );
+
+    // Device tree.
+    let dt = k.dt();
+    let ok = !dt.memory.is_empty()
+        && dt.gic_dist.size > 0
+        && dt.gic_redist.size > 0
+        && dt.evtchn_intid == 31
+        && dt.vtimer_intid == 27
+        && dt.xen_compatible.starts_with("xen,xen-")
+        && k.bootargs().get("name") == Some(name);
+    r.check(
+        "device-tree",
+        ok,
+        format_args!(
+            "ram={:#x}+{:#x} gicd={:#x} gicr={:#x} evtchn-intid={} vtimer-intid={} {} regions={} uart={:?}",
+            dt.memory[0].base,
+            dt.memory[0].size,
+            dt.gic_dist.base,
+            dt.gic_redist.base,
+            dt.evtchn_intid,
+            dt.vtimer_intid,
+            dt.xen_compatible,
+            dt.xen_regions.len(),
+            dt.uart.map(|u| u.base)
+        ),
+    );
+
+    // Heap: alloc + hashbrown.
+    {
+        let mut m = hashbrown::HashMap::new();
+        for i in 0..2000u32 {
+            m.insert(i, alloc::format!("v{i}"));
+        }
+        let big: Vec<u8> = alloc::vec![0xa5; 256 * 1024];
+        let ok = m.len() == 2000 && m[&1234] == "v1234" && big.iter().all(|&b| b == 0xa5);
+        let (used, total) = k.heap_stats();
+        r.check("heap", ok, format_args!("used={used} total={total}"));
+    }
+
+    check_timers(k, &mut r);
+    measure_hypercall(k);
+    check_loopback(k, &mut r);
+    check_interdomain(k, &mut r);
+    check_foreign(k, &mut r);
+
+    println!(
+        "TSD-RESULT {name} passed={} failed={} image_bytes={} boot_us={boot_us} status={}",
+        r.passed,
+        r.failed,
+        stats.image_bytes,
+        if r.failed == 0 { "PASS" } else { "FAIL" }
+    );
+    println!("TSD-INFO {name} deliberate data abort at 0x10 follows");
+    kernel::arch::rawmem::data_abort();
+}
+
+fn check_timers(k: &mut Kernel, r: &mut Report) {
+    let fired: Rc<RefCell<Vec<(u32, bool)>>> = Rc::new(RefCell::new(Vec::new()));
+    let start = k.now();
+    for ms in [30u32, 10, 20] {
+        let deadline = start.add(k.freq(), Duration::from_millis(ms.into()));
+        let f = fired.clone();
+        k.add_timer(deadline, move |k| {
+            f.borrow_mut().push((ms, k.now() >= deadline))
+        });
+    }
+    let cancelled = {
+        let f = fired.clone();
+        let id = k.add_timer(start.add(k.freq(), Duration::from_millis(15)), move |_| {
+            f.borrow_mut().push((15, false))
+        });
+        k.cancel_timer(id)
+    };
+    let done = k.run_until(k.after(Duration::from_secs(2)), |_| {
+        fired.borrow().len() >= 3
+    });
+    let elapsed = k.since(start);
+    // A deadline with nothing to do: run_until must return false at (not before) the deadline.
+    let t0 = k.now();
+    let deadline = t0.add(k.freq(), Duration::from_millis(5));
+    let timed_out = !k.run_until(deadline, |_| false) && k.now() >= deadline;
+    let order: Vec<u32> = fired.borrow().iter().map(|f| f.0).collect();
+    let ok = done
+        && cancelled
+        && timed_out
+        && order == [10, 20, 30]
+        && fired.borrow().iter().all(|f| f.1);
+    r.check(
+        "timer-deadlines",
+        ok,
+        format_args!("order={order:?} not-early={} cancel={cancelled} run_until-timeout={timed_out} last-fired-after={}us", fired.borrow().iter().all(|f| f.1), elapsed.as_micros()),
+    );
+}
+
+fn measure_hypercall(k: &mut Kernel) {
+    let mut t = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        let a = k.now();
+        let _ = hypercall::xen_version();
+        t.push(k.now().0 - a.0);
+    }
+    let v = hypercall::xen_version().unwrap_or(0);
+    println!(
+        "TSD-INFO {} measure hypercall xen_version median_ns={} (Xen {}.{})",
+        k.name(),
+        median(k, t),
+        v >> 16,
+        v & 0xffff
+    );
+}
+
+fn check_loopback(k: &mut Kernel, r: &mut Report) {
+    let res = (|| -> Result<(u32, u64), XenError> {
+        let a = k.evtchn_alloc_unbound(DOMID_SELF)?;
+        let b = k.evtchn_bind_interdomain(DOMID_SELF, a)?;
+        let got = Rc::new(Cell::new(0u32));
+        let g = got.clone();
+        k.on_event(b, move |_, _| g.set(g.get() + 1))?;
+        let mut t = Vec::new();
+        for i in 1..=200u32 {
+            let s = k.now();
+            k.evtchn_send(a)?;
+            if !k.run_until(k.after(Duration::from_secs(1)), |_| got.get() >= i) {
+                return Err(XenError::ETIMEDOUT);
+            }
+            t.push(k.now().0 - s.0);
+        }
+        let med = median(k, t);
+        k.evtchn_close(b)?;
+        k.evtchn_close(a)?;
+        Ok((got.get(), med))
+    })();
+    match res {
+        Ok((n, med)) => {
+            r.check("evtchn-loopback", n == 200, format_args!("upcalls={n}"));
+            println!(
+                "TSD-INFO {} measure evtchn loopback send->handler median_ns={med}",
+                k.name()
+            );
+        }
+        Err(e) => r.check("evtchn-loopback", false, format_args!("{e}")),
+    }
+}
+
+fn check_interdomain(k: &mut Kernel, r: &mut Report) {
+    let Some(port) = k.bootargs().get_u64("peer-port").map(|p| p as u32) else {
+        r.check(
+            "evtchn-interdomain",
+            false,
+            format_args!("no peer-port= on the command line"),
+        );
+        return;
+    };
+    let got = Rc::new(Cell::new(0u32));
+    let g = got.clone();
+    if let Err(e) = k.on_event(port, move |_, _| g.set(g.get() + 1)) {
+        r.check(
+            "evtchn-interdomain",
+            false,
+            format_args!("unmask port {port}: {e}"),
+        );
+        return;
+    }
+    // The peer announces itself with one event when it is ready (possibly long before us).
+    if !k.run_until(k.after(Duration::from_secs(60)), |_| got.get() >= 1) {
+        r.check(
+            "evtchn-interdomain",
+            false,
+            format_args!("no event from the peer on port {port} within 60 s"),
+        );
+        return;
+    }
+    let mut t = Vec::new();
+    let mut fail = None;
+    for _ in 0..100 {
+        let want = got.get() + 1;
+        let s = k.now();
+        if let Err(e) = k.evtchn_send(port) {
+            fail = Some(alloc::format!("send: {e}"));
+            break;
+        }
+        if !k.run_until(k.after(Duration::from_secs(5)), |_| got.get() >= want) {
+            fail = Some(alloc::format!(
+                "no echo within 5 s after {} round trips",
+                t.len()
+            ));
+            break;
+        }
+        t.push(k.now().0 - s.0);
+    }
+    let n = t.len();
+    let med = median(k, t);
+    match fail {
+        None => {
+            r.check(
+                "evtchn-interdomain",
+                true,
+                format_args!("port={port} round-trips={n}"),
+            );
+            println!(
+                "TSD-INFO {} measure evtchn interdomain round trip (peer echoes) median_ns={med}",
+                k.name()
+            );
+        }
+        Some(f) => r.check(
+            "evtchn-interdomain",
+            false,
+            format_args!("port={port}: {f}"),
+        ),
+    }
+}
+
+fn check_foreign(k: &mut Kernel, r: &mut Report) {
+    let Some(gfn) = k.bootargs().get_u64("peer-gfn") else {
+        r.check(
+            "foreign-map",
+            false,
+            format_args!("no peer-gfn= on the command line"),
+        );
+        return;
+    };
+    // The peer is whoever is at the other end of the static channel.
+    let port = k.bootargs().get_u64("peer-port").unwrap_or(0) as u32;
+    let dom = match k.evtchn_remote(port) {
+        Ok((d, _)) => d,
+        Err(e) => {
+            r.check(
+                "foreign-map",
+                false,
+                format_args!("peer domain from port {port}: {e}"),
+            );
+            return;
+        }
+    };
+    let mut buf = [0u8; 32];
+    match k.map_foreign(dom, gfn) {
+        Ok(p) => {
+            p.read(0, &mut buf);
+            let want_gfn = alloc::format!("{gfn:#x}");
+            let ok = &buf[..16] == PATTERN && buf[16..].starts_with(want_gfn.as_bytes());
+            let addr = p.addr();
+            let un = k.unmap_foreign(p);
+            r.check(
+                "foreign-map",
+                ok && un.is_ok(),
+                format_args!(
+                    "dom={dom} gfn={gfn:#x} at={addr:#x} read={:?} unmap={un:?}",
+                    core::str::from_utf8(&buf)
+                        .unwrap_or("<binary>")
+                        .trim_end_matches('\0')
+                ),
+            );
+        }
+        Err(e) => {
+            r.check(
+                "foreign-map",
+                false,
+                format_args!("dom={dom} gfn={gfn:#x}: {e}"),
+            );
+            return;
+        }
+    }
+    let mut t = Vec::new();
+    for _ in 0..100 {
+        let s = k.now();
+        match k.map_foreign(dom, gfn) {
+            Ok(p) => {
+                let _ = k.unmap_foreign(p);
+            }
+            Err(_) => break,
+        }
+        t.push(k.now().0 - s.0);
+    }
+    println!(
+        "TSD-INFO {} measure foreign map+unmap of one page median_ns={} (n={})",
+        k.name(),
+        median(k, t.clone()),
+        t.len()
+    );
+    let _ = Instant::default();
+}

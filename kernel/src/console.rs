@@ -1,0 +1,149 @@
+//! Console: `HYPERVISOR_console_io(CONSOLEIO_write)` with the vpl011 as fallback, line buffered,
+//! behind [`print!`](crate::print)/[`println!`](crate::println) and the `log` facade.
+//!
+//! Xen prints a domU's console_io output only with `guest_loglvl=all` and, under FLASK, only if
+//! the policy grants `xen writeconsole`; a refused write (negative return) switches to the vpl011
+//! for good. `console=pl011` or `console=xen` on the command line forces one backend.
+#![forbid(unsafe_code)]
+
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU8, Ordering};
+use spin::Mutex;
+
+const XEN: u8 = 0;
+const PL011: u8 = 1;
+
+static BACKEND: AtomicU8 = AtomicU8::new(XEN);
+static LINE: Mutex<heapless::Vec<u8, 256>> = Mutex::new(heapless::Vec::new());
+
+/// Choose the backend from the `console=` boot argument (`xen`, `pl011`; default xen with
+/// fallback).
+pub(crate) fn init(arg: Option<&str>) {
+    let b = match arg {
+        Some("pl011") if crate::arch::pl011::present() => PL011,
+        _ => XEN,
+    };
+    BACKEND.store(b, Ordering::Relaxed);
+}
+
+/// Which backend is in use: `"xen"` or `"pl011"`.
+pub fn backend() -> &'static str {
+    if BACKEND.load(Ordering::Relaxed) == PL011 {
+        "pl011"
+    } else {
+        "xen"
+    }
+}
+
+/// Write raw bytes to the current backend, falling back to the vpl011 if Xen refuses.
+pub fn write_raw(bytes: &[u8]) {
+    if BACKEND.load(Ordering::Relaxed) == XEN {
+        match xenif::hypercall::console_write(bytes) {
+            Ok(_) => return,
+            Err(_) if crate::arch::pl011::present() => BACKEND.store(PL011, Ordering::Relaxed),
+            Err(_) => return,
+        }
+    }
+    crate::arch::pl011::write(bytes);
+}
+
+struct Lined<'a>(&'a mut heapless::Vec<u8, 256>);
+
+impl Write for Lined<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.0.push(b).is_err() {
+                write_raw(self.0);
+                self.0.clear();
+                let _ = self.0.push(b);
+            }
+            if b == b'\n' {
+                write_raw(self.0);
+                self.0.clear();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Format into the line buffer; complete lines go out at once.
+pub fn print_fmt(args: fmt::Arguments<'_>) {
+    let mut line = LINE.lock();
+    let _ = Lined(&mut line).write_fmt(args);
+}
+
+/// Crash path: bypass the lock if it is held (the holder was interrupted by the fault) and write
+/// unbuffered.
+pub fn emergency_fmt(args: fmt::Arguments<'_>) {
+    struct Raw;
+    impl Write for Raw {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            write_raw(s.as_bytes());
+            Ok(())
+        }
+    }
+    if let Some(mut line) = LINE.try_lock() {
+        if !line.is_empty() {
+            write_raw(&line);
+            write_raw(b"\n");
+            line.clear();
+        }
+    }
+    let mut buf = heapless::String::<256>::new();
+    if buf.write_fmt(args).is_ok() {
+        write_raw(buf.as_bytes());
+    } else {
+        let _ = Raw.write_fmt(args);
+    }
+}
+
+/// Print to the console.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::console::print_fmt(format_args!($($arg)*)) };
+}
+
+/// Print a line to the console.
+#[macro_export]
+macro_rules! println {
+    () => { $crate::print!("\n") };
+    ($($arg:tt)*) => { $crate::console::print_fmt(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+struct Logger;
+
+impl log::Log for Logger {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::max_level()
+    }
+
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            print_fmt(format_args!(
+                "{} {:5} {}\n",
+                crate::crash::name(),
+                r.level(),
+                r.args()
+            ));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: Logger = Logger;
+
+/// Install the logger with the level from `loglevel=` (default info).
+pub(crate) fn init_log(level: Option<&str>) {
+    let l = match level {
+        Some("trace") => log::LevelFilter::Trace,
+        Some("debug") => log::LevelFilter::Debug,
+        Some("warn") => log::LevelFilter::Warn,
+        Some("error") => log::LevelFilter::Error,
+        Some("off") => log::LevelFilter::Off,
+        _ => log::LevelFilter::Info,
+    };
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(l);
+    }
+}

@@ -1,0 +1,87 @@
+//! Crash reports: fatal exceptions and panics print a `TSD-CRASH <name> ...` line and a register
+//! dump, then stop the domain with `SCHEDOP_shutdown(SHUTDOWN_crash)`.
+#![forbid(unsafe_code)]
+
+use crate::arch::boot::TrapFrame;
+use crate::console::emergency_fmt;
+use crate::esr;
+use spin::Once;
+use xenif::abi::ShutdownReason;
+
+static NAME: Once<&'static str> = Once::new();
+
+/// Set the domain name used in markers (once, after the MMU is on).
+pub(crate) fn set_name(n: &'static str) {
+    NAME.call_once(|| n);
+}
+
+/// The domain name from `name=` (`"kernel"` before boot parsed it).
+pub fn name() -> &'static str {
+    NAME.get().copied().unwrap_or("kernel")
+}
+
+/// Report a fatal exception and stop the domain.
+pub fn trap(kind: u64, f: &TrapFrame) -> ! {
+    let ec = esr::ec(f.esr);
+    emergency_fmt(format_args!(
+        "TSD-CRASH {} exception={} esr={:#x} far={:#x} elr={:#x} ec={:#x} ({}{}{})\n",
+        name(),
+        esr::vector_name(kind),
+        f.esr,
+        f.far,
+        f.elr,
+        ec,
+        esr::ec_name(ec),
+        if matches!(ec, 0x20 | 0x21 | 0x24 | 0x25) {
+            ", "
+        } else {
+            ""
+        },
+        if matches!(ec, 0x20 | 0x21 | 0x24 | 0x25) {
+            esr::fault_status(f.esr)
+        } else {
+            ""
+        },
+    ));
+    for row in 0..8 {
+        let mut line = heapless::String::<160>::new();
+        for i in row * 4..(row * 4 + 4).min(31) {
+            let _ =
+                core::fmt::Write::write_fmt(&mut line, format_args!(" x{:<2}={:016x}", i, f.x[i]));
+        }
+        if row == 7 {
+            let _ = core::fmt::Write::write_fmt(&mut line, format_args!(" sp ={:016x}", f.sp));
+        }
+        emergency_fmt(format_args!("  {}\n", line.trim_start()));
+    }
+    emergency_fmt(format_args!("  spsr={:#x}\n", f.spsr));
+    xenif::hypercall::sched_shutdown(ShutdownReason::Crash)
+}
+
+/// Report a fatal error found during boot (no register state) and stop the domain.
+pub fn boot_error(what: core::fmt::Arguments<'_>) -> ! {
+    emergency_fmt(format_args!("TSD-CRASH {} boot error: {}\n", name(), what));
+    xenif::hypercall::sched_shutdown(ShutdownReason::Crash)
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    crate::arch::regs::irq_disable();
+    match info.location() {
+        Some(l) => emergency_fmt(format_args!(
+            "TSD-CRASH {} panic at {}:{}:{}: {}\n",
+            name(),
+            l.file(),
+            l.line(),
+            l.column(),
+            info.message()
+        )),
+        None => emergency_fmt(format_args!(
+            "TSD-CRASH {} panic: {}\n",
+            name(),
+            info.message()
+        )),
+    }
+    xenif::hypercall::sched_shutdown(ShutdownReason::Crash)
+}

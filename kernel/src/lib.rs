@@ -1,0 +1,66 @@
+//! tee-stubdom's unikernel base: a Mini-OS-style Xen/arm64 domU in Rust.
+//!
+//! The boot code (arm64 Image, entered by Xen at EL1 with the device tree in x0) brings up the
+//! MMU (identity map: RAM Normal write-back, MMIO Device-nGnRE, a window for foreign pages), the
+//! exception vectors, the GICv3, the virtual timer, a heap sized from the domain's RAM, the
+//! console and Xen's shared-info page, then calls the image's entry function with a
+//! [`Kernel`]. The application registers event-channel handlers and timers and runs the event
+//! loop ([`Kernel::run`], [`Kernel::run_until`]), which blocks the vCPU until there is work.
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! kernel::entry!(main);
+//! fn main(k: &mut kernel::Kernel) {
+//!     kernel::println!("hello from {}", k.name());
+//!     let port = k.bootargs().get_u64("port").unwrap() as u32;
+//!     k.on_event(port, |k, p| { let _ = k.evtchn_send(p); }).unwrap();
+//! } // returning enters the event loop forever
+//! ```
+//!
+//! Layout: `arch/` holds all `unsafe` (entry and vectors, MMU, GIC, timer, UART, heap, the
+//! shared-info views, the foreign window). Everything else is safe; the pure parts (`bootargs`,
+//! `dt`, `memmap`, `pagetable`, `time`, `foreign`, `esr`) build and test on the host.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+#[cfg(target_arch = "aarch64")]
+extern crate alloc;
+
+pub mod bootargs;
+pub mod dt;
+pub mod esr;
+pub mod foreign;
+pub mod memmap;
+pub mod pagetable;
+pub mod time;
+
+#[cfg(target_arch = "aarch64")]
+pub mod arch;
+#[cfg(target_arch = "aarch64")]
+pub mod console;
+#[cfg(target_arch = "aarch64")]
+pub mod crash;
+#[cfg(target_arch = "aarch64")]
+mod irq;
+#[cfg(target_arch = "aarch64")]
+mod kernel;
+
+#[cfg(target_arch = "aarch64")]
+pub use arch::window::ForeignPage;
+#[cfg(target_arch = "aarch64")]
+pub use kernel::{parse_reserve, BootStats, Kernel, TimerId};
+pub use xenif;
+
+/// Declare the image's entry function: `fn(&mut Kernel)`. It runs after boot; when it returns,
+/// the kernel runs the event loop forever.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[no_mangle]
+        pub fn __tsd_app_main(k: &mut $crate::Kernel) {
+            let f: fn(&mut $crate::Kernel) = $main;
+            f(k)
+        }
+    };
+}

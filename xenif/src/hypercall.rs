@@ -1,0 +1,255 @@
+//! Hypercalls on arm64 (`public/arch-arm.h`, "Hypercall calling convention"): `hvc #0xEA1`, the
+//! hypercall number in x16, arguments in x0–x4, the result in x0.
+//!
+//! A **debug** Xen overwrites every argument register the hypercall uses, and x16, with 0xDEADBEEF
+//! before returning (`xen/arch/arm/traps.c`, `do_trap_hypercall`, `#ifndef NDEBUG`). The raw call
+//! therefore declares x0–x4 and x16 as clobbered (`inlateout(..) => _`); declaring them as inputs
+//! only (as `xen-sys` 0.0.0-pre2 does) is undefined behaviour that LTO really miscompiles. The
+//! asm has no `nomem`: Xen reads and writes guest memory through the argument pointers.
+//!
+//! This is the only module of `xenif` with `unsafe`. The safe wrappers below pass only pointers to
+//! live, correctly typed Rust objects; the wrappers that change the caller's physmap stay `unsafe`
+//! because replacing a RAM page under live Rust objects breaks memory safety.
+
+use crate::abi::{
+    self, evtchnop, hypercall_nr as nr, mapspace, schedop, xenmem, DomId, EvtchnAllocUnbound,
+    EvtchnBindInterdomain, EvtchnBindVirq, EvtchnPort, EvtchnPortArg, EvtchnStatus, SchedShutdown,
+    ShutdownReason, XenAddToPhysmap, XenPfn, XenRemoveFromPhysmap, DOMID_SELF,
+};
+use crate::error::{XenError, XenResult};
+use crate::foreign::{batch_header, ForeignMapError, PageErrors};
+use core::arch::asm;
+
+/// Issue a hypercall with up to five arguments.
+///
+/// # Safety
+/// 1. Every argument that Xen interprets as a guest address for `op` must point to memory that is
+///    valid for the reads and writes that hypercall performs, for its whole duration.
+/// 2. The effects of `op` on the calling domain (physmap changes, vCPU state) must not invalidate
+///    memory that Rust code still uses.
+#[inline(always)]
+pub unsafe fn hypercall(op: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64) -> i64 {
+    let ret: i64;
+    // SAFETY: the caller upholds the memory contract above; all registers a debug Xen may change
+    // (x0–x4, x16) are declared clobbered, and the call does not use the stack.
+    unsafe {
+        asm!(
+            "hvc #0xEA1",
+            inlateout("x0") a0 => ret,
+            inlateout("x1") a1 => _,
+            inlateout("x2") a2 => _,
+            inlateout("x3") a3 => _,
+            inlateout("x4") a4 => _,
+            inlateout("x16") op => _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+fn addr<T>(p: *const T) -> u64 {
+    p as usize as u64
+}
+
+/// `XENVER_version`: `major << 16 | minor`. Also the cheapest hypercall, used to measure the
+/// hypercall round trip.
+pub fn xen_version() -> XenResult<u32> {
+    // SAFETY: XENVER_version takes no buffer (the NULL argument is not dereferenced).
+    let r = unsafe { hypercall(nr::XEN_VERSION, abi::XENVER_VERSION, 0, 0, 0, 0) };
+    XenError::from_ret(r).map(|v| v as u32)
+}
+
+/// `CONSOLEIO_write`: write bytes to Xen's console. Returns the number of bytes Xen took.
+pub fn console_write(bytes: &[u8]) -> XenResult<usize> {
+    // SAFETY: Xen reads `bytes.len()` bytes from a live slice.
+    let r = unsafe {
+        hypercall(
+            nr::CONSOLE_IO,
+            abi::CONSOLEIO_WRITE,
+            bytes.len() as u64,
+            addr(bytes.as_ptr()),
+            0,
+            0,
+        )
+    };
+    XenError::from_ret(r).map(|v| v as usize)
+}
+
+/// `SCHEDOP_yield`.
+pub fn sched_yield() {
+    // SAFETY: no memory argument.
+    unsafe { hypercall(nr::SCHED_OP, schedop::YIELD, 0, 0, 0, 0) };
+}
+
+/// `SCHEDOP_block`: block the vCPU until an event or a virtual interrupt is pending.
+pub fn sched_block() {
+    // SAFETY: no memory argument.
+    unsafe { hypercall(nr::SCHED_OP, schedop::BLOCK, 0, 0, 0, 0) };
+}
+
+/// `SCHEDOP_shutdown`: stop the domain with `reason`. Xen does not return to a domain that shut
+/// itself down; if it ever does, spin in place.
+pub fn sched_shutdown(reason: ShutdownReason) -> ! {
+    let arg = SchedShutdown {
+        reason: reason as u32,
+    };
+    // SAFETY: Xen reads a live `struct sched_shutdown`.
+    unsafe { hypercall(nr::SCHED_OP, schedop::SHUTDOWN, addr(&arg), 0, 0, 0) };
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+fn evtchn_op<T>(cmd: u64, arg: &mut T) -> XenResult<()> {
+    // SAFETY: `arg` is a live, exclusively borrowed event-channel argument struct of the type
+    // `cmd` expects (callers below pair them).
+    let r = unsafe { hypercall(nr::EVENT_CHANNEL_OP, cmd, addr(arg as *mut T), 0, 0, 0) };
+    XenError::from_ret(r).map(|_| ())
+}
+
+/// `EVTCHNOP_alloc_unbound`: a new local port that `remote` may bind.
+pub fn evtchn_alloc_unbound(remote: DomId) -> XenResult<EvtchnPort> {
+    let mut a = EvtchnAllocUnbound {
+        dom: DOMID_SELF,
+        remote_dom: remote,
+        port: 0,
+    };
+    evtchn_op(evtchnop::ALLOC_UNBOUND, &mut a).map(|_| a.port)
+}
+
+/// `EVTCHNOP_bind_interdomain`: connect to `remote_port` of `remote` (which may be `DOMID_SELF`
+/// for a loopback channel). Returns the local port.
+pub fn evtchn_bind_interdomain(remote: DomId, remote_port: EvtchnPort) -> XenResult<EvtchnPort> {
+    let mut a = EvtchnBindInterdomain {
+        remote_dom: remote,
+        remote_port,
+        local_port: 0,
+    };
+    evtchn_op(evtchnop::BIND_INTERDOMAIN, &mut a).map(|_| a.local_port)
+}
+
+/// `EVTCHNOP_bind_virq` on vCPU `vcpu`.
+pub fn evtchn_bind_virq(virq: u32, vcpu: u32) -> XenResult<EvtchnPort> {
+    let mut a = EvtchnBindVirq {
+        virq,
+        vcpu,
+        port: 0,
+    };
+    evtchn_op(evtchnop::BIND_VIRQ, &mut a).map(|_| a.port)
+}
+
+/// `EVTCHNOP_status` of one of our ports (e.g. to learn the remote end of a static channel).
+pub fn evtchn_status(port: EvtchnPort) -> XenResult<EvtchnStatus> {
+    let mut a = EvtchnStatus {
+        dom: DOMID_SELF,
+        port,
+        ..Default::default()
+    };
+    evtchn_op(evtchnop::STATUS, &mut a).map(|_| a)
+}
+
+/// `EVTCHNOP_send`.
+pub fn evtchn_send(port: EvtchnPort) -> XenResult<()> {
+    evtchn_op(evtchnop::SEND, &mut EvtchnPortArg { port })
+}
+
+/// `EVTCHNOP_unmask`: clears the mask bit and re-raises the port if it is pending.
+pub fn evtchn_unmask(port: EvtchnPort) -> XenResult<()> {
+    evtchn_op(evtchnop::UNMASK, &mut EvtchnPortArg { port })
+}
+
+/// `EVTCHNOP_close`.
+pub fn evtchn_close(port: EvtchnPort) -> XenResult<()> {
+    evtchn_op(evtchnop::CLOSE, &mut EvtchnPortArg { port })
+}
+
+/// `XENMEM_add_to_physmap` of the shared-info page at `gpfn`.
+///
+/// # Safety
+/// 1. No Rust object may live in page `gpfn` other than one that treats its content as
+///    Xen-owned shared memory (the RAM page there is replaced by the shared-info page).
+pub unsafe fn map_shared_info(gpfn: XenPfn) -> XenResult<()> {
+    let mut a = XenAddToPhysmap {
+        domid: DOMID_SELF,
+        size: 0,
+        space: mapspace::SHARED_INFO,
+        idx: 0,
+        gpfn,
+    };
+    // SAFETY: `a` is live; the physmap change is covered by the caller's condition 1.
+    let r = unsafe {
+        hypercall(
+            nr::MEMORY_OP,
+            xenmem::ADD_TO_PHYSMAP,
+            addr(&mut a as *mut XenAddToPhysmap),
+            0,
+            0,
+            0,
+        )
+    };
+    XenError::from_ret(r).map(|_| ())
+}
+
+/// Map pages `gfns` of domain `foreign` at our own frames `gpfns` (`XENMEM_add_to_physmap_batch`,
+/// `XENMAPSPACE_gmfn_foreign`). `errs` receives Xen's per-page results. On a per-page failure,
+/// the pages that did map stay mapped (see [`PageErrors::mapped`]) and the first error is
+/// returned.
+///
+/// # Safety
+/// 1. No Rust object may live in any frame of `gpfns` (they are replaced by foreign pages), and
+///    nothing may access them through a stale stage-1 mapping of another page.
+pub unsafe fn map_foreign_batch(
+    foreign: DomId,
+    gfns: &[u64],
+    gpfns: &[XenPfn],
+    errs: &mut [i32],
+) -> Result<(), ForeignMapError> {
+    if gfns.len() != gpfns.len() || gfns.len() != errs.len() {
+        return Err(ForeignMapError::BadRequest);
+    }
+    let mut h = batch_header(foreign, gfns.len())?;
+    h.idxs = addr(gfns.as_ptr());
+    h.gpfns = addr(gpfns.as_ptr());
+    h.errs = addr(errs.as_mut_ptr());
+    errs.fill(0);
+    // SAFETY: the three arrays are live and `size` elements long, `errs` is exclusively borrowed;
+    // the physmap change is covered by the caller's condition 1.
+    let r = unsafe {
+        hypercall(
+            nr::MEMORY_OP,
+            xenmem::ADD_TO_PHYSMAP_BATCH,
+            addr(&mut h as *mut _),
+            0,
+            0,
+            0,
+        )
+    };
+    XenError::from_ret(r).map_err(ForeignMapError::Batch)?;
+    match PageErrors(errs).first_error() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `XENMEM_remove_from_physmap` of our frame `gpfn` (drops the foreign page and its reference).
+///
+/// # Safety
+/// 1. No Rust object may live in frame `gpfn` and no stage-1 mapping of it may be used afterwards.
+pub unsafe fn remove_from_physmap(gpfn: XenPfn) -> XenResult<()> {
+    let mut a = XenRemoveFromPhysmap {
+        domid: DOMID_SELF,
+        gpfn,
+    };
+    // SAFETY: `a` is live; the physmap change is covered by the caller's condition 1.
+    let r = unsafe {
+        hypercall(
+            nr::MEMORY_OP,
+            xenmem::REMOVE_FROM_PHYSMAP,
+            addr(&mut a as *mut _),
+            0,
+            0,
+            0,
+        )
+    };
+    XenError::from_ret(r).map(|_| ())
+}

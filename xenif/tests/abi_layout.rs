@@ -1,0 +1,383 @@
+//! The Rust ABI mirrors against the real Xen 4.17 public headers.
+//!
+//! Compiles a C file with the aarch64 cross compiler (`-S`, never run) that emits
+//! `@@name value` lines for sizes, offsets and constants (the Linux asm-offsets technique), and
+//! compares them with `size_of`/`offset_of!` of the Rust types. The Xen tree comes from
+//! `TSD_XEN_SRC`, else `<workspace>/.cache/src/xen` (made by `scripts/setup`); a missing tree or
+//! compiler is a test failure with a clear message, never a silent skip.
+
+use std::collections::HashMap;
+use std::mem::{offset_of, size_of};
+use std::path::PathBuf;
+use std::process::Command;
+use xenif::abi::*;
+use xenif::XenError;
+
+fn xen_src() -> PathBuf {
+    match std::env::var_os("TSD_XEN_SRC") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/src/xen"),
+    }
+}
+
+const C_SRC: &str = r#"
+#include <stdint.h>
+#include <stddef.h>
+#include <public/xen.h>
+#include <public/event_channel.h>
+#include <public/memory.h>
+#include <public/sched.h>
+#include <public/version.h>
+#include <public/grant_table.h>
+#include <public/errno.h>
+
+#define EMIT(name, val) asm volatile("\n.ascii \"@@" name " %c0\\n\"" :: "i"((long)(val)))
+#define SZ(t) EMIT("sizeof " #t, sizeof(struct t))
+#define OFF(t, f) EMIT("offsetof " #t "." #f, offsetof(struct t, f))
+#define K(c) EMIT("const " #c, c)
+
+void emit(void)
+{
+    SZ(vcpu_time_info); OFF(vcpu_time_info, system_time); OFF(vcpu_time_info, tsc_to_system_mul);
+    OFF(vcpu_time_info, tsc_shift); OFF(vcpu_time_info, flags);
+    SZ(vcpu_info); OFF(vcpu_info, evtchn_upcall_pending); OFF(vcpu_info, evtchn_pending_sel);
+    OFF(vcpu_info, time);
+    SZ(shared_info); OFF(shared_info, evtchn_pending); OFF(shared_info, evtchn_mask);
+    OFF(shared_info, wc_version); OFF(shared_info, wc_sec); OFF(shared_info, wc_nsec);
+    OFF(shared_info, wc_sec_hi);
+    SZ(evtchn_alloc_unbound); OFF(evtchn_alloc_unbound, remote_dom); OFF(evtchn_alloc_unbound, port);
+    SZ(evtchn_bind_interdomain); OFF(evtchn_bind_interdomain, remote_port);
+    OFF(evtchn_bind_interdomain, local_port);
+    SZ(evtchn_bind_virq); OFF(evtchn_bind_virq, vcpu); OFF(evtchn_bind_virq, port);
+    SZ(evtchn_status); OFF(evtchn_status, port); OFF(evtchn_status, status);
+    OFF(evtchn_status, vcpu); OFF(evtchn_status, u.interdomain.dom);
+    OFF(evtchn_status, u.interdomain.port); OFF(evtchn_status, u.unbound.dom);
+    K(EVTCHNSTAT_closed); K(EVTCHNSTAT_unbound); K(EVTCHNSTAT_interdomain); K(EVTCHNSTAT_pirq);
+    K(EVTCHNSTAT_virq); K(EVTCHNSTAT_ipi);
+    SZ(evtchn_send); SZ(evtchn_close); SZ(evtchn_unmask);
+    SZ(xen_add_to_physmap); OFF(xen_add_to_physmap, size); OFF(xen_add_to_physmap, space);
+    OFF(xen_add_to_physmap, idx); OFF(xen_add_to_physmap, gpfn);
+    SZ(xen_remove_from_physmap); OFF(xen_remove_from_physmap, gpfn);
+    SZ(xen_add_to_physmap_batch); OFF(xen_add_to_physmap_batch, space);
+    OFF(xen_add_to_physmap_batch, size); OFF(xen_add_to_physmap_batch, u.foreign_domid);
+    OFF(xen_add_to_physmap_batch, idxs); OFF(xen_add_to_physmap_batch, gpfns);
+    OFF(xen_add_to_physmap_batch, errs);
+    SZ(sched_shutdown);
+    SZ(grant_entry_v1); OFF(grant_entry_v1, domid); OFF(grant_entry_v1, frame);
+    K(DOMID_SELF); K(XEN_LEGACY_MAX_VCPUS); K(XEN_HYPERCALL_TAG);
+    K(__HYPERVISOR_memory_op); K(__HYPERVISOR_xen_version); K(__HYPERVISOR_console_io);
+    K(__HYPERVISOR_grant_table_op); K(__HYPERVISOR_vcpu_op); K(__HYPERVISOR_sched_op);
+    K(__HYPERVISOR_event_channel_op); K(__HYPERVISOR_hvm_op);
+    K(XENVER_version); K(CONSOLEIO_write);
+    K(SCHEDOP_yield); K(SCHEDOP_block); K(SCHEDOP_shutdown);
+    K(SHUTDOWN_poweroff); K(SHUTDOWN_reboot); K(SHUTDOWN_suspend); K(SHUTDOWN_crash);
+    K(SHUTDOWN_watchdog);
+    K(EVTCHNOP_bind_interdomain); K(EVTCHNOP_bind_virq); K(EVTCHNOP_close); K(EVTCHNOP_send);
+    K(EVTCHNOP_status); K(EVTCHNOP_alloc_unbound); K(EVTCHNOP_unmask);
+    K(VIRQ_TIMER); K(VIRQ_DEBUG); K(VIRQ_CONSOLE);
+    K(XENMEM_add_to_physmap); K(XENMEM_remove_from_physmap); K(XENMEM_add_to_physmap_batch);
+    K(XENMAPSPACE_shared_info); K(XENMAPSPACE_grant_table); K(XENMAPSPACE_gmfn);
+    K(XENMAPSPACE_gmfn_foreign);
+    K(GTF_permit_access); K(GTF_readonly);
+#define XEN_ERRNO(name, value) EMIT("errno " #name, value);
+#include <public/errno.h>
+}
+"#;
+
+fn c_layout() -> HashMap<String, i64> {
+    let src = xen_src();
+    let inc = src.join("xen/include");
+    assert!(
+        inc.join("public/xen.h").exists(),
+        "Xen public headers not found at {} — run scripts/setup (or set TSD_XEN_SRC to a Xen 4.17 \
+         source tree)",
+        inc.display()
+    );
+    let dir = std::env::temp_dir().join(format!("xenif-layout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join("layout.c");
+    let s = dir.join("layout.s");
+    std::fs::write(&c, C_SRC).unwrap();
+    let cc = std::env::var("TSD_AARCH64_CC").unwrap_or_else(|_| "aarch64-linux-gnu-gcc".into());
+    let out = Command::new(&cc)
+        .args([
+            "-S",
+            "-O0",
+            "-ffreestanding",
+            "-D__XEN_INTERFACE_VERSION__=0x00040700",
+            "-I",
+        ])
+        .arg(&inc)
+        .arg("-o")
+        .arg(&s)
+        .arg(&c)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cc} (install gcc-aarch64-linux-gnu): {e}"));
+    assert!(
+        out.status.success(),
+        "{cc} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let asm = std::fs::read_to_string(&s).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut m = HashMap::new();
+    for line in asm.lines() {
+        let Some(i) = line.find("@@") else { continue };
+        let rest = line[i + 2..]
+            .trim_end_matches("\\n\"")
+            .trim_end_matches('"');
+        let rest = rest.trim_end_matches("\\n");
+        let (name, val) = rest.rsplit_once(' ').unwrap();
+        let val = val.trim_start_matches('#');
+        m.insert(
+            name.to_string(),
+            val.parse::<i64>().unwrap_or_else(|_| panic!("{line}")),
+        );
+    }
+    assert!(
+        m.len() > 80,
+        "too few values parsed from the C layout ({})",
+        m.len()
+    );
+    m
+}
+
+struct Checker {
+    c: HashMap<String, i64>,
+    bad: Vec<String>,
+    n: usize,
+}
+
+impl Checker {
+    fn eq(&mut self, key: &str, rust: i64) {
+        self.n += 1;
+        match self.c.get(key) {
+            Some(&v) if v == rust => {}
+            Some(&v) => self.bad.push(format!("{key}: C {v}, Rust {rust}")),
+            None => self.bad.push(format!("{key}: not emitted by the C side")),
+        }
+    }
+}
+
+macro_rules! sz {
+    ($k:ident, $cname:literal, $t:ty) => {
+        $k.eq(concat!("sizeof ", $cname), size_of::<$t>() as i64)
+    };
+}
+macro_rules! off {
+    ($k:ident, $cname:literal, $t:ty, $f:ident) => {
+        $k.eq(concat!("offsetof ", $cname), offset_of!($t, $f) as i64)
+    };
+}
+macro_rules! k {
+    ($k:ident, $cname:literal, $v:expr) => {
+        $k.eq(concat!("const ", $cname), $v as i64)
+    };
+}
+
+#[test]
+fn abi_matches_xen_public_headers() {
+    let mut k = Checker {
+        c: c_layout(),
+        bad: Vec::new(),
+        n: 0,
+    };
+    sz!(k, "vcpu_time_info", VcpuTimeInfo);
+    off!(k, "vcpu_time_info.system_time", VcpuTimeInfo, system_time);
+    off!(
+        k,
+        "vcpu_time_info.tsc_to_system_mul",
+        VcpuTimeInfo,
+        tsc_to_system_mul
+    );
+    off!(k, "vcpu_time_info.tsc_shift", VcpuTimeInfo, tsc_shift);
+    off!(k, "vcpu_time_info.flags", VcpuTimeInfo, flags);
+    sz!(k, "vcpu_info", VcpuInfo);
+    off!(
+        k,
+        "vcpu_info.evtchn_upcall_pending",
+        VcpuInfo,
+        evtchn_upcall_pending
+    );
+    off!(
+        k,
+        "vcpu_info.evtchn_pending_sel",
+        VcpuInfo,
+        evtchn_pending_sel
+    );
+    off!(k, "vcpu_info.time", VcpuInfo, time);
+    sz!(k, "shared_info", SharedInfo);
+    off!(k, "shared_info.evtchn_pending", SharedInfo, evtchn_pending);
+    off!(k, "shared_info.evtchn_mask", SharedInfo, evtchn_mask);
+    off!(k, "shared_info.wc_version", SharedInfo, wc_version);
+    off!(k, "shared_info.wc_sec", SharedInfo, wc_sec);
+    off!(k, "shared_info.wc_nsec", SharedInfo, wc_nsec);
+    off!(k, "shared_info.wc_sec_hi", SharedInfo, wc_sec_hi);
+    sz!(k, "evtchn_alloc_unbound", EvtchnAllocUnbound);
+    off!(
+        k,
+        "evtchn_alloc_unbound.remote_dom",
+        EvtchnAllocUnbound,
+        remote_dom
+    );
+    off!(k, "evtchn_alloc_unbound.port", EvtchnAllocUnbound, port);
+    sz!(k, "evtchn_bind_interdomain", EvtchnBindInterdomain);
+    off!(
+        k,
+        "evtchn_bind_interdomain.remote_port",
+        EvtchnBindInterdomain,
+        remote_port
+    );
+    off!(
+        k,
+        "evtchn_bind_interdomain.local_port",
+        EvtchnBindInterdomain,
+        local_port
+    );
+    sz!(k, "evtchn_bind_virq", EvtchnBindVirq);
+    off!(k, "evtchn_bind_virq.vcpu", EvtchnBindVirq, vcpu);
+    off!(k, "evtchn_bind_virq.port", EvtchnBindVirq, port);
+    sz!(k, "evtchn_status", EvtchnStatus);
+    off!(k, "evtchn_status.port", EvtchnStatus, port);
+    off!(k, "evtchn_status.status", EvtchnStatus, status);
+    off!(k, "evtchn_status.vcpu", EvtchnStatus, vcpu);
+    off!(
+        k,
+        "evtchn_status.u.interdomain.dom",
+        EvtchnStatus,
+        remote_dom
+    );
+    off!(
+        k,
+        "evtchn_status.u.interdomain.port",
+        EvtchnStatus,
+        remote_port
+    );
+    off!(k, "evtchn_status.u.unbound.dom", EvtchnStatus, remote_dom);
+    k!(k, "EVTCHNSTAT_closed", evtchnstat::CLOSED);
+    k!(k, "EVTCHNSTAT_unbound", evtchnstat::UNBOUND);
+    k!(k, "EVTCHNSTAT_interdomain", evtchnstat::INTERDOMAIN);
+    k!(k, "EVTCHNSTAT_pirq", evtchnstat::PIRQ);
+    k!(k, "EVTCHNSTAT_virq", evtchnstat::VIRQ);
+    k!(k, "EVTCHNSTAT_ipi", evtchnstat::IPI);
+    sz!(k, "evtchn_send", EvtchnPortArg);
+    sz!(k, "evtchn_close", EvtchnPortArg);
+    sz!(k, "evtchn_unmask", EvtchnPortArg);
+    sz!(k, "xen_add_to_physmap", XenAddToPhysmap);
+    off!(k, "xen_add_to_physmap.size", XenAddToPhysmap, size);
+    off!(k, "xen_add_to_physmap.space", XenAddToPhysmap, space);
+    off!(k, "xen_add_to_physmap.idx", XenAddToPhysmap, idx);
+    off!(k, "xen_add_to_physmap.gpfn", XenAddToPhysmap, gpfn);
+    sz!(k, "xen_remove_from_physmap", XenRemoveFromPhysmap);
+    off!(
+        k,
+        "xen_remove_from_physmap.gpfn",
+        XenRemoveFromPhysmap,
+        gpfn
+    );
+    sz!(k, "xen_add_to_physmap_batch", XenAddToPhysmapBatch);
+    off!(
+        k,
+        "xen_add_to_physmap_batch.space",
+        XenAddToPhysmapBatch,
+        space
+    );
+    off!(
+        k,
+        "xen_add_to_physmap_batch.size",
+        XenAddToPhysmapBatch,
+        size
+    );
+    off!(
+        k,
+        "xen_add_to_physmap_batch.u.foreign_domid",
+        XenAddToPhysmapBatch,
+        foreign_domid
+    );
+    off!(
+        k,
+        "xen_add_to_physmap_batch.idxs",
+        XenAddToPhysmapBatch,
+        idxs
+    );
+    off!(
+        k,
+        "xen_add_to_physmap_batch.gpfns",
+        XenAddToPhysmapBatch,
+        gpfns
+    );
+    off!(
+        k,
+        "xen_add_to_physmap_batch.errs",
+        XenAddToPhysmapBatch,
+        errs
+    );
+    sz!(k, "sched_shutdown", SchedShutdown);
+    sz!(k, "grant_entry_v1", GrantEntryV1);
+    off!(k, "grant_entry_v1.domid", GrantEntryV1, domid);
+    off!(k, "grant_entry_v1.frame", GrantEntryV1, frame);
+
+    k!(k, "DOMID_SELF", DOMID_SELF);
+    k!(k, "XEN_LEGACY_MAX_VCPUS", XEN_LEGACY_MAX_VCPUS);
+    k!(k, "XEN_HYPERCALL_TAG", XEN_HYPERCALL_TAG);
+    k!(k, "__HYPERVISOR_memory_op", hypercall_nr::MEMORY_OP);
+    k!(k, "__HYPERVISOR_xen_version", hypercall_nr::XEN_VERSION);
+    k!(k, "__HYPERVISOR_console_io", hypercall_nr::CONSOLE_IO);
+    k!(
+        k,
+        "__HYPERVISOR_grant_table_op",
+        hypercall_nr::GRANT_TABLE_OP
+    );
+    k!(k, "__HYPERVISOR_vcpu_op", hypercall_nr::VCPU_OP);
+    k!(k, "__HYPERVISOR_sched_op", hypercall_nr::SCHED_OP);
+    k!(
+        k,
+        "__HYPERVISOR_event_channel_op",
+        hypercall_nr::EVENT_CHANNEL_OP
+    );
+    k!(k, "__HYPERVISOR_hvm_op", hypercall_nr::HVM_OP);
+    k!(k, "XENVER_version", XENVER_VERSION);
+    k!(k, "CONSOLEIO_write", CONSOLEIO_WRITE);
+    k!(k, "SCHEDOP_yield", schedop::YIELD);
+    k!(k, "SCHEDOP_block", schedop::BLOCK);
+    k!(k, "SCHEDOP_shutdown", schedop::SHUTDOWN);
+    k!(k, "SHUTDOWN_poweroff", ShutdownReason::Poweroff as u32);
+    k!(k, "SHUTDOWN_reboot", ShutdownReason::Reboot as u32);
+    k!(k, "SHUTDOWN_suspend", ShutdownReason::Suspend as u32);
+    k!(k, "SHUTDOWN_crash", ShutdownReason::Crash as u32);
+    k!(k, "SHUTDOWN_watchdog", ShutdownReason::Watchdog as u32);
+    k!(k, "EVTCHNOP_bind_interdomain", evtchnop::BIND_INTERDOMAIN);
+    k!(k, "EVTCHNOP_bind_virq", evtchnop::BIND_VIRQ);
+    k!(k, "EVTCHNOP_close", evtchnop::CLOSE);
+    k!(k, "EVTCHNOP_send", evtchnop::SEND);
+    k!(k, "EVTCHNOP_status", evtchnop::STATUS);
+    k!(k, "EVTCHNOP_alloc_unbound", evtchnop::ALLOC_UNBOUND);
+    k!(k, "EVTCHNOP_unmask", evtchnop::UNMASK);
+    k!(k, "VIRQ_TIMER", virq::TIMER);
+    k!(k, "VIRQ_DEBUG", virq::DEBUG);
+    k!(k, "VIRQ_CONSOLE", virq::CONSOLE);
+    k!(k, "XENMEM_add_to_physmap", xenmem::ADD_TO_PHYSMAP);
+    k!(k, "XENMEM_remove_from_physmap", xenmem::REMOVE_FROM_PHYSMAP);
+    k!(
+        k,
+        "XENMEM_add_to_physmap_batch",
+        xenmem::ADD_TO_PHYSMAP_BATCH
+    );
+    k!(k, "XENMAPSPACE_shared_info", mapspace::SHARED_INFO);
+    k!(k, "XENMAPSPACE_grant_table", mapspace::GRANT_TABLE);
+    k!(k, "XENMAPSPACE_gmfn", mapspace::GMFN);
+    k!(k, "XENMAPSPACE_gmfn_foreign", mapspace::GMFN_FOREIGN);
+    k!(k, "GTF_permit_access", GTF_PERMIT_ACCESS);
+    k!(k, "GTF_readonly", GTF_READONLY);
+    for &(name, val) in XenError::ALL {
+        k.eq(&format!("errno {name}"), val as i64);
+    }
+    assert!(
+        k.bad.is_empty(),
+        "ABI mismatches ({} of {} checks):\n{}",
+        k.bad.len(),
+        k.n,
+        k.bad.join("\n")
+    );
+    eprintln!("{} ABI values match the Xen headers", k.n);
+}
