@@ -538,6 +538,13 @@ pub(crate) fn after_smc<P: Platform>(
         out[1] = res[1];
         out[2] = res[2];
         out[3] = res[3];
+        if call.rpc_func == ret::RPC_FUNC_FREE {
+            // OP-TEE is done with this RPC buffer: release it now, as Xen
+            // 4.17.5 does in handle_rpc_return.
+            if let Some(i) = g.find_rpc(ShmCookie(regpair(res[1], res[2]))) {
+                free_rpc(g, i, cx.pool, cx.p);
+            }
+        }
         if call.rpc_func == ret::RPC_FUNC_CMD && !forward_rpc_cmd(cx, g, &mut call) {
             // Xen: -ERESTART, the RPC cannot reach the guest; OP-TEE gets
             // the default error it put in the argument.
@@ -777,14 +784,9 @@ pub(crate) fn return_from_rpc<P: Platform>(
     call.in_flight = true;
     let next = match call.rpc_func {
         ret::RPC_FUNC_ALLOC => rpc_alloc(cx, g, regs),
-        ret::RPC_FUNC_FREE => {
-            if let Some(i) = g.find_rpc(ShmCookie(regpair(call.rpc_a1, call.rpc_a2))) {
-                free_rpc(g, i, cx.pool, cx.p);
-            }
-            Next::Resume(call.rpc_a1, call.rpc_a2, 0, 0)
-        }
         ret::RPC_FUNC_CMD => rpc_cmd_return(cx, g, &mut call, t, out),
-        // FOREIGN_INTR and anything else: the guest took its interrupt.
+        // FREE (released when OP-TEE asked), FOREIGN_INTR (the guest took
+        // its interrupt) and anything else: resume with OP-TEE's a1/a2.
         _ => Next::Resume(call.rpc_a1, call.rpc_a2, 0, 0),
     };
     match next {

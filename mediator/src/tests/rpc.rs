@@ -85,6 +85,11 @@ fn rpc_alloc_cmd_shm_alloc_and_free() {
     assert_eq!(w.drivers[&G1].freed, vec![shm_cookie]);
     // 4. RPC_FUNC_FREE of the RPC buffer (no SHM cache).
     assert_eq!(ret::rpc_func(r[0]), ret::RPC_FUNC_FREE);
+    assert_eq!(
+        w.p.mem.pins(G1),
+        0,
+        "released when OP-TEE frees it (Xen 4.17.5)"
+    );
     let r = step(&mut w, &r);
     assert_eq!(r[0], ret::OK);
     assert_eq!(w.p.mem.pins(G1), 0);

@@ -149,3 +149,39 @@ fn aliased_pages_are_pinned_per_reference() {
     assert_eq!(w.p.mem.pins(G1), 0);
     assert_clean(&w);
 }
+
+#[test]
+fn argument_unmapped_during_rpc_gives_ebadaddr_and_no_leak() {
+    let mut w = world();
+    let s = open(&mut w, G1);
+    let p = w.tmem(G1, msg::ATTR_TYPE_TMEM_INPUT, list(0), data(0), 2 * 4096, 3);
+    w.write_arg(
+        G1,
+        arg(1),
+        msg::CMD_INVOKE_COMMAND,
+        FN_FOREIGN_INTR,
+        s,
+        &[p],
+    );
+    let (hi, lo) = crate::abi::split(arg(1));
+    let r = w.call(
+        G1,
+        [
+            u64::from(crate::abi::smc::CALL_WITH_ARG),
+            hi,
+            lo,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ],
+    );
+    assert_eq!(w.p.mem.pins(G1), 2);
+    // The guest pulls its argument page away while OP-TEE runs.
+    w.p.mem.unmap(G1, arg(1));
+    let o = w.finish(G1, arg(1), 1, r);
+    assert_eq!(o.x0, crate::abi::ret::EBADADDR);
+    assert_eq!(w.p.mem.pins(G1), 0);
+    assert_clean(&w);
+}
