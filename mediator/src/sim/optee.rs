@@ -546,7 +546,8 @@ impl SimOptee {
                         }
                     };
                     let input = ty == msg::ATTR_TYPE_TMEM_INPUT || ty == msg::ATTR_TYPE_RMEM_INPUT;
-                    let len = usize::try_from(size).unwrap_or(0).min(1 << 22);
+                    let room = (pages.len() * PAGE_SIZE).saturating_sub(off as usize);
+                    let len = usize::try_from(size).unwrap_or(0).min(room);
                     let mut data = alloc::vec![0u8; len];
                     if input {
                         buf_io(mem, &pages, off, &mut data, false);
