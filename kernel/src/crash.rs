@@ -5,6 +5,7 @@
 use crate::arch::boot::TrapFrame;
 use crate::console::emergency_fmt;
 use crate::esr;
+use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Once;
 use xenif::abi::ShutdownReason;
 
@@ -20,8 +21,14 @@ pub fn name() -> &'static str {
     NAME.get().copied().unwrap_or("kernel")
 }
 
-/// Report a fatal exception and stop the domain.
+static CRASHING: AtomicBool = AtomicBool::new(false);
+
+/// Report a fatal exception and stop the domain. A fault while reporting (e.g. a broken console
+/// path) stops the domain at once instead of recursing.
 pub fn trap(kind: u64, f: &TrapFrame) -> ! {
+    if CRASHING.swap(true, Ordering::Relaxed) {
+        xenif::hypercall::sched_shutdown(ShutdownReason::Crash)
+    }
     let ec = esr::ec(f.esr);
     emergency_fmt(format_args!(
         "TSD-CRASH {} exception={} esr={:#x} far={:#x} elr={:#x} ec={:#x} ({}{}{})\n",

@@ -36,14 +36,14 @@ pub fn ec_name(ec: u32) -> &'static str {
 /// The vector a fatal exception came through (the `kind` the vectors pass).
 pub fn vector_name(kind: u64) -> &'static str {
     const NAMES: [&str; 16] = [
-        "sync/sp0",
-        "irq/sp0",
-        "fiq/sp0",
-        "serror/sp0",
         "sync",
         "irq",
         "fiq",
         "serror",
+        "sync/in-handler",
+        "irq/in-handler",
+        "fiq/in-handler",
+        "serror/in-handler",
         "sync/el0",
         "irq/el0",
         "fiq/el0",
@@ -78,7 +78,8 @@ mod tests {
         assert_eq!(ec(esr), 0x25);
         assert_eq!(ec_name(ec(esr)), "data abort");
         assert_eq!(fault_status(esr), "translation fault");
-        assert_eq!(vector_name(4), "sync");
+        assert_eq!(vector_name(0), "sync");
+        assert_eq!(vector_name(4), "sync/in-handler");
         assert_eq!(vector_name(99), "?");
     }
 }

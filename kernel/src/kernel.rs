@@ -30,6 +30,10 @@ pub struct TimerId(u64);
 pub struct BootStats {
     /// Counter value at the first instruction.
     pub t_entry: Instant,
+    /// Device tree parsed (MMU still off).
+    pub t_dt: Instant,
+    /// MMU and caches on.
+    pub t_mmu: Instant,
     /// Counter value when the application was called.
     pub t_ready: Instant,
     /// Bytes of the image (text, data, bss, stack).
@@ -71,6 +75,15 @@ impl core::fmt::Debug for Kernel {
 extern "C" {
     static __image_start: u8;
     static __image_end: u8;
+    static __exc_stack_guard: u8;
+    static __stack_guard: u8;
+}
+
+/// The unmapped guard pages below the two stacks.
+fn guard_pages() -> [Region; 2] {
+    let a = core::ptr::addr_of!(__exc_stack_guard) as usize as u64;
+    let b = core::ptr::addr_of!(__stack_guard) as usize as u64;
+    [Region::new(a, 4096), Region::new(b, 4096)]
 }
 
 fn image_region() -> Region {
@@ -88,6 +101,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
         Ok(d) => d,
         Err(e) => crate::crash::boot_error(format_args!("{e}")),
     };
+    let t_dt = Instant(arch::timer::now());
     let window = crate::foreign::choose_window(&dt.xen_regions, &dt.memory);
     let mut mmio: heapless::Vec<Region, 4> = heapless::Vec::new();
     let _ = mmio.push(dt.gic_dist);
@@ -95,11 +109,12 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
     if let Some(u) = dt.uart {
         let _ = mmio.push(u);
     }
-    let tables = match arch::mmu::init(&dt.memory, &mmio, window) {
+    let tables = match arch::mmu::init(&dt.memory, &guard_pages(), &mmio, window) {
         Ok(n) => n,
         Err(e) => crate::crash::boot_error(format_args!("page tables: {e:?}")),
     };
     // MMU and caches on.
+    let t_mmu = Instant(arch::timer::now());
     let bootargs = Bootargs(dt.bootargs);
     crate::crash::set_name(bootargs.name());
     if let Some(u) = dt.uart {
@@ -147,6 +162,8 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
     };
     let stats = BootStats {
         t_entry: Instant(t0),
+        t_dt,
+        t_mmu,
         t_ready: Instant(arch::timer::now()),
         image_bytes: image.size,
         heap,
@@ -258,6 +275,19 @@ impl Kernel {
     /// Remove the handler of `port` (events on it are then dropped by the loop).
     pub fn remove_handler(&mut self, port: EvtchnPort) {
         self.handlers.remove(&port);
+    }
+
+    /// Mask `port` (set its bit in the shared `evtchn_mask`): its events stay pending in the
+    /// shared bitmap until [`Kernel::unmask_event`].
+    pub fn mask_event(&mut self, port: EvtchnPort) {
+        if let Some((w, bit)) = xenif::evtchn::word_bit(port) {
+            arch::shared::mask()[w].fetch_or(bit, Ordering::SeqCst);
+        }
+    }
+
+    /// Unmask `port` (`EVTCHNOP_unmask`, which re-raises it if it is pending).
+    pub fn unmask_event(&mut self, port: EvtchnPort) -> XenResult<()> {
+        hc::evtchn_unmask(port)
     }
 
     /// `EVTCHNOP_alloc_unbound` for `remote`.

@@ -5,11 +5,19 @@
 //! The entry masks all exceptions, enables FP/SIMD (Rust code uses the q-registers), installs the
 //! vectors, invalidates the data cache over the image (bss lines may be stale: they are written
 //! with the MMU off, i.e. non-cacheable, and later read through a cacheable mapping), zeroes bss,
-//! invalidates again, sets the stack and calls [`super::traps`]'s `__tsd_kernel_start(dtb, t0)`.
+//! invalidates again, sets the two stacks and calls [`super::traps`]'s
+//! `__tsd_kernel_start(dtb, t0)`.
+//!
+//! Stacks: the kernel runs at EL1 on SP_EL0 ("EL1t"); exceptions switch to SP_EL1, a separate
+//! exception stack. Both sit above unmapped guard pages (see `link.ld`), so a thread-stack
+//! overflow is a clean data abort reported from the exception stack instead of a silent
+//! corruption or a recursive fault.
 //!
 //! Vectors (Arm ARM D1.10.2): 16 slots of 128 bytes at a 2 KiB aligned base. Each slot holds only
-//! a few instructions and branches out, so no slot can overflow. Every slot that can only be
-//! reached by a bug (SP_EL0, lower ELs: this kernel has no EL0) reports and stops the domain too.
+//! a few instructions and branches out, so no slot can overflow. Normal operation only uses the
+//! "current EL with SP_EL0" group; the "SP_ELx" group is reached by a fault inside an exception
+//! handler and the lower-EL groups by nothing (this kernel has no EL0): they all report and stop
+//! the domain.
 
 core::arch::global_asm!(
     r#"
@@ -55,9 +63,13 @@ __tsd_entry:
 2:  adrp    x0, __bss_start
     add     x0, x0, :lo12:__bss_start
     bl      __tsd_dcache_inval
+    adrp    x1, __exc_stack_top
+    add     x1, x1, :lo12:__exc_stack_top
+    mov     sp, x1                      /* SP_EL1: exception stack */
+    msr     spsel, #0
     adrp    x1, __stack_top
     add     x1, x1, :lo12:__stack_top
-    mov     sp, x1
+    mov     sp, x1                      /* SP_EL0: thread stack */
     mov     x29, #0
     mov     x30, #0
     mov     x0, x19
@@ -97,13 +109,13 @@ __tsd_dcache_inval:
 .balign 2048
 .global __tsd_vectors
 __tsd_vectors:
-    TSD_VEC 0   /* current EL, SP_EL0: sync */
-    TSD_VEC 1   /* IRQ */
+    TSD_VEC 0   /* current EL, SP_EL0 (the kernel): sync */
+    .balign 128
+    b       __tsd_irq_entry            /* current EL, SP_EL0: IRQ */
     TSD_VEC 2   /* FIQ */
     TSD_VEC 3   /* SError */
-    TSD_VEC 4   /* current EL, SP_ELx: sync */
-    .balign 128
-    b       __tsd_irq_entry            /* current EL, SP_ELx: IRQ */
+    TSD_VEC 4   /* current EL, SP_ELx (inside an exception handler): sync */
+    TSD_VEC 5   /* IRQ (handlers run with IRQs masked: never) */
     TSD_VEC 6   /* FIQ */
     TSD_VEC 7   /* SError */
     TSD_VEC 8   /* lower EL, AArch64: sync */
@@ -132,7 +144,10 @@ __tsd_trap_common:
     stp     x24, x25, [sp, #192]
     stp     x26, x27, [sp, #208]
     stp     x28, x29, [sp, #224]
-    add     x1, sp, #288
+    mrs     x1, sp_el0                  /* the interrupted SP: SP_EL0 ... */
+    add     x2, sp, #288                /* ... or, from the SP_ELx group, SP_EL1 before entry */
+    cmp     x0, #4
+    csel    x1, x2, x1, hs
     stp     x30, x1, [sp, #240]
     mrs     x1, elr_el1
     mrs     x2, spsr_el1

@@ -41,16 +41,27 @@ extern "C" {
     fn __tsd_dcache_inval(start: usize, end: usize);
 }
 
-/// Build the tables and turn the MMU and caches on. `window` must be 2 MiB aligned and
+/// Build the tables and turn the MMU and caches on: `ram` minus the pages of `holes` (stack
+/// guard pages) as Normal memory, `mmio` as device memory. `window` must be 2 MiB aligned and
 /// `WINDOW_PAGES` pages long (or empty: no window).
-pub fn init(ram: &[Region], mmio: &[Region], window: Option<Region>) -> Result<usize, PtError> {
+pub fn init(
+    ram: &[Region],
+    holes: &[Region],
+    mmio: &[Region],
+    window: Option<Region>,
+) -> Result<usize, PtError> {
     let pool_addr = POOL.0.get() as usize;
     // SAFETY: called once at boot before anything else uses the pool (see `Sync` above); the
     // MMU is off, so no walker reads the tables while they are being built.
     let pool = unsafe { &mut *POOL.0.get() };
     let mut b = Builder::new(pool, pool_addr as u64)?;
-    for r in ram {
-        let r = r.align_in(PAGE);
+    let pages: heapless::Vec<Region, { crate::dt::MAX_BANKS }> = ram
+        .iter()
+        .map(|r| r.align_in(PAGE))
+        .take(crate::dt::MAX_BANKS)
+        .collect();
+    let holes: heapless::Vec<Region, 4> = holes.iter().map(|h| h.align_out(PAGE)).take(4).collect();
+    for r in crate::memmap::free_ranges(&pages, &holes) {
         b.map(r.base, r.size, Attr::Normal)?;
     }
     for r in mmio {
