@@ -511,6 +511,9 @@ fn copy_back<P: Platform>(
     Ok(())
 }
 
+/// Consecutive internal resumes of OP-TEE within one guest call.
+const MAX_RESTARTS: u32 = 32;
+
 /// Handles what OP-TEE answered to a call or a resume (Xen:
 /// do_call_with_arg + handle_rpc_return): either the call is suspended in an
 /// RPC that goes to the guest, or it is complete.
@@ -521,6 +524,10 @@ pub(crate) fn after_smc<P: Platform>(
     mut res: Regs,
     out: &mut Regs,
 ) {
+    // Restarts happen only when an RPC cannot reach the guest; OP-TEE then
+    // sees an error and normally completes. Bound them anyway so that one
+    // guest call is always a bounded step.
+    let mut restarts = 0u32;
     loop {
         // OP-TEE has read the page lists of RPC-allocated buffers given in
         // the SMC that just returned.
@@ -545,7 +552,11 @@ pub(crate) fn after_smc<P: Platform>(
                 free_rpc(g, i, cx.pool, cx.p);
             }
         }
-        if call.rpc_func == ret::RPC_FUNC_CMD && !forward_rpc_cmd(cx, g, &mut call) {
+        if call.rpc_func == ret::RPC_FUNC_CMD
+            && !forward_rpc_cmd(cx, g, &mut call)
+            && restarts < MAX_RESTARTS
+        {
+            restarts = restarts.saturating_add(1);
             // Xen: -ERESTART, the RPC cannot reach the guest; OP-TEE gets
             // the default error it put in the argument.
             res = cx.p.smc([

@@ -61,6 +61,15 @@ pub enum Answer {
 
 impl GuestError {
     /// The one mapping from an error to what the guest sees.
+    ///
+    /// ```
+    /// use mediator::{abi, Answer, GuestError};
+    /// assert_eq!(GuestError::ThreadLimit.answer(), Answer::X0(abi::ret::ETHREAD_LIMIT));
+    /// assert_eq!(
+    ///     GuestError::AccessDenied.answer(),
+    ///     Answer::Message { ret: abi::teec::ERROR_ACCESS_DENIED, origin: abi::teec::ORIGIN_COMMS }
+    /// );
+    /// ```
     pub const fn answer(self) -> Answer {
         match self {
             GuestError::UnknownFunction => Answer::X0(SMCCC_UNKNOWN_FUNCTION),

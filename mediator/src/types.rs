@@ -20,6 +20,12 @@ impl ClientId {
     pub const HYPERVISOR: ClientId = ClientId(0);
 
     /// The client ID of a guest (never 0).
+    ///
+    /// ```
+    /// use mediator::{ClientId, DomId};
+    /// assert_eq!(ClientId::of(DomId(0)).raw(), 1);
+    /// assert_eq!(ClientId::HYPERVISOR.raw(), 0);
+    /// ```
     pub fn of(dom: DomId) -> ClientId {
         // u16 + 1 always fits in u32.
         ClientId(u32::from(dom.0).saturating_add(1))
@@ -141,6 +147,15 @@ impl PageList {
     /// Validates `buf_ptr`/`size` of a NONCONTIG memref against `max_pages`
     /// (Xen: `translate_noncontig`, `MAX_SHM_BUFFER_PG`). `buf_ptr == 0` is a
     /// null memref and has no page list: the caller checks it first.
+    ///
+    /// ```
+    /// use mediator::types::{PageList, PageListError};
+    /// // 512 KiB starting one byte into a page spans 129 pages: allowed.
+    /// let p = PageList::new(0x8000_0001, 512 * 1024, 129).unwrap();
+    /// assert_eq!((p.list.raw(), p.offset, p.pages), (0x8000_0000, 1, 129));
+    /// assert_eq!(PageList::new(0x8000_0001, 513 * 1024, 129), Err(PageListError::TooManyPages));
+    /// assert_eq!(PageList::new(0x1, u64::MAX, 129), Err(PageListError::Overflow));
+    /// ```
     pub fn new(buf_ptr: u64, size: u64, max_pages: usize) -> Result<PageList, PageListError> {
         let offset = buf_ptr & PAGE_MASK;
         let span = size.checked_add(offset).ok_or(PageListError::Overflow)?;

@@ -41,6 +41,7 @@ struct SimGuest {
     pin_count: usize,
     fail_pin: BTreeSet<u64>,
     fault: BTreeSet<u64>,
+    write_fault: BTreeSet<u64>,
     pin_cap: Option<usize>,
     reads: u64,
     mutations: Vec<Mutation>,
@@ -116,6 +117,13 @@ impl SimMemory {
     pub fn inject_fault(&mut self, dom: DomId, ipa: u64) {
         if let Some(g) = self.guests.get_mut(&dom) {
             g.fault.insert(ipa >> 12);
+        }
+    }
+
+    /// Writes to this guest page fault from now on (reads and pins work).
+    pub fn inject_write_fault(&mut self, dom: DomId, ipa: u64) {
+        if let Some(g) = self.guests.get_mut(&dom) {
+            g.write_fault.insert(ipa >> 12);
         }
     }
 
@@ -329,6 +337,13 @@ impl GuestMemory for SimMemory {
     fn write(&mut self, dom: DomId, ipa: Ipa, buf: &[u8]) -> Result<(), MemFault> {
         if !self.check_faults(dom, ipa.raw(), buf.len()) {
             return Err(MemFault);
+        }
+        let first = ipa.raw() >> 12;
+        let last = ipa.raw().saturating_add(buf.len().saturating_sub(1) as u64) >> 12;
+        if let Some(g) = self.guests.get(&dom) {
+            if g.write_fault.range(first..=last).next().is_some() {
+                return Err(MemFault);
+            }
         }
         if self.poke(dom, ipa.raw(), buf) {
             Ok(())

@@ -327,10 +327,10 @@ fn step(s: &mut State, b: &mut Bytes<'_>, gi: usize) {
         }
         10 => {
             let page = RAM + b.pick(PAGES as usize) as u64 * 4096;
-            if b.pick(2) == 0 {
-                s.w.p.mem.inject_fault(g, page);
-            } else {
-                s.w.p.mem.inject_pin_failure(g, page);
+            match b.pick(3) {
+                0 => s.w.p.mem.inject_fault(g, page),
+                1 => s.w.p.mem.inject_write_fault(g, page),
+                _ => s.w.p.mem.inject_pin_failure(g, page),
             }
         }
         _ => {

@@ -303,3 +303,62 @@ fn shm_rpc_buffer_is_shadowed() {
     );
     assert_clean(&w);
 }
+
+#[test]
+fn rpc_cmd_that_cannot_reach_the_guest_resumes_optee() {
+    let mut w = world();
+    let s = open(&mut w, G1);
+    let r = start(
+        &mut w,
+        G1,
+        s,
+        FN_GET_TIME,
+        &[value(msg::ATTR_TYPE_VALUE_OUTPUT, 0)],
+    );
+    assert_eq!(ret::rpc_func(r[0]), ret::RPC_FUNC_ALLOC);
+    // The RPC page can be pinned but not written: OP-TEE's RPC_CMD cannot
+    // be copied out, so the mediator resumes OP-TEE with GENERIC at once.
+    let page = crate::sim::world::DRIVER_AREA + 7 * 4096;
+    w.p.mem.inject_write_fault(G1, page);
+    let (hi, lo) = split(page);
+    let r = w.call(G1, rfr(hi, lo, r[3], 0, 0x31));
+    assert_eq!(
+        ret::rpc_func(r[0]),
+        ret::RPC_FUNC_FREE,
+        "GET_TIME failed inside"
+    );
+    let r = w.call(G1, rfr(r[1], r[2], r[3], 0, 0));
+    assert_eq!(r[0], ret::OK);
+    assert_eq!(
+        w.read_arg(G1, arg(1), 1).params[0].a,
+        0,
+        "no time reached OP-TEE"
+    );
+    assert_eq!(w.p.mem.pins(G1), 0);
+    assert_clean(&w);
+}
+
+#[test]
+fn rpc_answer_unreadable_gives_optee_generic() {
+    let mut w = world();
+    let s = open(&mut w, G1);
+    let r = start(
+        &mut w,
+        G1,
+        s,
+        FN_GET_TIME,
+        &[value(msg::ATTR_TYPE_VALUE_OUTPUT, 0)],
+    );
+    let page = crate::sim::world::DRIVER_AREA + 8 * 4096;
+    let (hi, lo) = split(page);
+    let r = w.call(G1, rfr(hi, lo, r[3], 0, 0x32));
+    assert_eq!(ret::rpc_func(r[0]), ret::RPC_FUNC_CMD);
+    w.p.mem.inject_fault(G1, page);
+    let r = w.call(G1, rfr(0, 0, r[3], 0, 0));
+    assert_eq!(ret::rpc_func(r[0]), ret::RPC_FUNC_FREE);
+    let r = w.call(G1, rfr(r[1], r[2], r[3], 0, 0));
+    assert_eq!(r[0], ret::OK);
+    assert_eq!(w.read_arg(G1, arg(1), 1).params[0].a, 0);
+    assert_eq!(w.p.mem.pins(G1), 0);
+    assert_clean(&w);
+}
