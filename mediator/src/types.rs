@@ -153,7 +153,7 @@ impl PageList {
     /// // 512 KiB starting one byte into a page spans 129 pages: allowed.
     /// let p = PageList::new(0x8000_0001, 512 * 1024, 129).unwrap();
     /// assert_eq!((p.list.raw(), p.offset, p.pages), (0x8000_0000, 1, 129));
-    /// assert_eq!(PageList::new(0x8000_0001, 513 * 1024, 129), Err(PageListError::TooManyPages));
+    /// assert_eq!(PageList::new(0x8000_0001, 129 * 4096, 129), Err(PageListError::TooManyPages));
     /// assert_eq!(PageList::new(0x1, u64::MAX, 129), Err(PageListError::Overflow));
     /// ```
     pub fn new(buf_ptr: u64, size: u64, max_pages: usize) -> Result<PageList, PageListError> {
