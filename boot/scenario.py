@@ -216,7 +216,7 @@ def parse(name: str, overrides: list[str] | None = None) -> Scenario:
     path = name if name.endswith(".scn") and os.sep in name else os.path.join(SCENARIO_DIR, name + ".scn")
     if not os.path.isfile(path):
         raise ScenarioError(f"unknown scenario '{name}'; valid scenarios: {', '.join(available())}")
-    rel = os.path.relpath(path, ROOT)
+    rel = os.path.relpath(path, ROOT) if os.path.abspath(path).startswith(ROOT + os.sep) else path
     lines = [(f"{rel}:{n}", line) for n, line in enumerate(open(path, encoding="utf-8"), 1)]
     lines += [(f"--set {o}", o) for o in overrides or []]
 

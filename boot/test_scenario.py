@@ -1,0 +1,143 @@
+"""Host tests of the scenario parser and generator (run by scripts/test: python3 -m unittest)."""
+
+import os
+import tempfile
+import unittest
+
+import scenario as scn
+
+
+def write_scenario(text: str) -> str:
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "t.scn")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+BASE = """DESCRIPTION="test"
+TIMEOUT=10
+NUM_DOMUS=2
+DOMU_NAME[0]=a
+DOMU_KERNEL[0]=k
+DOMU_MEM[0]=16
+DOMU_NAME[1]=b
+DOMU_KERNEL[1]=k
+DOMU_MEM[1]=16
+EXPECT="a b"
+"""
+
+
+class ParseTests(unittest.TestCase):
+    def assertError(self, text: str, *fragments: str) -> None:
+        with self.assertRaises(scn.ScenarioError) as cm:
+            scn.parse(write_scenario(text))
+        for frag in fragments:
+            self.assertIn(frag, str(cm.exception))
+
+    def test_every_shipped_scenario_parses(self):
+        for name in scn.available():
+            sc = scn.parse(name)
+            self.assertTrue(sc.expect, name)
+
+    def test_unknown_scenario_lists_valid_ones(self):
+        with self.assertRaises(scn.ScenarioError) as cm:
+            scn.parse("no-such-scenario")
+        self.assertIn("inxen-dom0", str(cm.exception))
+
+    def test_unknown_field_names_line_and_field(self):
+        self.assertError(BASE + "BOGUS=1\n", "t.scn:11", "unknown field BOGUS")
+
+    def test_bad_value_names_field(self):
+        self.assertError(BASE.replace("DOMU_MEM[1]=16", "DOMU_MEM[1]=lots"), "DOMU_MEM[1]", "whole number")
+        self.assertError(BASE + "XEN=fast\n", "field XEN", "debug, release")
+        self.assertError(BASE + 'DOMU_CMD[0]="a; reset"\n', "DOMU_CMD[0]", "U-Boot script")
+
+    def test_missing_required_field(self):
+        self.assertError(BASE.replace("TIMEOUT=10\n", ""), "missing field TIMEOUT")
+        self.assertError(BASE.replace("DOMU_MEM[1]=16\n", ""), "missing field DOMU_MEM[1]")
+
+    def test_index_beyond_num_domus(self):
+        self.assertError(BASE + "DOMU_VCPUS[2]=1\n", "DOMU_VCPUS[2]", "NUM_DOMUS=2")
+
+    def test_array_without_index_and_scalar_with_index(self):
+        self.assertError(BASE + "DOMU_MEM=3\n", "per domU")
+        self.assertError(BASE + "TIMEOUT[0]=3\n", "takes no index")
+
+    def test_expect_must_name_domains(self):
+        self.assertError(BASE.replace('EXPECT="a b"', 'EXPECT="a c"'), "no domain is named 'c'")
+
+    def test_duplicate_names(self):
+        self.assertError(BASE.replace("DOMU_NAME[1]=b", "DOMU_NAME[1]=a"), "used twice")
+
+    def test_quotes_and_comments(self):
+        sc = scn.parse(write_scenario(BASE + 'DOMU_CMD[0]="x=1 # not a comment"  \nDOMU_VCPUS[1]=2 # comment\n'))
+        self.assertEqual(sc.domus[0].cmd, "x=1 # not a comment")
+        self.assertEqual(sc.domus[1].vcpus, 2)
+        self.assertError(BASE + 'DOMU_CMD[0]="open\n', "unbalanced")
+
+    def test_overrides(self):
+        sc = scn.parse(write_scenario(BASE), ["TIMEOUT=99", "DOMU_TEE[1]=optee"])
+        self.assertEqual(sc.timeout, 99)
+        self.assertEqual(sc.domus[1].tee, "optee")
+
+    def test_evtchn_peer_checks(self):
+        self.assertError(BASE + 'DOMU_EVTCHN[0]="10:0:11"\n', "not another domU")
+        self.assertError(BASE + 'DOMU_EVTCHN[0]="10:dom0:11"\n', "no dom0")
+        self.assertError(BASE + 'DOMU_EVTCHN[0]="10-1-11"\n', "LOCALPORT:PEER:PEERPORT")
+
+
+class GenerateTests(unittest.TestCase):
+    def setUp(self):
+        self.images = tempfile.mkdtemp()
+        for name, size in (("xen-debug", 1 << 20), ("k", 40 << 20), ("xenpolicy", 4096)):
+            with open(os.path.join(self.images, name), "wb") as f:
+                f.truncate(size)
+
+    def test_script_and_modules(self):
+        text = BASE + 'XSM_POLICY=yes\nDOMU_TEE[0]=optee\nDOMU_LABEL[1]="system_u:system_r:domU_t"\n' \
+                      'DOMU_EVTCHN[0]="10:1:11"\nDOMU_PROPS[1]="xen,tee-mediator;foo=<1 2>;bar=str:x y"\n'
+        script, modules = scn.generate(scn.parse(write_scenario(text)), self.images)
+        self.assertEqual(modules[0].addr, scn.XEN_ADDR)
+        self.assertEqual(script[-1], f"booti {scn.XEN_ADDR:#x} - {scn.DTB_ADDR:#x}")
+        self.assertIn('fdt set /chosen/domU0 xen,tee "optee"', script)
+        self.assertIn('fdt set /chosen/domU1 xen,flask-label "system_u:system_r:domU_t"', script)
+        self.assertIn("fdt set /chosen/domU1 xen,tee-mediator", script)
+        self.assertIn("fdt set /chosen/domU1 foo <1 2>", script)
+        self.assertIn('fdt set /chosen/domU1 bar "x y"', script)
+        # Modules never overlap each other, Xen, or the holes, and stay below the limit.
+        spans = sorted((m.addr, m.addr + m.size) for m in modules)
+        for (a0, a1), (b0, _) in zip(spans, spans[1:]):
+            self.assertLessEqual(a1, b0)
+        for lo, hi in scn.MODULE_HOLES:
+            for a, b in spans:
+                self.assertTrue(b <= lo or a >= hi)
+        self.assertTrue(all(b <= scn.MODULE_LIMIT for _, b in spans))
+
+    def test_static_event_channels_link_both_ends(self):
+        text = BASE + 'DOMU_ENHANCED[0]=no-xenstore\nDOMU_ENHANCED[1]=no-xenstore\nDOMU_EVTCHN[0]="10:1:11"\n'
+        script, _ = scn.generate(scn.parse(write_scenario(text)), self.images)
+        links = {}
+        phandles = {}
+        for line in script:
+            parts = line.split()
+            if parts[:2] == ["fdt", "set"] and parts[3] == "phandle":
+                phandles[parts[2]] = int(parts[4].strip("<>"), 16)
+            if parts[:2] == ["fdt", "set"] and parts[3] == "xen,evtchn":
+                links[parts[2]] = (int(parts[4].strip("<"), 16), int(parts[5].strip(">"), 16))
+        self.assertEqual(len(links), 2)
+        by_phandle = {v: k for k, v in phandles.items()}
+        for node, (port, peer) in links.items():
+            self.assertIn(peer, by_phandle)
+            self.assertEqual(links[by_phandle[peer]][1], phandles[node])
+        self.assertEqual(sorted(p for p, _ in links.values()), [10, 11])
+
+    def test_missing_image_is_named(self):
+        with self.assertRaises(scn.ScenarioError) as cm:
+            scn.generate(scn.parse(write_scenario(BASE.replace("DOMU_KERNEL[1]=k", "DOMU_KERNEL[1]=nope"))),
+                         self.images)
+        self.assertIn("DOMU_KERNEL[1]", str(cm.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()
