@@ -38,8 +38,8 @@ pub struct BootStats {
     pub t_ready: Instant,
     /// Bytes of the image (text, data, bss, stack).
     pub image_bytes: u64,
-    /// The heap range.
-    pub heap: Region,
+    /// The heap ranges (the second may be empty).
+    pub heap: [Region; 2],
     /// Translation tables used.
     pub page_tables: usize,
     /// The foreign-mapping window, if the device tree offered an extended region.
@@ -128,17 +128,20 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
     let mut used: heapless::Vec<Region, 8> = heapless::Vec::new();
     let _ = used.push(image);
     let _ = used.push(dtb);
+    for g in guard_pages() {
+        let _ = used.push(g);
+    }
     for (k, v) in bootargs.iter() {
         if let (Some(r), "reserve") = (v.and_then(parse_reserve), k) {
             let _ = used.push(r.align_out(4096));
         }
     }
     let free = memmap::free_ranges(&dt.memory, &used);
-    let heap = match memmap::largest(&free) {
-        Some(h) if h.size >= 64 * 1024 => h,
-        _ => crate::crash::boot_error(format_args!("no RAM left for a heap (ram {:?})", dt.memory)),
-    };
-    arch::heap::init(heap);
+    let heap = memmap::two_largest(&free, 64 * 1024);
+    if heap[0].size == 0 {
+        crate::crash::boot_error(format_args!("no RAM left for a heap (ram {:?})", dt.memory));
+    }
+    arch::heap::init(&heap);
 
     if let Err(e) = arch::gic::init(dt.gic_dist, dt.gic_redist) {
         crate::crash::boot_error(format_args!("GICv3: {e:?}"));
@@ -171,13 +174,15 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
         window,
     };
     log::info!(
-        "up: {} console={} ram={:#x}+{:#x} heap={:#x}+{:#x} window={:?} evtchn intid {} timer intid {}",
+        "up: {} console={} ram={:#x}+{:#x} heap={:#x}+{:#x},{:#x}+{:#x} window={:?} evtchn intid {} timer intid {}",
         dt.xen_compatible,
         crate::console::backend(),
         dt.memory[0].base,
         dt.memory[0].size,
-        heap.base,
-        heap.size,
+        heap[0].base,
+        heap[0].size,
+        heap[1].base,
+        heap[1].size,
         window.map(|w| w.base),
         dt.evtchn_intid,
         dt.vtimer_intid

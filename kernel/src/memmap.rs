@@ -82,6 +82,18 @@ pub fn largest(ranges: &[Region]) -> Option<Region> {
         })
 }
 
+/// The two largest ranges of at least `min` bytes, largest first (empty regions where there are
+/// fewer).
+pub fn two_largest(ranges: &[Region], min: u64) -> [Region; 2] {
+    let mut v: heapless::Vec<Region, MAX_RANGES> =
+        ranges.iter().copied().filter(|r| r.size >= min).collect();
+    v.sort_unstable_by(|a, b| b.size.cmp(&a.size).then(a.base.cmp(&b.base)));
+    [
+        v.first().copied().unwrap_or_default(),
+        v.get(1).copied().unwrap_or_default(),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +116,9 @@ mod tests {
             ]
         );
         assert_eq!(largest(&f), Some(f[0]));
+        assert_eq!(two_largest(&f, 0), [f[0], f[1]]);
+        assert_eq!(two_largest(&f, 0x100_0000), [Region::default(); 2]);
+        assert_eq!(two_largest(&f[..1], 0), [f[0], Region::default()]);
         assert_eq!(largest(&[]), None);
         assert!(free_ranges(&ram, &[Region::new(0x3000_0000, 0x2000_0000)]).is_empty());
     }

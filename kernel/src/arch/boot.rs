@@ -26,7 +26,7 @@ core::arch::global_asm!(
 _start:
     b       __tsd_entry                 /* code0 */
     .long   0                           /* code1 */
-    .quad   0                           /* text_offset: load at the start of RAM */
+    .quad   __text_offset               /* load offset from the RAM base (link.ld) */
     .quad   __image_size                /* image_size, including bss and stack */
     .quad   0x2                         /* flags: little endian, 4 KiB pages */
     .quad   0                           /* res2 */
