@@ -18,8 +18,8 @@ pub mod world;
 
 pub use memory::{Owner, SimMemory};
 pub use optee::{
-    Seen, SimOptee, FN_ECHO, FN_FOREIGN_INTR, FN_GET_TIME, FN_NOP, FN_NOTIFY, FN_SHM_RPC, SIM_PTA,
-    SIM_TA,
+    Seen, SimOptee, FN_ECHO, FN_FOREIGN_INTR, FN_GET_TIME, FN_NOP, FN_NOTIFY, FN_RPC_CMDS,
+    FN_SHM_RPC, SIM_PTA, SIM_TA,
 };
 pub use world::World;
 

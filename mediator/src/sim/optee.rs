@@ -38,6 +38,9 @@ pub const FN_GET_TIME: u32 = 3;
 pub const FN_FOREIGN_INTR: u32 = 4;
 /// INVOKE function: post async notification value 5 to this client.
 pub const FN_NOTIFY: u32 = 5;
+/// INVOKE function: RPC NOTIFICATION (wait queue) then RPC SUSPEND, each with
+/// one VALUE_INPUT parameter; the normal world's `ret` is recorded.
+pub const FN_RPC_CMDS: u32 = 6;
 
 /// What OP-TEE saw for one standard call.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -73,6 +76,7 @@ enum Act {
     ShmAlloc,
     ShmFree,
     GetTime,
+    Other(u32),
     ReleaseRpcBuf,
     Finish,
 }
@@ -118,6 +122,8 @@ pub struct SimOptee {
     pub violations: Vec<&'static str>,
     /// SMCs issued.
     pub smc_count: u64,
+    /// Commands of pass-through RPCs and the `ret` the normal world gave.
+    pub rpc_answers: Vec<(u32, u32)>,
     /// Function ID and client ID (a7) of the last SMC.
     pub last: (u32, u64),
     clients: BTreeMap<u64, Client>,
@@ -147,6 +153,7 @@ impl SimOptee {
             violations: Vec::new(),
             smc_count: 0,
             last: (0, 0),
+            rpc_answers: Vec::new(),
             clients: BTreeMap::new(),
             threads: (0..threads).map(|_| None).collect(),
         }
@@ -590,6 +597,15 @@ impl SimOptee {
                         ];
                     }
                     FN_FOREIGN_INTR => th.script = alloc::vec![Act::ForeignIntr, Act::Finish],
+                    FN_RPC_CMDS => {
+                        th.script = alloc::vec![
+                            Act::NeedRpcBuf,
+                            Act::Other(rpc::CMD_NOTIFICATION),
+                            Act::Other(rpc::CMD_SUSPEND),
+                            Act::ReleaseRpcBuf,
+                            Act::Finish
+                        ];
+                    }
                     FN_NOTIFY => {
                         if let Some(c) = self.clients.get_mut(&client) {
                             c.notif.push_back(5);
@@ -656,7 +672,7 @@ impl SimOptee {
                             Some(rpc_out(ret::RPC_FUNC_ALLOC, 256, 0))
                         }
                     }
-                    Act::ShmAlloc | Act::ShmFree | Act::GetTime => {
+                    Act::ShmAlloc | Act::ShmFree | Act::GetTime | Act::Other(_) => {
                         let Some(pa) = Self::rpc_arg_pa(&th) else {
                             th.ret = teec::ERROR_OUT_OF_MEMORY;
                             th.pc = th.script.len();
@@ -666,6 +682,7 @@ impl SimOptee {
                         let (cmd, np) = match act {
                             Act::ShmAlloc => (rpc::CMD_SHM_ALLOC, 1),
                             Act::ShmFree => (rpc::CMD_SHM_FREE, 1),
+                            Act::Other(c) => (c, 1),
                             _ => (rpc::CMD_GET_TIME, 1),
                         };
                         crate::abi::write_u32(&mut m, 0, cmd);
@@ -682,6 +699,10 @@ impl SimOptee {
                                 crate::abi::write_u64(&mut m, 40, 1);
                                 let ck = th.alloc.as_ref().map_or(0, |a| a.0);
                                 crate::abi::write_u64(&mut m, 48, ck);
+                            }
+                            Act::Other(_) => {
+                                crate::abi::write_u64(&mut m, 32, msg::ATTR_TYPE_VALUE_INPUT);
+                                crate::abi::write_u64(&mut m, 40, 7);
                             }
                             _ => crate::abi::write_u64(&mut m, 32, msg::ATTR_TYPE_VALUE_OUTPUT),
                         }
@@ -769,7 +790,7 @@ impl SimOptee {
                     th.rpc_buf = Some((regpair(r[4], r[5]), pa));
                 }
                 Act::ReleaseRpcBuf => th.rpc_buf = None,
-                Act::ShmAlloc | Act::GetTime | Act::ShmFree => {
+                Act::ShmAlloc | Act::GetTime | Act::ShmFree | Act::Other(_) => {
                     let pa = Self::rpc_arg_pa(&th).unwrap_or(0);
                     let mut m = [0u8; 64];
                     mem.read_pa(pa, &mut m);
@@ -782,6 +803,11 @@ impl SimOptee {
                     );
                     if act == Act::GetTime && rv == 0 {
                         th.time = (a, b);
+                    }
+                    if let Act::Other(cmd) = act {
+                        if self.record {
+                            self.rpc_answers.push((cmd, rv));
+                        }
                     }
                     if act == Act::ShmAlloc {
                         if rv != 0 {

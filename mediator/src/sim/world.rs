@@ -37,6 +37,8 @@ pub struct GuestDriver {
     pub shm: BTreeMap<u64, u64>,
     /// SHM_FREE requests received (cookies).
     pub freed: Vec<u64>,
+    /// RPC commands received, in order.
+    pub cmds: Vec<u32>,
     /// Time answered to GET_TIME.
     pub time: (u64, u64),
 }
@@ -310,6 +312,7 @@ impl World {
         let Some(drv) = self.drivers.get_mut(&dom) else {
             return;
         };
+        drv.cmds.push(cmd);
         match cmd {
             rpc::CMD_SHM_ALLOC => {
                 let data = drv.next_page;

@@ -362,3 +362,22 @@ fn rpc_answer_unreadable_gives_optee_generic() {
     assert_eq!(w.p.mem.pins(G1), 0);
     assert_clean(&w);
 }
+
+#[test]
+fn notification_suspend_and_other_rpcs_passed_through() {
+    let mut w = world();
+    let s = open(&mut w, G1);
+    let o = invoke(&mut w, G1, s, crate::sim::FN_RPC_CMDS, &[]);
+    assert_eq!((o.x0, o.ret), (0, 0));
+    assert_eq!(
+        w.drivers[&G1].cmds,
+        vec![rpc::CMD_NOTIFICATION, rpc::CMD_SUSPEND]
+    );
+    assert_eq!(
+        w.p.optee.rpc_answers,
+        vec![(rpc::CMD_NOTIFICATION, 0), (rpc::CMD_SUSPEND, 0)],
+        "OP-TEE got the guest's answers"
+    );
+    assert_eq!(w.p.mem.pins(G1), 0);
+    assert_clean(&w);
+}
