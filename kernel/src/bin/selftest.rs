@@ -13,7 +13,6 @@ use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::time::Duration;
-use kernel::time::Instant;
 use kernel::xenif::abi::DOMID_SELF;
 use kernel::xenif::{hypercall, XenError};
 use kernel::{println, Kernel};
@@ -46,10 +45,13 @@ impl Report {
     }
 }
 
-fn median(k: &Kernel, mut ticks: Vec<u64>) -> u64 {
+/// "min_ns=.. median_ns=.. n=.." of counter-tick samples.
+fn stats(k: &Kernel, mut ticks: Vec<u64>) -> alloc::string::String {
     ticks.sort_unstable();
-    let t = ticks.get(ticks.len() / 2).copied().unwrap_or(0);
-    k.freq().duration(t).as_nanos() as u64
+    let ns = |t: u64| k.freq().duration(t).as_nanos() as u64;
+    let min = ticks.first().copied().unwrap_or(0);
+    let med = ticks.get(ticks.len() / 2).copied().unwrap_or(0);
+    alloc::format!("min_ns={} median_ns={} n={}", ns(min), ns(med), ticks.len())
 }
 
 fn main(k: &mut Kernel) {
@@ -198,16 +200,16 @@ fn measure_hypercall(k: &mut Kernel) {
     }
     let v = hypercall::xen_version().unwrap_or(0);
     println!(
-        "TSD-INFO {} measure hypercall xen_version median_ns={} (Xen {}.{})",
+        "TSD-INFO {} measure hypercall xen_version {} (Xen {}.{})",
         k.name(),
-        median(k, t),
+        stats(k, t),
         v >> 16,
         v & 0xffff
     );
 }
 
 fn check_loopback(k: &mut Kernel, r: &mut Report) {
-    let res = (|| -> Result<(u32, u64), XenError> {
+    let res = (|| -> Result<(u32, alloc::string::String), XenError> {
         let a = k.evtchn_alloc_unbound(DOMID_SELF)?;
         let b = k.evtchn_bind_interdomain(DOMID_SELF, a)?;
         let got = Rc::new(Cell::new(0u32));
@@ -222,7 +224,7 @@ fn check_loopback(k: &mut Kernel, r: &mut Report) {
             }
             t.push(k.now().0 - s.0);
         }
-        let med = median(k, t);
+        let med = stats(k, t);
         // Masked: the event stays pending and is delivered on unmask.
         k.mask_event(b);
         k.evtchn_send(a)?;
@@ -245,7 +247,7 @@ fn check_loopback(k: &mut Kernel, r: &mut Report) {
                 format_args!("upcalls={n} (200 + 1 held while masked, delivered on unmask)"),
             );
             println!(
-                "TSD-INFO {} measure evtchn loopback send->handler median_ns={med}",
+                "TSD-INFO {} measure evtchn loopback send->handler {med}",
                 k.name()
             );
         }
@@ -321,7 +323,7 @@ fn check_interdomain(k: &mut Kernel, r: &mut Report) {
         t.push(k.now().0 - s.0);
     }
     let n = t.len();
-    let med = median(k, t);
+    let med = stats(k, t);
     match fail {
         None => {
             r.check(
@@ -330,7 +332,7 @@ fn check_interdomain(k: &mut Kernel, r: &mut Report) {
                 format_args!("port={port} round-trips={n}"),
             );
             println!(
-                "TSD-INFO {} measure evtchn interdomain round trip (peer echoes) median_ns={med}",
+                "TSD-INFO {} measure evtchn interdomain round trip (peer echoes) {med}",
                 k.name()
             );
         }
@@ -404,10 +406,8 @@ fn check_foreign(k: &mut Kernel, r: &mut Report) {
         t.push(k.now().0 - s.0);
     }
     println!(
-        "TSD-INFO {} measure foreign map+unmap of one page median_ns={} (n={})",
+        "TSD-INFO {} measure foreign map+unmap of one page {}",
         k.name(),
-        median(k, t.clone()),
-        t.len()
+        stats(k, t)
     );
-    let _ = Instant::default();
 }
