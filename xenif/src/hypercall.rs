@@ -47,6 +47,28 @@ pub unsafe fn hypercall(op: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64) ->
     ret
 }
 
+/// Diagnostic: issue `xen_version(XENVER_version)` with x1–x4 preset to 1–4 and return what x1–x4
+/// and x16 hold afterwards. A debug Xen overwrites the argument registers the hypercall uses
+/// (x1 for xen_version; x0 holds the result) and x16 with 0xDEADBEEF; a release Xen leaves them
+/// alone. The self-test uses it to show which Xen it runs on and that the clobbers are real.
+pub fn probe_clobbers() -> [u64; 5] {
+    let (x1, x2, x3, x4, x16): (u64, u64, u64, u64, u64);
+    // SAFETY: XENVER_version takes no buffer; every register Xen may change is an output.
+    unsafe {
+        asm!(
+            "hvc #0xEA1",
+            inlateout("x0") abi::XENVER_VERSION => _,
+            inlateout("x1") 1u64 => x1,
+            inlateout("x2") 2u64 => x2,
+            inlateout("x3") 3u64 => x3,
+            inlateout("x4") 4u64 => x4,
+            inlateout("x16") nr::XEN_VERSION => x16,
+            options(nostack),
+        );
+    }
+    [x1, x2, x3, x4, x16]
+}
+
 fn addr<T>(p: *const T) -> u64 {
     p as usize as u64
 }

@@ -122,6 +122,7 @@ fn main(k: &mut Kernel) {
     }
 
     check_timers(k, &mut r);
+    check_clobbers(&mut r);
     measure_hypercall(k);
     check_loopback(k, &mut r);
     check_virq(k, &mut r);
@@ -188,6 +189,27 @@ fn check_timers(k: &mut Kernel, r: &mut Report) {
         "timer-deadlines",
         ok,
         format_args!("order={order:?} not-early={} cancel={cancelled} run_until-timeout={timed_out} last-fired-after={}us", fired.borrow().iter().all(|f| f.1), elapsed.as_micros()),
+    );
+}
+
+fn check_clobbers(r: &mut Report) {
+    let [x1, x2, x3, x4, x16] = hypercall::probe_clobbers();
+    const BEEF: u64 = 0xDEAD_BEEF;
+    let debug = x1 == BEEF && x16 == BEEF && (x2, x3, x4) == (2, 3, 4);
+    let release = (x1, x2, x3, x4, x16) == (1, 2, 3, 4, 17);
+    r.check(
+        "hypercall-clobbers",
+        debug || release,
+        format_args!(
+            "{} Xen: after xen_version x1={x1:#x} x2={x2:#x} x3={x3:#x} x4={x4:#x} x16={x16:#x}",
+            if debug {
+                "debug"
+            } else if release {
+                "release"
+            } else {
+                "unexpected"
+            }
+        ),
     );
 }
 
