@@ -75,6 +75,7 @@ impl core::fmt::Debug for Kernel {
 extern "C" {
     static __image_start: u8;
     static __image_end: u8;
+    static __text_end: u8;
     static __exc_stack_guard: u8;
     static __stack_guard: u8;
 }
@@ -84,6 +85,13 @@ fn guard_pages() -> [Region; 2] {
     let a = core::ptr::addr_of!(__exc_stack_guard) as usize as u64;
     let b = core::ptr::addr_of!(__stack_guard) as usize as u64;
     [Region::new(a, 4096), Region::new(b, 4096)]
+}
+
+/// The image's text (header, boot code, vectors, code).
+fn text_region() -> Region {
+    let s = core::ptr::addr_of!(__image_start) as usize as u64;
+    let e = core::ptr::addr_of!(__text_end) as usize as u64;
+    Region::new(s, e - s)
 }
 
 fn image_region() -> Region {
@@ -109,7 +117,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
     if let Some(u) = dt.uart {
         let _ = mmio.push(u);
     }
-    let tables = match arch::mmu::init(&dt.memory, &guard_pages(), &mmio, window) {
+    let tables = match arch::mmu::init(&dt.memory, text_region(), &guard_pages(), &mmio, window) {
         Ok(n) => n,
         Err(e) => crate::crash::boot_error(format_args!("page tables: {e:?}")),
     };

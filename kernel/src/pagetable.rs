@@ -12,13 +12,16 @@ pub const PAGE: u64 = 4096;
 /// Virtual address bits (T0SZ = 64 - 39).
 pub const VA_BITS: u32 = 39;
 
-/// MAIR_EL1 attribute indices, matching [`MAIR`].
+/// Memory types and permissions of a mapping (W^X: nothing is both writable and executable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attr {
-    /// Device-nGnRE (MAIR 0x04), execute-never.
-    Device = 0,
-    /// Normal, inner/outer write-back read/write-allocate (MAIR 0xFF), inner shareable.
-    Normal = 1,
+    /// Device-nGnRE (MAIR index 0), read/write, execute-never.
+    Device,
+    /// Normal write-back (MAIR index 1), inner shareable, read/write, execute-never: data,
+    /// stacks, heap, foreign pages.
+    Normal,
+    /// Normal write-back, inner shareable, read-only, executable: the image's text.
+    Code,
 }
 
 /// MAIR_EL1 value: index 0 Device-nGnRE, index 1 Normal WB.
@@ -28,6 +31,7 @@ const VALID: u64 = 1;
 const TABLE: u64 = 1 << 1; // table at levels 1–2, page at level 3
 const AF: u64 = 1 << 10;
 const SH_INNER: u64 = 3 << 8;
+const AP_RO: u64 = 1 << 7; // AP[2]: read-only (EL0 has no access either way: AP[1] = 0)
 const PXN: u64 = 1 << 53;
 const UXN: u64 = 1 << 54;
 const ADDR_MASK: u64 = 0x0000_FFFF_FFFF_F000;
@@ -55,10 +59,12 @@ pub enum PtError {
 
 /// Leaf attribute bits for `attr` (AF set, EL0 no access, UXN always; PXN for devices).
 pub fn leaf_attrs(attr: Attr) -> u64 {
-    let idx = (attr as u64) << 2;
+    const DEV: u64 = 0 << 2;
+    const WB: u64 = 1 << 2;
     match attr {
-        Attr::Device => idx | AF | UXN | PXN,
-        Attr::Normal => idx | AF | SH_INNER | UXN,
+        Attr::Device => DEV | AF | UXN | PXN,
+        Attr::Normal => WB | AF | SH_INNER | UXN | PXN,
+        Attr::Code => WB | AF | SH_INNER | UXN | AP_RO,
     }
 }
 
@@ -241,7 +247,9 @@ mod tests {
         let d = b.lookup(0x40ab_cdef).unwrap();
         assert_eq!(d & 3, 1, "2 MiB block");
         assert_eq!(d & ADDR_MASK, 0x40a0_0000);
-        assert_eq!((d >> 2) & 7, Attr::Normal as u64);
+        assert_eq!((d >> 2) & 7, 1, "MAIR index 1");
+        assert_ne!(d & PXN, 0, "data is not executable");
+        assert_eq!(d & AP_RO, 0, "data is writable");
         let g = b.lookup(0x300_1004).unwrap();
         assert_eq!(g & 3, 3, "page");
         assert_eq!(g & ADDR_MASK, 0x300_1000);
@@ -252,6 +260,22 @@ mod tests {
         b.map(0x300_1000, 0x1000, Attr::Device).unwrap();
         assert_eq!(
             b.map(0x300_1000, 0x1000, Attr::Normal),
+            Err(PtError::Conflict)
+        );
+    }
+
+    #[test]
+    fn code_is_read_only_and_executable() {
+        let mut p = pool(4);
+        let mut b = Builder::new(&mut p, 0x1000_0000).unwrap();
+        b.map(0x4020_1000, 0x2000, Attr::Code).unwrap();
+        b.map(0x4020_3000, 0x1000, Attr::Normal).unwrap();
+        let c = b.lookup(0x4020_1800).unwrap();
+        assert_eq!(c & (PXN | UXN | AP_RO), UXN | AP_RO);
+        let d = b.lookup(0x4020_3000).unwrap();
+        assert_eq!(d & (PXN | AP_RO), PXN);
+        assert_eq!(
+            b.map(0x4020_2000, 0x1000, Attr::Normal),
             Err(PtError::Conflict)
         );
     }

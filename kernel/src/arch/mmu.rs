@@ -41,11 +41,13 @@ extern "C" {
     fn __tsd_dcache_inval(start: usize, end: usize);
 }
 
-/// Build the tables and turn the MMU and caches on: `ram` minus the pages of `holes` (stack
-/// guard pages) as Normal memory, `mmio` as device memory. `window` must be 2 MiB aligned and
+/// Build the tables and turn the MMU and caches on: `code` (the image's text) read-only and
+/// executable, the rest of `ram` minus the pages of `holes` (stack guard pages) as read/write,
+/// execute-never Normal memory, `mmio` as device memory. `window` must be 2 MiB aligned and
 /// `WINDOW_PAGES` pages long (or empty: no window).
 pub fn init(
     ram: &[Region],
+    code: Region,
     holes: &[Region],
     mmio: &[Region],
     window: Option<Region>,
@@ -60,10 +62,14 @@ pub fn init(
         .map(|r| r.align_in(PAGE))
         .take(crate::dt::MAX_BANKS)
         .collect();
-    let holes: heapless::Vec<Region, 4> = holes.iter().map(|h| h.align_out(PAGE)).take(4).collect();
+    let code = code.align_out(PAGE);
+    let mut holes: heapless::Vec<Region, 5> =
+        holes.iter().map(|h| h.align_out(PAGE)).take(4).collect();
+    let _ = holes.push(code);
     for r in crate::memmap::free_ranges(&pages, &holes) {
         b.map(r.base, r.size, Attr::Normal)?;
     }
+    b.map(code.base, code.size, Attr::Code)?;
     for r in mmio {
         let r = r.align_out(PAGE);
         b.map(r.base, r.size, Attr::Device)?;

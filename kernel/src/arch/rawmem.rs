@@ -25,3 +25,18 @@ pub fn data_abort() -> ! {
     // Only reachable if something mapped page 0.
     crate::crash::boot_error(format_args!("deliberate data abort did not fault"))
 }
+
+/// Store to the image's text (the header's unused `res5` word), which the MMU maps read-only:
+/// a permission fault proves W^X. Self-test aid; the fault handler stops the domain.
+pub fn write_to_text() -> ! {
+    extern "C" {
+        static __image_start: u8;
+    }
+    let p = (core::ptr::addr_of!(__image_start) as usize + 0x3c) as *mut u32;
+    // SAFETY: `p` is the 4-byte aligned `res5` field of the arm64 Image header, which nothing
+    // reads after boot; with W^X in place the store faults, and without it the store is harmless.
+    unsafe { p.write_volatile(0) };
+    crate::crash::boot_error(format_args!(
+        "store to text did not fault: W^X is not in effect"
+    ))
+}

@@ -142,6 +142,10 @@ fn main(k: &mut Kernel) {
         let n = recurse(core::hint::black_box(1));
         println!("TSD-INFO {name} recursion returned {n}");
     }
+    if k.bootargs().get("crash") == Some("text") {
+        println!("TSD-INFO {name} deliberate store to text follows");
+        kernel::arch::rawmem::write_to_text();
+    }
     println!("TSD-INFO {name} deliberate data abort at 0x10 follows");
     kernel::arch::rawmem::data_abort();
 }
