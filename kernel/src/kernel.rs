@@ -403,6 +403,16 @@ impl Kernel {
         self.window.map(dom, gfn)
     }
 
+    /// Map several pages of `dom` in one hypercall, all or nothing (see
+    /// [`Window::map_many`](crate::arch::window::Window::map_many)).
+    pub fn map_foreign_many(
+        &mut self,
+        dom: DomId,
+        gfns: &[u64],
+    ) -> Result<Vec<ForeignPage>, ForeignMapError> {
+        self.window.map_many(dom, gfns)
+    }
+
     /// Unmap a foreign page.
     pub fn unmap_foreign(&mut self, page: ForeignPage) -> XenResult<()> {
         self.window.unmap(page)

@@ -9,6 +9,7 @@
 
 use super::mmu;
 use crate::foreign::SlotAllocator;
+use alloc::vec::Vec;
 use xenif::abi::DomId;
 use xenif::foreign::ForeignMapError;
 use xenif::XenResult;
@@ -94,19 +95,57 @@ impl Window {
 
     /// Map page `gfn` of domain `dom`.
     pub fn map(&mut self, dom: DomId, gfn: u64) -> Result<ForeignPage, ForeignMapError> {
-        let slot = self.slots.alloc().ok_or(ForeignMapError::WindowFull)?;
-        let va = mmu::window_base() + slot * PAGE;
-        let gpfn = (va / PAGE) as u64;
-        let mut err = [0i32; 1];
-        // SAFETY: `gpfn` is a free window slot: no Rust object lives there and its stage-1 entry
-        // is invalid until the mapping succeeded.
-        let r = unsafe { xenif::hypercall::map_foreign_batch(dom, &[gfn], &[gpfn], &mut err) };
+        let mut v = self.map_many(dom, &[gfn])?;
+        v.pop().ok_or(ForeignMapError::BadRequest)
+    }
+
+    /// Map pages `gfns` of domain `dom` with one `XENMEM_add_to_physmap_batch`. All or nothing:
+    /// if any page fails, the pages that did map are unmapped again and the first failure is
+    /// returned as [`ForeignMapError::Page`] with its index in `gfns`.
+    pub fn map_many(
+        &mut self,
+        dom: DomId,
+        gfns: &[u64],
+    ) -> Result<Vec<ForeignPage>, ForeignMapError> {
+        if gfns.is_empty() || gfns.len() > u16::MAX as usize {
+            return Err(ForeignMapError::BadRequest);
+        }
+        let mut slots = Vec::with_capacity(gfns.len());
+        for _ in gfns {
+            match self.slots.alloc() {
+                Some(s) => slots.push(s),
+                None => {
+                    slots.iter().for_each(|&s| self.slots.release(s));
+                    return Err(ForeignMapError::WindowFull);
+                }
+            }
+        }
+        let gpfns: Vec<u64> = slots
+            .iter()
+            .map(|&s| ((mmu::window_base() + s * PAGE) / PAGE) as u64)
+            .collect();
+        let mut errs = alloc::vec![0i32; gfns.len()];
+        // SAFETY: every frame of `gpfns` is a free window slot: no Rust object lives there and its
+        // stage-1 entry stays invalid until the mapping succeeded.
+        let r = unsafe { xenif::hypercall::map_foreign_batch(dom, gfns, &gpfns, &mut errs) };
         if let Err(e) = r {
-            self.slots.release(slot);
+            for (i, (&s, &g)) in slots.iter().zip(&gpfns).enumerate() {
+                if matches!(e, ForeignMapError::Page { .. }) && errs[i] == 0 {
+                    // SAFETY: this frame now holds a foreign page that no stage-1 entry maps.
+                    let _ = unsafe { xenif::hypercall::remove_from_physmap(g) };
+                }
+                self.slots.release(s);
+            }
             return Err(e);
         }
-        mmu::window_set(slot, Some(va as u64));
-        Ok(ForeignPage { slot, dom, gfn })
+        Ok(slots
+            .into_iter()
+            .zip(gfns)
+            .map(|(slot, &gfn)| {
+                mmu::window_set(slot, Some((mmu::window_base() + slot * PAGE) as u64));
+                ForeignPage { slot, dom, gfn }
+            })
+            .collect())
     }
 
     /// Unmap a page: stage-1 entry first (with TLB invalidation), then the physmap entry,

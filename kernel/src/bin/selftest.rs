@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::time::Duration;
 use kernel::xenif::abi::DOMID_SELF;
+use kernel::xenif::foreign::ForeignMapError;
 use kernel::xenif::{hypercall, XenError};
 use kernel::{println, Kernel};
 
@@ -420,6 +421,33 @@ fn check_foreign(k: &mut Kernel, r: &mut Report) {
             return;
         }
     }
+    // A batch: the same page twice, then with a frame that is not RAM of the peer (page 0):
+    // all or nothing, the typed error names the failing index, the window is whole again.
+    let free = k.window_free();
+    let two = k.map_foreign_many(dom, &[gfn, gfn]);
+    let two_ok = match two {
+        Ok(v) => {
+            let mut a = [0u8; 16];
+            let mut b = [0u8; 16];
+            v[0].read(0, &mut a);
+            v[1].read(0, &mut b);
+            let same = a == *PATTERN && a == b && v[0].addr() != v[1].addr();
+            v.into_iter().all(|p| k.unmap_foreign(p).is_ok()) && same
+        }
+        Err(_) => false,
+    };
+    let bad = k.map_foreign_many(dom, &[gfn, 0, gfn]);
+    let bad_ok = matches!(bad, Err(ForeignMapError::Page { index: 1, .. }));
+    r.check(
+        "foreign-map-batch",
+        two_ok && bad_ok && k.window_free() == free,
+        format_args!(
+            "two pages ok={two_ok}; with a bad frame: {:?}; window free {} of {free}",
+            bad.map(|v| v.len()),
+            k.window_free()
+        ),
+    );
+
     let mut t = Vec::new();
     for _ in 0..100 {
         let s = k.now();
