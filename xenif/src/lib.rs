@@ -20,6 +20,7 @@ pub mod abi;
 pub mod error;
 pub mod evtchn;
 pub mod foreign;
+pub mod hook;
 #[cfg(target_arch = "aarch64")]
 pub mod hypercall;
 

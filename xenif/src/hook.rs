@@ -1,0 +1,447 @@
+//! The ABI of tee-stubdom's Xen hook: the OP-TEE forwarder (`tee=stubdom`) and its mediator
+//! domain. Mirrors `xen/include/public/tee_stubdom.h`, which `hv-patches/0005` adds to Xen;
+//! `tests/hook_layout.rs` compiles that header (taken from the patch) and checks every size,
+//! offset and constant here against it.
+//!
+//! - [`op`] and the `#[repr(C)]` argument structs: `HYPERVISOR_tee_stubdom_op(cmd, arg)`.
+//! - [`Request`] / [`Response`] and [`BackRing`]: the request ring (`public/io/ring.h`
+//!   conventions; Xen is the front end, the mediator the back end). The ring logic is pure and
+//!   host-tested; the shared page itself is reached through [`RingPage`], which the kernel
+//!   implements over the real page.
+//! - `call` (aarch64 only): the hypercall wrappers, this module's only `unsafe`.
+//!
+//! Contract summary (the header has the details): a CALL request pauses the guest's vCPU until
+//! [`op::RESPOND`] with its `seq`; every consumed request must be acknowledged by a response on
+//! the ring (Xen only reads the index, to free slots); a domain's CREATED comes before its calls
+//! and its DESTROYED after them; the mediator must look at the ring on every wake-up because a
+//! notification can be lost.
+#![deny(unsafe_code)]
+
+use crate::abi::DomId;
+
+/// `__HYPERVISOR_tee_stubdom_op` (= `__HYPERVISOR_arch_1`, hv-patches 0005).
+pub const HYPERVISOR_TEE_STUBDOM_OP: u64 = 49;
+
+/// `TEE_STUBDOM_OP_*`: the `cmd` argument of the hypercall.
+pub mod op {
+    /// Register as the mediator ([`super::Register`]).
+    pub const REGISTER: u32 = 1;
+    /// Complete a forwarded call ([`super::Respond`]).
+    pub const RESPOND: u32 = 2;
+    /// Pin a page and get its machine address ([`super::Pin`]).
+    pub const PIN: u32 = 3;
+    /// Drop one pin ([`super::Pin`]).
+    pub const UNPIN: u32 = 4;
+    /// SMC to the Trusted OS ([`super::SecureCall`]).
+    pub const SECURE_CALL: u32 = 5;
+    /// Done with a destroyed domain ([`super::DomainArg`]).
+    pub const RELEASE: u32 = 6;
+    /// The forwarder's state of a domain ([`super::Query`]).
+    pub const QUERY: u32 = 7;
+    /// Raise a guest's TEE notification interrupt ([`super::DomainArg`]).
+    pub const NOTIFY: u32 = 8;
+}
+
+/// `TEE_STUBDOM_MAX_PINS`: Xen's per-domain pin cap.
+pub const MAX_PINS: u32 = 16384;
+
+/// `TEE_STUBDOM_REQ_*`: request types.
+pub mod req {
+    /// A guest's TEE call (`domid`, `vcpu`, `x`).
+    pub const CALL: u16 = 1;
+    /// `domid` may use the TEE.
+    pub const CREATED: u16 = 2;
+    /// `domid` is being destroyed.
+    pub const DESTROYED: u16 = 3;
+}
+
+/// `TEE_STUBDOM_F_REPLAY`: the request was replayed at registration.
+pub const F_REPLAY: u32 = 1 << 0;
+/// `TEE_STUBDOM_F_TEE_KNOWN`: OP-TEE already knows the client (no VM_CREATED needed).
+pub const F_TEE_KNOWN: u32 = 1 << 1;
+
+/// `TEE_STUBDOM_Q_TEE_KNOWN`.
+pub const Q_TEE_KNOWN: u32 = 1 << 0;
+/// `TEE_STUBDOM_Q_DYING`.
+pub const Q_DYING: u32 = 1 << 1;
+/// `TEE_STUBDOM_Q_CALL_PENDING`.
+pub const Q_CALL_PENDING: u32 = 1 << 2;
+
+/// `struct tee_stubdom_register`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Register {
+    /// IN: frame of the ring page.
+    pub ring_gfn: u64,
+    /// OUT: the event channel (bind it with `EVTCHNOP_bind_interdomain` to `DOMID_SELF`).
+    pub port: u32,
+    /// OUT: requests replayed on the ring.
+    pub nr_replayed: u32,
+}
+
+/// `struct tee_stubdom_respond`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Respond {
+    /// The `seq` of the CALL request.
+    pub seq: u64,
+    /// The calling domain.
+    pub domid: DomId,
+    /// Must be 0.
+    pub pad: u16,
+    /// The calling vCPU.
+    pub vcpu: u32,
+    /// The answer: x0–x7.
+    pub x: [u64; 8],
+}
+
+/// `struct tee_stubdom_pin` (pin and unpin).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pin {
+    /// A TEE guest, or `DOMID_SELF` for the mediator's own page.
+    pub domid: DomId,
+    /// Must be 0.
+    pub pad: [u16; 3],
+    /// The page.
+    pub gfn: u64,
+    /// OUT (pin): its machine address.
+    pub maddr: u64,
+}
+
+/// `struct tee_stubdom_secure_call`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SecureCall {
+    /// IN: x0–x7 (x7: the client ID); OUT: x0–x3 of the answer, x4–x7 zero.
+    pub x: [u64; 8],
+}
+
+/// `struct tee_stubdom_domain` (release, notify).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DomainArg {
+    /// The domain.
+    pub domid: DomId,
+    /// Must be 0.
+    pub pad: [u16; 3],
+}
+
+/// `struct tee_stubdom_query`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Query {
+    /// IN: the domain (`DOMID_SELF` allowed).
+    pub domid: DomId,
+    /// Must be 0.
+    pub pad: u16,
+    /// OUT: `Q_*`.
+    pub flags: u32,
+    /// OUT: pins Xen holds for the domain.
+    pub nr_pinned: u32,
+    /// OUT: the registered mediator, or `DOMID_INVALID`.
+    pub mediator: u32,
+}
+
+/// `struct tee_stubdom_request`: one ring slot written by Xen.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    /// Unique; a CALL's answer echoes it.
+    pub seq: u64,
+    /// `req::*`.
+    pub kind: u16,
+    /// The domain concerned.
+    pub domid: DomId,
+    /// CALL: the calling vCPU.
+    pub vcpu: u32,
+    /// `F_*`.
+    pub flags: u32,
+    /// Zero.
+    pub pad: u32,
+    /// CALL: x0–x7 as the guest issued them.
+    pub x: [u64; 8],
+}
+
+/// `struct tee_stubdom_response`: the acknowledgement of a consumed request.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Response {
+    /// The `seq` of the request consumed.
+    pub seq: u64,
+}
+
+/// Offsets in the shared ring page (`struct tee_stubdom_sring`, `public/io/ring.h`).
+pub mod sring {
+    /// `req_prod` (written by Xen).
+    pub const REQ_PROD: usize = 0;
+    /// `req_event` (written by the mediator: notify me when `req_prod` reaches it).
+    pub const REQ_EVENT: usize = 4;
+    /// `rsp_prod` (written by the mediator).
+    pub const RSP_PROD: usize = 8;
+    /// `rsp_event`.
+    pub const RSP_EVENT: usize = 12;
+    /// `ring[0]`.
+    pub const RING: usize = 64;
+    /// `sizeof(union tee_stubdom_sring_entry)`.
+    pub const ENTRY_SIZE: usize = 88;
+    /// `__CONST_RING_SIZE(tee_stubdom, 4096)`: entries, a power of two.
+    pub const RING_SIZE: u32 = 32;
+
+    /// Byte offset of the slot for free-running ring index `idx`.
+    pub const fn slot(idx: u32) -> usize {
+        RING + (idx & (RING_SIZE - 1)) as usize * ENTRY_SIZE
+    }
+}
+
+/// The shared ring page as the mediator sees it. The kernel implements it over the real page
+/// (volatile accesses with the orderings below); tests implement it over plain memory.
+pub trait RingPage {
+    /// Read a 32-bit index at `off` with acquire ordering (Xen's `xen_rmb()` before reading the
+    /// slots it publishes).
+    fn load_u32(&self, off: usize) -> u32;
+    /// Write a 32-bit index at `off` with release ordering (`xen_wmb()` after filling slots).
+    fn store_u32(&self, off: usize, v: u32);
+    /// Copy the request slot at byte offset `off`.
+    fn read_request(&self, off: usize) -> Request;
+    /// Write a response into the slot at byte offset `off`.
+    fn write_response(&self, off: usize, rsp: &Response);
+    /// A full barrier (`xen_mb()`), between publishing `req_event` and re-reading `req_prod`.
+    fn full_barrier(&self);
+}
+
+/// The mediator's (back-end) side of the ring: private consumer and producer indices.
+///
+/// Indices are free-running `u32` as in `public/io/ring.h`; their differences are taken with
+/// `wrapping_sub`, which is exact because at most `RING_SIZE` requests are ever outstanding.
+#[derive(Debug, Default)]
+pub struct BackRing {
+    req_cons: u32,
+    rsp_prod_pvt: u32,
+}
+
+impl BackRing {
+    /// A ring Xen has just initialised (registration resets it).
+    pub const fn new() -> Self {
+        BackRing {
+            req_cons: 0,
+            rsp_prod_pvt: 0,
+        }
+    }
+
+    /// Take the next request and queue its acknowledgement (published by
+    /// [`BackRing::push_responses`]). `None` when the ring is empty, or when Xen's producer index
+    /// claims more requests than the ring can hold (never trusted).
+    pub fn next_request<P: RingPage>(&mut self, page: &P) -> Option<Request> {
+        let prod = page.load_u32(sring::REQ_PROD);
+        // Free-running indices: the difference is the number of unconsumed requests.
+        let unconsumed = prod.wrapping_sub(self.req_cons);
+        if unconsumed == 0 || unconsumed > sring::RING_SIZE {
+            return None;
+        }
+        let req = page.read_request(sring::slot(self.req_cons));
+        self.req_cons = self.req_cons.wrapping_add(1);
+        page.write_response(sring::slot(self.rsp_prod_pvt), &Response { seq: req.seq });
+        self.rsp_prod_pvt = self.rsp_prod_pvt.wrapping_add(1);
+        Some(req)
+    }
+
+    /// Publish the queued acknowledgements (frees their slots for Xen).
+    pub fn push_responses<P: RingPage>(&self, page: &P) {
+        page.store_u32(sring::RSP_PROD, self.rsp_prod_pvt);
+    }
+
+    /// `RING_FINAL_CHECK_FOR_REQUESTS`: ask for a notification at the next request, then look
+    /// again. `true`: there is work, do not block.
+    pub fn final_check<P: RingPage>(&self, page: &P) -> bool {
+        if page.load_u32(sring::REQ_PROD) != self.req_cons {
+            return true;
+        }
+        page.store_u32(sring::REQ_EVENT, self.req_cons.wrapping_add(1));
+        page.full_barrier();
+        page.load_u32(sring::REQ_PROD) != self.req_cons
+    }
+}
+
+/// Hypercall wrappers (aarch64). The only `unsafe` of this module: each passes a pointer to a
+/// live, exclusively borrowed `#[repr(C)]` object whose type matches what Xen copies for `cmd`.
+#[cfg(target_arch = "aarch64")]
+#[allow(unsafe_code)] // the hypercall itself; contract below
+pub mod call {
+    use super::*;
+    use crate::error::{XenError, XenResult};
+    use crate::hypercall::hypercall;
+
+    /// An argument struct and the commands that take it.
+    pub trait Arg: Copy + private::Sealed {
+        /// Whether `cmd` copies exactly this type in and out.
+        fn accepts(cmd: u32) -> bool;
+    }
+
+    mod private {
+        pub trait Sealed {}
+    }
+
+    macro_rules! arg {
+        ($t:ty, $($cmd:path),+) => {
+            impl private::Sealed for $t {}
+            impl Arg for $t {
+                fn accepts(cmd: u32) -> bool {
+                    matches!(cmd, $($cmd)|+)
+                }
+            }
+        };
+    }
+    arg!(Register, op::REGISTER);
+    arg!(Respond, op::RESPOND);
+    arg!(Pin, op::PIN, op::UNPIN);
+    arg!(SecureCall, op::SECURE_CALL);
+    arg!(DomainArg, op::RELEASE, op::NOTIFY);
+    arg!(Query, op::QUERY);
+
+    /// `HYPERVISOR_tee_stubdom_op(cmd, arg)`. `EINVAL` without a hypercall if `cmd` does not take
+    /// `T`.
+    pub fn tee_stubdom_op<T: Arg>(cmd: u32, arg: &mut T) -> XenResult<u64> {
+        if !T::accepts(cmd) {
+            return Err(XenError::EINVAL);
+        }
+        let p = arg as *mut T as usize as u64;
+        // SAFETY: `arg` is a live, exclusive, correctly typed object for `cmd` (checked above),
+        // so Xen's copy_from_guest/copy_to_guest of size_of::<T>() bytes stays inside it; the
+        // command changes no mapping of the caller.
+        XenError::from_ret(unsafe {
+            hypercall(HYPERVISOR_TEE_STUBDOM_OP, u64::from(cmd), p, 0, 0, 0)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::cell::RefCell;
+
+    /// A ring page in plain memory, with Xen's front-end side for the tests.
+    struct Page(RefCell<Vec<u8>>);
+
+    impl Page {
+        fn new() -> Self {
+            Page(RefCell::new(vec![0; 4096]))
+        }
+        fn put(&self, idx: u32, r: &Request) {
+            let off = sring::slot(idx);
+            let mut m = self.0.borrow_mut();
+            m[off..off + 8].copy_from_slice(&r.seq.to_le_bytes());
+            m[off + 8..off + 10].copy_from_slice(&r.kind.to_le_bytes());
+            m[off + 10..off + 12].copy_from_slice(&r.domid.to_le_bytes());
+            m[off + 12..off + 16].copy_from_slice(&r.vcpu.to_le_bytes());
+            for (i, x) in r.x.iter().enumerate() {
+                m[off + 24 + 8 * i..off + 32 + 8 * i].copy_from_slice(&x.to_le_bytes());
+            }
+        }
+    }
+
+    impl RingPage for Page {
+        fn load_u32(&self, off: usize) -> u32 {
+            let m = self.0.borrow();
+            u32::from_le_bytes(m[off..off + 4].try_into().unwrap())
+        }
+        fn store_u32(&self, off: usize, v: u32) {
+            self.0.borrow_mut()[off..off + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        fn read_request(&self, off: usize) -> Request {
+            let m = self.0.borrow();
+            let u64_at = |o: usize| u64::from_le_bytes(m[o..o + 8].try_into().unwrap());
+            let mut x = [0; 8];
+            for (i, v) in x.iter_mut().enumerate() {
+                *v = u64_at(off + 24 + 8 * i);
+            }
+            Request {
+                seq: u64_at(off),
+                kind: u16::from_le_bytes(m[off + 8..off + 10].try_into().unwrap()),
+                domid: u16::from_le_bytes(m[off + 10..off + 12].try_into().unwrap()),
+                vcpu: u32::from_le_bytes(m[off + 12..off + 16].try_into().unwrap()),
+                flags: 0,
+                pad: 0,
+                x,
+            }
+        }
+        fn write_response(&self, off: usize, rsp: &Response) {
+            self.0.borrow_mut()[off..off + 8].copy_from_slice(&rsp.seq.to_le_bytes());
+        }
+        fn full_barrier(&self) {}
+    }
+
+    fn call(seq: u64) -> Request {
+        Request {
+            seq,
+            kind: req::CALL,
+            domid: 3,
+            vcpu: 1,
+            x: [0xBF00_FF01, 0, 0, 0, 0, 0, 0, seq],
+            ..Request::default()
+        }
+    }
+
+    #[test]
+    fn consumes_in_order_and_acknowledges() {
+        let p = Page::new();
+        let mut b = BackRing::new();
+        assert!(b.next_request(&p).is_none());
+        for i in 0..3 {
+            p.put(i, &call(100 + u64::from(i)));
+        }
+        p.store_u32(sring::REQ_PROD, 3);
+        let got: Vec<u64> = core::iter::from_fn(|| b.next_request(&p))
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(got, [100, 101, 102]);
+        assert_eq!(
+            p.load_u32(sring::RSP_PROD),
+            0,
+            "acks are published explicitly"
+        );
+        b.push_responses(&p);
+        assert_eq!(p.load_u32(sring::RSP_PROD), 3);
+        // The acknowledgement of the last request sits in its slot.
+        assert_eq!(p.read_request(sring::slot(2)).seq, 102);
+    }
+
+    #[test]
+    fn wraps_around_the_ring() {
+        let p = Page::new();
+        let mut b = BackRing::new();
+        let mut prod = 0u32;
+        for round in 0..100u64 {
+            p.put(prod, &call(round));
+            prod = prod.wrapping_add(1);
+            p.store_u32(sring::REQ_PROD, prod);
+            assert_eq!(b.next_request(&p).map(|r| r.seq), Some(round));
+            b.push_responses(&p);
+        }
+        assert_eq!(p.load_u32(sring::RSP_PROD), 100);
+    }
+
+    #[test]
+    fn a_bogus_producer_index_is_ignored() {
+        let p = Page::new();
+        let mut b = BackRing::new();
+        p.store_u32(sring::REQ_PROD, sring::RING_SIZE + 1);
+        assert!(b.next_request(&p).is_none());
+    }
+
+    #[test]
+    fn final_check_arms_the_event_and_sees_late_requests() {
+        let p = Page::new();
+        let b = BackRing::new();
+        assert!(!b.final_check(&p));
+        assert_eq!(p.load_u32(sring::REQ_EVENT), 1);
+        p.store_u32(sring::REQ_PROD, 1);
+        assert!(b.final_check(&p));
+    }
+
+    #[test]
+    fn slots_are_inside_the_page() {
+        assert!(sring::slot(sring::RING_SIZE - 1) + sring::ENTRY_SIZE <= 4096);
+        assert_eq!(sring::slot(sring::RING_SIZE), sring::slot(0));
+    }
+}
