@@ -48,7 +48,7 @@ fn rd64(addr: usize) -> u64 {
 
 /// Bring up the distributor, this CPU's redistributor and the CPU interface (group 1, all
 /// priorities unmasked). Both regions must be mapped as device memory.
-pub fn init(dist: Region, redist: Region) -> Result<(), GicError> {
+pub(crate) fn init(dist: Region, redist: Region) -> Result<(), GicError> {
     let d = dist.base as usize;
     wr32(d + GICD_CTLR, GICD_CTLR_ARE_NS | GICD_CTLR_ENABLE_G1A);
     while rd32(d + GICD_CTLR) & GICD_CTLR_RWP != 0 {}
@@ -91,7 +91,7 @@ pub fn init(dist: Region, redist: Region) -> Result<(), GicError> {
 }
 
 /// Enable a private interrupt (INTID < 32) at this CPU's redistributor.
-pub fn enable_ppi(intid: u32) {
+pub(crate) fn enable_ppi(intid: u32) {
     let rd = RDIST.load(Ordering::Relaxed);
     if rd != 0 && intid < 32 {
         wr32(rd + GICR_ISENABLER0, 1 << intid);
@@ -99,12 +99,12 @@ pub fn enable_ppi(intid: u32) {
 }
 
 /// Acknowledge the highest-priority pending group-1 interrupt (ICC_IAR1_EL1).
-pub fn ack() -> u32 {
+pub(crate) fn ack() -> u32 {
     (read_sysreg!("S3_0_C12_C12_0") & 0xff_ffff) as u32
 }
 
 /// End of interrupt (ICC_EOIR1_EL1): priority drop and deactivation.
-pub fn eoi(intid: u32) {
+pub(crate) fn eoi(intid: u32) {
     write_sysreg!("S3_0_C12_C12_1", u64::from(intid));
     isb();
 }

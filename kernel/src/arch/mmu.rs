@@ -45,7 +45,7 @@ extern "C" {
 /// executable, the rest of `ram` minus the pages of `holes` (stack guard pages) as read/write,
 /// execute-never Normal memory, `mmio` as device memory. `window` must be 2 MiB aligned and
 /// `WINDOW_PAGES` pages long (or empty: no window).
-pub fn init(
+pub(crate) fn init(
     ram: &[Region],
     code: Region,
     holes: &[Region],

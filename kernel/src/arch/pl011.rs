@@ -9,7 +9,7 @@ const FR_TXFF: u32 = 1 << 5;
 static BASE: AtomicUsize = AtomicUsize::new(0);
 
 /// Use the UART at `base` (must be mapped as device memory before the first write).
-pub fn init(base: u64) {
+pub(crate) fn init(base: u64) {
     BASE.store(base as usize, Ordering::Relaxed);
 }
 

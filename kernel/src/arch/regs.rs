@@ -1,8 +1,9 @@
 //! System-register access.
 
+// The two macros stay private to the crate: they hide an `unsafe` block, so exporting them
+// would hand every user an unchecked `msr`.
+
 /// Read a system register by name (`mrs`).
-#[macro_export]
-#[doc(hidden)]
 macro_rules! read_sysreg {
     ($reg:literal) => {{
         let v: u64;
@@ -15,8 +16,6 @@ macro_rules! read_sysreg {
 
 /// Write a system register by name (`msr`). Not `nomem`: several registers (SCTLR, TTBR0, VBAR,
 /// DAIF) change how memory is accessed, so the compiler must not move memory accesses across.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! write_sysreg {
     ($reg:literal, $v:expr) => {{
         let v: u64 = $v;
@@ -26,8 +25,8 @@ macro_rules! write_sysreg {
     }};
 }
 
-pub use read_sysreg;
-pub use write_sysreg;
+pub(crate) use read_sysreg;
+pub(crate) use write_sysreg;
 
 /// Instruction synchronisation barrier.
 #[inline(always)]

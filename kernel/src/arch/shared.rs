@@ -21,7 +21,7 @@ fn base() -> *mut u8 {
 }
 
 /// Replace our page with Xen's shared-info page.
-pub fn map() -> XenResult<()> {
+pub(crate) fn map() -> XenResult<()> {
     let gpfn = (base() as usize as u64) >> 12;
     // SAFETY: the page is a dedicated, page-aligned static that Rust code accesses only through
     // the atomic views of this module, which treat it as memory Xen writes concurrently.

@@ -15,14 +15,14 @@ pub fn now() -> u64 {
 }
 
 /// Fire the timer interrupt when the counter reaches `deadline`.
-pub fn arm(deadline: u64) {
+pub(crate) fn arm(deadline: u64) {
     write_sysreg!("cntv_cval_el0", deadline);
     write_sysreg!("cntv_ctl_el0", 1); // ENABLE, IMASK clear
     isb();
 }
 
 /// Stop the timer (its level interrupt drops).
-pub fn disarm() {
+pub(crate) fn disarm() {
     write_sysreg!("cntv_ctl_el0", 2); // IMASK, disabled
     isb();
 }
