@@ -35,6 +35,8 @@ pub struct DtInfo<'a> {
     pub uart: Option<Region>,
     /// `/chosen/bootargs` (empty if absent).
     pub bootargs: &'a str,
+    /// The ramdisk Xen loaded (`/chosen` `linux,initrd-start` / `-end`), if any.
+    pub initrd: Option<Region>,
     /// Size of the blob (`totalsize`).
     pub total_size: usize,
 }
@@ -150,11 +152,22 @@ pub fn parse(blob: &[u8]) -> Result<DtInfo<'_>, DtError> {
         None => None,
     };
 
-    let bootargs = fdt
-        .find_node("/chosen")
+    let chosen = fdt.find_node("/chosen");
+    let bootargs = chosen
         .and_then(|c| c.property("bootargs"))
         .and_then(|p| p.as_str())
         .unwrap_or("");
+    let prop_u64 = |name: &str| {
+        chosen
+            .and_then(|c| c.property(name))
+            .and_then(|p| p.as_usize())
+            .map(|v| v as u64)
+    };
+    let initrd = match (prop_u64("linux,initrd-start"), prop_u64("linux,initrd-end")) {
+        (Some(s), Some(e)) if e > s => Some(Region::new(s, e - s)),
+        (None, None) => None,
+        _ => return Err(DtError::Malformed("/chosen linux,initrd-start/-end")),
+    };
 
     Ok(DtInfo {
         memory,
@@ -166,6 +179,7 @@ pub fn parse(blob: &[u8]) -> Result<DtInfo<'_>, DtError> {
         xen_regions,
         uart,
         bootargs,
+        initrd,
         total_size: fdt.total_size(),
     })
 }
@@ -281,11 +295,16 @@ pub mod testdtb {
 
     /// A tree shaped like the one Xen 4.17 builds for a dom0less domU with `xen,enhanced`.
     pub fn xen_domu(bootargs: &str) -> Node {
+        xen_domu_with(Node::new("chosen").prop("bootargs", strs(&[bootargs])))
+    }
+
+    /// [`xen_domu`] with a given `/chosen` node.
+    pub fn xen_domu_with(chosen: Node) -> Node {
         Node::new("")
             .prop("#address-cells", u32s(&[2]))
             .prop("#size-cells", u32s(&[2]))
             .prop("compatible", strs(&["xen,xenvm-4.17", "xen,xenvm"]))
-            .child(Node::new("chosen").prop("bootargs", strs(&[bootargs])))
+            .child(chosen)
             .child(
                 Node::new("memory@40000000")
                     .prop("device_type", strs(&["memory"]))
@@ -344,6 +363,7 @@ mod tests {
         assert_eq!(d.xen_regions.len(), 2);
         assert_eq!(d.uart, Some(Region::new(0x2200_0000, 0x1000)));
         assert_eq!(d.bootargs, "name=selftest peer-gfn=0x40fff");
+        assert_eq!(d.initrd, None);
         assert_eq!(d.total_size, blob.len());
         let hdr: [u8; 8] = blob[..8].try_into().unwrap();
         assert_eq!(header_total_size(&hdr), Some(blob.len()));
@@ -378,6 +398,23 @@ mod tests {
         );
         assert_eq!(parse(&[0u8; 64]).unwrap_err(), DtError::BadBlob);
         assert_eq!(header_total_size(&[0; 8]), None);
+    }
+
+    #[test]
+    fn initrd_range() {
+        let chosen = Node::new("chosen")
+            .prop("linux,initrd-start", u32s(&[0x4800_0000]))
+            .prop("linux,initrd-end", u32s(&[0, 0x4810_0000])); // 32- and 64-bit cells both occur
+        let b = xen_domu_with(chosen).build();
+        assert_eq!(
+            parse(&b).unwrap().initrd,
+            Some(Region::new(0x4800_0000, 0x10_0000))
+        );
+        let half = Node::new("chosen").prop("linux,initrd-start", u32s(&[0x4800_0000]));
+        assert_eq!(
+            parse(&xen_domu_with(half).build()).unwrap_err(),
+            DtError::Malformed("/chosen linux,initrd-start/-end")
+        );
     }
 
     #[test]

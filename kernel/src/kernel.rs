@@ -136,6 +136,9 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
     let mut used: heapless::Vec<Region, 8> = heapless::Vec::new();
     let _ = used.push(image);
     let _ = used.push(dtb);
+    if let Some(r) = dt.initrd {
+        let _ = used.push(r.align_out(4096));
+    }
     for g in guard_pages() {
         let _ = used.push(g);
     }
