@@ -165,7 +165,7 @@ pub fn parse(blob: &[u8]) -> Result<DtInfo<'_>, DtError> {
     };
     let initrd = match (prop_u64("linux,initrd-start"), prop_u64("linux,initrd-end")) {
         (Some(s), Some(e)) if e > s => Some(Region::new(s, e - s)),
-        (None, None) => None,
+        (Some(_), Some(_)) | (None, None) => None, // an empty range: no ramdisk
         _ => return Err(DtError::Malformed("/chosen linux,initrd-start/-end")),
     };
 
@@ -410,6 +410,10 @@ mod tests {
             parse(&b).unwrap().initrd,
             Some(Region::new(0x4800_0000, 0x10_0000))
         );
+        let empty = Node::new("chosen")
+            .prop("linux,initrd-start", u32s(&[0x4800_0000]))
+            .prop("linux,initrd-end", u32s(&[0x4800_0000]));
+        assert_eq!(parse(&xen_domu_with(empty).build()).unwrap().initrd, None);
         let half = Node::new("chosen").prop("linux,initrd-start", u32s(&[0x4800_0000]));
         assert_eq!(
             parse(&xen_domu_with(half).build()).unwrap_err(),
