@@ -198,6 +198,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
         dt.evtchn_intid,
         dt.vtimer_intid
     );
+    log::debug!("device tree: {dt:?}");
     Kernel {
         dt,
         bootargs,
