@@ -313,6 +313,27 @@ pub mod call {
             hypercall(HYPERVISOR_TEE_STUBDOM_OP, u64::from(cmd), p, 0, 0, 0)
         })
     }
+
+    /// An SMCCC call with the HVC conduit (`hvc #0`, Arm DEN 0028 §2): x0–x7 in, x0–x7 out. A
+    /// TEE guest's OP-TEE calls go this way (its `/firmware/optee` node says `method = "hvc"`);
+    /// with `tee=stubdom` Xen forwards them to the mediator, which writes x0–x7 back.
+    pub fn smccc_hvc(x: [u64; 8]) -> [u64; 8] {
+        let mut r = x;
+        // SAFETY: an SMCCC call changes only x0–x7 (all declared in/out here; x8–x17 are
+        // preserved by Xen, SMCCC 1.1 §2.6 lets the callee use x0–x17 but Xen's handlers write only
+        // the result registers). Memory the call may make OP-TEE read or write is named by
+        // physical addresses in the registers, which the caller shares on purpose, so the asm
+        // is not `nomem`.
+        unsafe {
+            core::arch::asm!(
+                "hvc #0",
+                inout("x0") r[0], inout("x1") r[1], inout("x2") r[2], inout("x3") r[3],
+                inout("x4") r[4], inout("x5") r[5], inout("x6") r[6], inout("x7") r[7],
+                options(nostack),
+            );
+        }
+        r
+    }
 }
 
 #[cfg(test)]

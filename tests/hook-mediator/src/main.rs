@@ -1,0 +1,364 @@
+//! hook-mediator: the minimal mediator of the Xen hook self-test (scenario `hook-selftest`).
+//!
+//! Registers with Xen's OP-TEE forwarder after `delay-ms` (so that a guest's early call has to
+//! wait), serves the ring (VM_CREATED / VM_DESTROYED on lifecycle requests, OP-TEE fast calls
+//! forwarded with the guest's client ID, the test-only functions of [`hook_mediator`]), and
+//! checks the hook's refusals towards itself: no pin or map of a non-TEE guest, no answer to a
+//! call that is not pending, no secure call outside the Trusted OS range, no second VM_CREATED.
+//!
+//! Command line: `name=mediator delay-ms=N guest=DOMID plain=DOMID` (the labelled TEE guest and
+//! the unlabelled one).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use core::sync::atomic::{fence, AtomicU32, Ordering};
+use core::time::Duration;
+use hook_mediator::{decide, vm_call, Action};
+use kernel::xenif::abi::{DomId, DOMID_SELF};
+use kernel::xenif::hook::call::{tee_stubdom_op, Arg};
+use kernel::xenif::hook::{
+    op, req, BackRing, DomainArg, Pin, Register, Request, Respond, Response, RingPage, SecureCall,
+    F_TEE_KNOWN,
+};
+use kernel::xenif::{XenError, XenResult};
+use kernel::{println, Kernel};
+use mediator::abi::ret;
+
+kernel::entry!(main);
+
+/// The ring page shared with Xen: a page of our own RAM (identity-mapped, so its address is its
+/// guest frame), accessed only through atomics because Xen writes it concurrently.
+#[repr(C, align(4096))]
+struct RingMem([AtomicU32; 1024]);
+
+static RING: RingMem = RingMem([const { AtomicU32::new(0) }; 1024]);
+
+struct Shared(&'static RingMem);
+
+impl Shared {
+    fn word(&self, off: usize) -> &AtomicU32 {
+        &self.0 .0[off / 4]
+    }
+    fn dword(&self, off: usize) -> u64 {
+        let lo = self.word(off).load(Ordering::Relaxed);
+        let hi = self.word(off + 4).load(Ordering::Relaxed);
+        u64::from(lo) | (u64::from(hi) << 32)
+    }
+}
+
+impl RingPage for Shared {
+    fn load_u32(&self, off: usize) -> u32 {
+        self.word(off).load(Ordering::Acquire)
+    }
+    fn store_u32(&self, off: usize, v: u32) {
+        self.word(off).store(v, Ordering::Release)
+    }
+    fn read_request(&self, off: usize) -> Request {
+        let w2 = self.word(off + 8).load(Ordering::Relaxed);
+        let mut x = [0; 8];
+        for (i, v) in x.iter_mut().enumerate() {
+            *v = self.dword(off + 24 + 8 * i);
+        }
+        Request {
+            seq: self.dword(off),
+            kind: w2 as u16,
+            domid: (w2 >> 16) as u16,
+            vcpu: self.word(off + 12).load(Ordering::Relaxed),
+            flags: self.word(off + 16).load(Ordering::Relaxed),
+            pad: 0,
+            x,
+        }
+    }
+    fn write_response(&self, off: usize, rsp: &Response) {
+        self.word(off).store(rsp.seq as u32, Ordering::Relaxed);
+        self.word(off + 4)
+            .store((rsp.seq >> 32) as u32, Ordering::Relaxed);
+    }
+    fn full_barrier(&self) {
+        fence(Ordering::SeqCst)
+    }
+}
+
+struct Report {
+    name: &'static str,
+    passed: u32,
+    failed: u32,
+}
+
+impl Report {
+    fn check(&mut self, check: &str, ok: bool, detail: core::fmt::Arguments<'_>) {
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+        let verdict = if ok { "PASS" } else { "FAIL" };
+        println!("TSD-CHECK {} {check} {verdict} {detail}", self.name);
+    }
+}
+
+fn hc<T: Arg>(cmd: u32, mut arg: T) -> (XenResult<u64>, T) {
+    let r = tee_stubdom_op(cmd, &mut arg);
+    (r, arg)
+}
+
+fn secure_call(x: [u64; 8]) -> XenResult<[u64; 8]> {
+    let (r, a) = hc(op::SECURE_CALL, SecureCall { x });
+    r.map(|_| a.x)
+}
+
+fn pin(cmd: u32, domid: DomId, gfn: u64) -> XenResult<u64> {
+    let (r, a) = hc(
+        cmd,
+        Pin {
+            domid,
+            gfn,
+            ..Pin::default()
+        },
+    );
+    r.map(|_| a.maddr)
+}
+
+struct State {
+    name: &'static str,
+    ring: BackRing,
+    page: Shared,
+    calls: u64,
+}
+
+/// Drain the ring until it is empty after the final check (`RING_FINAL_CHECK_FOR_REQUESTS`).
+fn serve(st: &mut State) {
+    loop {
+        while let Some(rq) = st.ring.next_request(&st.page) {
+            handle(st, &rq);
+        }
+        st.ring.push_responses(&st.page);
+        if !st.ring.final_check(&st.page) {
+            return;
+        }
+    }
+}
+
+fn handle(st: &mut State, rq: &Request) {
+    let name = st.name;
+    match rq.kind {
+        req::CREATED => {
+            if rq.flags & F_TEE_KNOWN != 0 {
+                println!("TSD-INFO {name} dom{} is known to OP-TEE already", rq.domid);
+                return;
+            }
+            let r = secure_call(vm_call(true, rq.domid));
+            println!(
+                "TSD-INFO {name} VM_CREATED dom{}: {:x?}",
+                rq.domid,
+                r.map(|x| x[0])
+            );
+        }
+        req::DESTROYED => {
+            let r = secure_call(vm_call(false, rq.domid));
+            let (rel, _) = hc(
+                op::RELEASE,
+                DomainArg {
+                    domid: rq.domid,
+                    ..DomainArg::default()
+                },
+            );
+            println!(
+                "TSD-INFO {name} VM_DESTROYED dom{}: {:x?}, release {rel:?}",
+                rq.domid,
+                r.map(|x| x[0])
+            );
+        }
+        req::CALL => {
+            st.calls += 1;
+            let answer = match decide(rq.domid, &rq.x) {
+                Action::Forward(f) => {
+                    secure_call(f).unwrap_or([ret::ENOTAVAIL, 0, 0, 0, 0, 0, 0, 0])
+                }
+                Action::Answer(a) => a,
+                Action::TestPin(gfn) => match pin(op::PIN, rq.domid, gfn) {
+                    Ok(maddr) => [ret::OK, maddr, 0, 0, 0, 0, 0, 0],
+                    Err(e) => [ret::EBADADDR, e.0 as u64, 0, 0, 0, 0, 0, 0],
+                },
+                Action::TestNotify => {
+                    let (r, _) = hc(
+                        op::NOTIFY,
+                        DomainArg {
+                            domid: rq.domid,
+                            ..DomainArg::default()
+                        },
+                    );
+                    match r {
+                        Ok(_) => [ret::OK, 0, 0, 0, 0, 0, 0, 0],
+                        Err(e) => [ret::EBADCMD, e.0 as u64, 0, 0, 0, 0, 0, 0],
+                    }
+                }
+                Action::TestCrash => {
+                    println!(
+                        "TSD-INFO {name} crashing on purpose with dom{}'s call pending",
+                        rq.domid
+                    );
+                    kernel::arch::rawmem::data_abort();
+                }
+            };
+            let (r, _) = hc(
+                op::RESPOND,
+                Respond {
+                    seq: rq.seq,
+                    domid: rq.domid,
+                    pad: 0,
+                    vcpu: rq.vcpu,
+                    x: answer,
+                },
+            );
+            if let Err(e) = r {
+                println!(
+                    "TSD-INFO {name} respond to dom{} seq {}: {e:?}",
+                    rq.domid, rq.seq
+                );
+            }
+        }
+        k => println!("TSD-INFO {name} unknown request type {k}"),
+    }
+}
+
+fn main(k: &mut Kernel) {
+    let name = k.name();
+    let args = k.bootargs();
+    let delay = args.get_u64("delay-ms").unwrap_or(0);
+    let guest = args.get_u64("guest").unwrap_or(2) as DomId;
+    let plain = args.get_u64("plain").unwrap_or(3) as DomId;
+    let mut r = Report {
+        name,
+        passed: 0,
+        failed: 0,
+    };
+
+    println!("TSD-INFO {name} registering with the forwarder in {delay} ms");
+    k.sleep(Duration::from_millis(delay));
+    let gfn = (&RING as *const RingMem as usize as u64) >> 12;
+    let (res, reg) = hc(
+        op::REGISTER,
+        Register {
+            ring_gfn: gfn,
+            ..Register::default()
+        },
+    );
+    r.check(
+        "register",
+        res.is_ok(),
+        format_args!(
+            "{res:?} ring_gfn={gfn:#x} port={} replayed={}",
+            reg.port, reg.nr_replayed
+        ),
+    );
+    let bound = res.and_then(|_| k.evtchn_bind_interdomain(DOMID_SELF, reg.port));
+    if let Ok(local) = bound {
+        let _ = k.on_event(local, |_, _| {});
+    }
+    r.check(
+        "bind-event-channel",
+        bound.is_ok(),
+        format_args!("{bound:?}"),
+    );
+    let mut st = State {
+        name,
+        ring: BackRing::new(),
+        page: Shared(&RING),
+        calls: 0,
+    };
+    // The replayed CREATED requests and the calls that waited for us.
+    serve(&mut st);
+
+    // The hook's refusals towards the mediator itself.
+    let p = pin(op::PIN, plain, 0x40000);
+    r.check(
+        "pin-non-tee-guest-denied",
+        matches!(p, Err(XenError::EACCES) | Err(XenError::EPERM)),
+        format_args!("dom{plain}: {p:x?}"),
+    );
+    let m = k.map_foreign(plain, 0x40000);
+    let denied = m.is_err();
+    let detail = alloc::format!("dom{plain}: {:?}", m.as_ref().err());
+    if let Ok(page) = m {
+        let _ = k.unmap_foreign(page);
+    }
+    r.check("map-non-tee-guest-denied", denied, format_args!("{detail}"));
+    let m = k.map_foreign(guest, 0x40000);
+    let mapped = m.is_ok();
+    let detail = alloc::format!("dom{guest}: {:?}", m.as_ref().err());
+    if let Ok(page) = m {
+        let _ = k.unmap_foreign(page);
+    }
+    r.check("map-tee-guest", mapped, format_args!("{detail}"));
+    let p = pin(op::PIN, guest, 0x40000);
+    let u1 = pin(op::UNPIN, guest, 0x40000);
+    let u2 = pin(op::UNPIN, guest, 0x40000);
+    r.check(
+        "pin-unpin-tee-guest",
+        matches!(p, Ok(m) if m != 0) && u1.is_ok() && u2 == Err(XenError::ENOENT),
+        format_args!("pin {p:x?} unpin {u1:?} unpin-again {u2:?}"),
+    );
+    let p = pin(op::PIN, DOMID_SELF, gfn);
+    let u = pin(op::UNPIN, DOMID_SELF, gfn);
+    r.check(
+        "pin-own-page",
+        p.is_ok() && u.is_ok(),
+        format_args!("{p:x?} {u:?}"),
+    );
+    let (res, _) = hc(
+        op::RESPOND,
+        Respond {
+            seq: u64::MAX,
+            domid: guest,
+            pad: 0,
+            vcpu: 0,
+            x: [0; 8],
+        },
+    );
+    r.check(
+        "respond-unmatched-rejected",
+        res == Err(XenError::ENOENT),
+        format_args!("{res:?}"),
+    );
+    let res = secure_call([0x8400_0000, 0, 0, 0, 0, 0, 0, 0]);
+    r.check(
+        "secure-call-non-trusted-os-rejected",
+        res == Err(XenError::EINVAL),
+        format_args!("PSCI_VERSION: {res:x?}"),
+    );
+    let res = secure_call(vm_call(true, guest));
+    r.check(
+        "second-vm-created-rejected",
+        res == Err(XenError::EEXIST),
+        format_args!("{res:x?}"),
+    );
+    let res = secure_call([
+        u64::from(mediator::abi::smc::CALLS_UID),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0x7000,
+    ]);
+    r.check(
+        "secure-call-unknown-client-rejected",
+        res == Err(XenError::ESRCH),
+        format_args!("{res:x?}"),
+    );
+    println!(
+        "TSD-RESULT {name} passed={} failed={} status={}",
+        r.passed,
+        r.failed,
+        if r.failed == 0 { "PASS" } else { "FAIL" }
+    );
+
+    loop {
+        serve(&mut st);
+        k.poll(None);
+    }
+}
