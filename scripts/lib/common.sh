@@ -7,7 +7,9 @@ TSD_OUT=${TSD_OUT:-$TSD_ROOT/out}          # build products (ignored by git)
 TSD_PINS=$TSD_ROOT/scripts/pins.lock
 # Debian's python: a pyenv python on PATH lacks the modules the builds need (elftools, cryptography).
 TSD_PY=/usr/bin/python3
-export TSD_ROOT TSD_CACHE TSD_OUT
+# The pristine Xen tree (scripts/setup); the xenif layout tests compile its public headers.
+TSD_XEN_SRC=${TSD_XEN_SRC:-$TSD_CACHE/src/xen}
+export TSD_ROOT TSD_CACHE TSD_OUT TSD_XEN_SRC
 
 _tsd_t0=$(date +%s)
 step() { printf '[%4ds] == %s\n' "$(( $(date +%s) - _tsd_t0 ))" "$*" >&2; }
