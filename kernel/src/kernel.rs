@@ -30,10 +30,10 @@ pub struct TimerId(u64);
 pub struct BootStats {
     /// Counter value at the first instruction.
     pub t_entry: Instant,
-    /// Device tree parsed (MMU still off).
-    pub t_dt: Instant,
-    /// MMU and caches on.
+    /// MMU and caches on (image and device tree mapped).
     pub t_mmu: Instant,
+    /// Device tree parsed.
+    pub t_dt: Instant,
     /// Counter value when the application was called.
     pub t_ready: Instant,
     /// Bytes of the image (text, data, bss, stack).
@@ -104,12 +104,22 @@ fn image_region() -> Region {
 /// Any failure is a boot error that names what is missing and stops the domain.
 pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
     // MMU still off: no atomic read-modify-write (exclusives need cacheable memory) until
-    // `mmu::init`; errors are reported through the lock-free emergency path.
+    // `init_early`; errors are reported through the lock-free emergency path.
+    let dtb = Region::new(blob.as_ptr() as usize as u64, blob.len() as u64);
+    if blob.is_empty() {
+        crate::crash::boot_error(format_args!("{}", crate::dt::DtError::BadBlob));
+    }
+    if let Err(e) = arch::mmu::init_early(text_region(), image_region(), &guard_pages(), dtb) {
+        crate::crash::boot_error(format_args!("early page tables: {e:?}"));
+    }
+    // MMU and caches on.
+    let t_mmu = Instant(arch::timer::now());
     let dt = match crate::dt::parse(blob) {
         Ok(d) => d,
         Err(e) => crate::crash::boot_error(format_args!("{e}")),
     };
     let t_dt = Instant(arch::timer::now());
+    let mut marks: heapless::Vec<(&'static str, u64), 8> = heapless::Vec::new();
     let window = crate::foreign::choose_window(&dt.xen_regions, &dt.memory);
     let mut mmio: heapless::Vec<Region, 4> = heapless::Vec::new();
     let _ = mmio.push(dt.gic_dist);
@@ -117,12 +127,12 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
     if let Some(u) = dt.uart {
         let _ = mmio.push(u);
     }
-    let tables = match arch::mmu::init(&dt.memory, text_region(), &guard_pages(), &mmio, window) {
-        Ok(n) => n,
-        Err(e) => crate::crash::boot_error(format_args!("page tables: {e:?}")),
-    };
-    // MMU and caches on.
-    let t_mmu = Instant(arch::timer::now());
+    let tables =
+        match arch::mmu::init_full(&dt.memory, text_region(), &guard_pages(), &mmio, window) {
+            Ok(n) => n,
+            Err(e) => crate::crash::boot_error(format_args!("page tables: {e:?}")),
+        };
+    let _ = marks.push(("tables", arch::timer::now()));
     let bootargs = Bootargs(dt.bootargs);
     crate::crash::set_name(bootargs.name());
     if let Some(u) = dt.uart {
@@ -132,7 +142,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
     crate::console::init_log(bootargs.get("loglevel"));
 
     let image = image_region();
-    let dtb = Region::new(blob.as_ptr() as usize as u64, blob.len() as u64).align_out(4096);
+    let dtb = dtb.align_out(4096);
     let mut used: heapless::Vec<Region, 8> = heapless::Vec::new();
     let _ = used.push(image);
     let _ = used.push(dtb);
@@ -153,10 +163,12 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
         crate::crash::boot_error(format_args!("no RAM left for a heap (ram {:?})", dt.memory));
     }
     arch::heap::init(&heap);
+    let _ = marks.push(("heap", arch::timer::now()));
 
     if let Err(e) = arch::gic::init(dt.gic_dist, dt.gic_redist) {
         crate::crash::boot_error(format_args!("GICv3: {e:?}"));
     }
+    let _ = marks.push(("gic", arch::timer::now()));
     if let Err(e) = arch::shared::map() {
         crate::crash::boot_error(format_args!("mapping shared_info: {e}"));
     }
@@ -169,6 +181,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
     // Events raised before the shared page was ours (static channels) are in the bitmaps already
     // and their upcall may be gone: collect them once by hand.
     irq::upcall();
+    let _ = marks.push(("shared_info", arch::timer::now()));
 
     let freq = match Freq::new(arch::timer::freq_hz()) {
         Some(f) => f,
@@ -199,6 +212,12 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
         dt.vtimer_intid
     );
     log::debug!("device tree: {dt:?}");
+    for (what, t) in &marks {
+        log::debug!(
+            "boot: {what} done at +{} us",
+            freq.duration(t.saturating_sub(t0)).as_micros()
+        );
+    }
     Kernel {
         dt,
         bootargs,

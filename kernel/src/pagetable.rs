@@ -101,6 +101,15 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// Continue with a pool whose first `used` tables were built before (by a `Builder` over
+    /// the same pool and base): nothing is cleared, new mappings are added to the live tables.
+    pub fn resume(pool: &'a mut [Table], base: u64, used: usize) -> Result<Self, PtError> {
+        if used == 0 || used > pool.len() {
+            return Err(PtError::NoTables);
+        }
+        Ok(Self { pool, base, used })
+    }
+
     /// The root table's address (for TTBR0_EL1).
     pub fn root(&self) -> u64 {
         self.base
@@ -293,6 +302,42 @@ mod tests {
         assert_eq!(
             b.map(0x4000_1000, 0x1000, Attr::Normal),
             Err(PtError::NoTables)
+        );
+    }
+
+    #[test]
+    fn resume_extends_live_tables() {
+        let mut p = pool(8);
+        let used = {
+            let mut b = Builder::new(&mut p, 0x1000_0000).unwrap();
+            b.map(0x4020_1000, 0x1000, Attr::Code).unwrap(); // early: image text page
+            b.map(0x4020_2000, 0x3000, Attr::Normal).unwrap(); // early: image data
+            b.tables_used()
+        };
+        let mut b = Builder::resume(&mut p, 0x1000_0000, used).unwrap();
+        // Later: all RAM but the text page, in blocks where possible, overlapping the early data.
+        b.map(0x4000_0000, 0x20_1000, Attr::Normal).unwrap();
+        b.map(0x4020_2000, 0x4220_0000 - 0x4020_2000, Attr::Normal)
+            .unwrap();
+        assert_eq!(
+            b.tables_used(),
+            used,
+            "no new tables: the early ones are reused"
+        );
+        assert_eq!(b.lookup(0x4020_1000).unwrap() & AP_RO, AP_RO);
+        assert_eq!(
+            b.lookup(0x4000_0000).unwrap() & 3,
+            1,
+            "2 MiB block below the image"
+        );
+        assert_eq!(
+            b.lookup(0x4020_3000).unwrap() & 3,
+            3,
+            "page next to the image"
+        );
+        assert_eq!(
+            Builder::resume(&mut p, 0, 0).unwrap_err(),
+            PtError::NoTables
         );
     }
 

@@ -46,13 +46,6 @@ __tsd_entry:
     adrp    x1, __tsd_vectors
     add     x1, x1, :lo12:__tsd_vectors
     msr     vbar_el1, x1
-    ic      iallu                       /* I-cache on while the MMU is still off: instruction */
-    dsb     nsh                         /* fetches are then Normal cacheable (Arm ARM D8.2.11), */
-    isb                                 /* which matters on hardware for the uncached DT parse */
-    mrs     x1, sctlr_el1
-    orr     x1, x1, #(1 << 12)
-    msr     sctlr_el1, x1
-    isb
     adrp    x0, __image_start
     add     x0, x0, :lo12:__image_start
     adrp    x1, __image_end

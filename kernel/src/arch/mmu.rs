@@ -4,10 +4,14 @@
 //! RAM is Normal write-back inner-shareable; MMIO from the device tree is Device-nGnRE; the window
 //! has level-3 tables whose entries are valid only while a foreign page is mapped there.
 //!
-//! Cache maintenance for real hardware: the tables are written with the MMU (and so the D-cache)
-//! off, i.e. straight to memory; they are cleaned and invalidated to the PoC before the walker,
-//! which looks up the cache (IRGN/ORGN write-back), may see them. Later changes to live entries
-//! are made with the MMU on (coherent with the walker: TCR SH0 inner shareable) and followed by
+//! Two phases: `init_early` maps just the image and the device tree with the MMU off and turns
+//! the MMU on; `init_full` adds RAM, MMIO and the window once the device tree has been parsed
+//! (with caches on: parsing uncached is slow on real hardware).
+//!
+//! Cache maintenance for real hardware: the early tables are written with the MMU (and so the
+//! D-cache) off, i.e. straight to memory; they are cleaned and invalidated to the PoC before the
+//! walker, which looks up the cache (IRGN/ORGN write-back), may see them. Later changes are made
+//! with the MMU on (coherent with the walker: TCR SH0 inner shareable) and followed by
 //! DSB/TLBI/DSB/ISB (Arm ARM D8.14, "break-before-make" where a valid entry changes).
 
 use super::regs::{dsb_sy, isb, read_sysreg, write_sysreg};
@@ -23,7 +27,7 @@ const POOL_TABLES: usize = 16;
 #[repr(C, align(4096))]
 struct Pool(UnsafeCell<[Table; POOL_TABLES]>);
 
-// SAFETY: the pool is written only by `init` (single CPU, before any other user, IRQs masked)
+// SAFETY: the pool is written only by `init_early`/`init_full` (single CPU, at boot, IRQs masked)
 // and afterwards only through `window_set`, which performs single aligned 64-bit stores to
 // entries that nothing else writes.
 unsafe impl Sync for Pool {}
@@ -41,54 +45,49 @@ extern "C" {
     fn __tsd_dcache_inval(start: usize, end: usize);
 }
 
-/// Build the tables and turn the MMU and caches on: `code` (the image's text) read-only and
-/// executable, the rest of `ram` minus the pages of `holes` (stack guard pages) as read/write,
-/// execute-never Normal memory, `mmio` as device memory. `window` must be 2 MiB aligned and
-/// `WINDOW_PAGES` pages long (or empty: no window).
-pub(crate) fn init(
-    ram: &[Region],
+/// Tables in use after `init_early` (0 before).
+static USED: AtomicUsize = AtomicUsize::new(0);
+
+fn pool_addr() -> usize {
+    POOL.0.get() as usize
+}
+
+/// Phase 1, MMU off: map the image (`code` read-only and executable, the rest of `image` minus
+/// `holes` read/write and execute-never) and the device tree blob `dtb`, then turn the MMU and
+/// caches on. Only this small table build runs uncached; the device tree is parsed with caches
+/// on.
+pub(crate) fn init_early(
     code: Region,
+    image: Region,
     holes: &[Region],
-    mmio: &[Region],
-    window: Option<Region>,
-) -> Result<usize, PtError> {
-    let pool_addr = POOL.0.get() as usize;
+    dtb: Region,
+) -> Result<(), PtError> {
     // SAFETY: called once at boot before anything else uses the pool (see `Sync` above); the
     // MMU is off, so no walker reads the tables while they are being built.
     let pool = unsafe { &mut *POOL.0.get() };
-    let mut b = Builder::new(pool, pool_addr as u64)?;
-    let pages: heapless::Vec<Region, { crate::dt::MAX_BANKS }> = ram
-        .iter()
-        .map(|r| r.align_in(PAGE))
-        .take(crate::dt::MAX_BANKS)
-        .collect();
+    let mut b = Builder::new(pool, pool_addr() as u64)?;
     let code = code.align_out(PAGE);
-    let mut holes: heapless::Vec<Region, 5> =
+    let mut used: heapless::Vec<Region, 6> =
         holes.iter().map(|h| h.align_out(PAGE)).take(4).collect();
-    let _ = holes.push(code);
-    for r in crate::memmap::free_ranges(&pages, &holes) {
+    let _ = used.push(code);
+    for r in crate::memmap::free_ranges(&[image.align_out(PAGE)], &used) {
         b.map(r.base, r.size, Attr::Normal)?;
     }
     b.map(code.base, code.size, Attr::Code)?;
-    for r in mmio {
-        let r = r.align_out(PAGE);
-        b.map(r.base, r.size, Attr::Device)?;
+    let dtb = dtb.align_out(PAGE);
+    // The blob may share a page with nothing of ours; a page of the image is already mapped.
+    for r in crate::memmap::free_ranges(&[dtb], &[image.align_out(PAGE)]) {
+        b.map(r.base, r.size, Attr::Normal)?;
     }
-    if let Some(w) = window {
-        b.reserve(w.base, w.size)?;
-        let (t, _) = b.l3_slot(w.base).ok_or(PtError::NoTables)?;
-        WINDOW_L3.store(pool_addr + t * PAGE as usize, Ordering::Relaxed);
-        WINDOW_BASE.store(w.base as usize, Ordering::Relaxed);
-    }
-    let used = b.tables_used();
     let root = b.root();
+    USED.store(b.tables_used(), Ordering::Relaxed);
 
     // SAFETY: the range is the pool itself; cleaning and invalidating our own memory is always
     // safe and makes the walker see what was written with the caches off.
     unsafe {
         __tsd_dcache_inval(
-            pool_addr,
-            pool_addr + core::mem::size_of::<[Table; POOL_TABLES]>(),
+            pool_addr(),
+            pool_addr() + core::mem::size_of::<[Table; POOL_TABLES]>(),
         )
     };
 
@@ -112,10 +111,10 @@ pub(crate) fn init(
             options(nostack, preserves_flags)
         )
     };
+    // M, C, SA, I on; alignment checks, WXN and big-endian off. The identity map keeps every
+    // address the code uses valid across the switch.
     let sctlr = read_sysreg!("sctlr_el1");
-    let sctlr = (sctlr | 1 | (1 << 2) | (1 << 3) | (1 << 12)) // M, C, SA, I
-        & !((1 << 1) | (1 << 19) | (1 << 25)); // no alignment faults, no WXN, little endian
-                                               // The identity map keeps every address the code uses valid across the switch.
+    let sctlr = (sctlr | 1 | (1 << 2) | (1 << 3) | (1 << 12)) & !((1 << 1) | (1 << 19) | (1 << 25));
     write_sysreg!("sctlr_el1", sctlr);
     isb();
     // SAFETY: instruction-cache invalidation has no memory effects visible to Rust.
@@ -123,6 +122,61 @@ pub(crate) fn init(
         core::arch::asm!(
             "ic iallu",
             "dsb nsh",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
+    Ok(())
+}
+
+/// Phase 2, MMU on: add the rest of `ram` (minus `code` and `holes`, read/write and
+/// execute-never), `mmio` as device memory and the window's level-3 tables (`window`: 2 MiB
+/// aligned, `WINDOW_PAGES` pages, or none) to the live tables. Only invalid entries become valid
+/// (the early mappings are re-stated with the same attributes), so no break-before-make is
+/// needed; the stores are made visible to the walker before returning. Returns the tables used.
+pub(crate) fn init_full(
+    ram: &[Region],
+    code: Region,
+    holes: &[Region],
+    mmio: &[Region],
+    window: Option<Region>,
+) -> Result<usize, PtError> {
+    // SAFETY: called once, after `init_early` and before anything else touches the pool
+    // (single CPU, IRQs masked); the walker may read the tables concurrently, but each store
+    // below is a single aligned 64-bit write that turns an invalid entry into a valid one (or
+    // rewrites an entry with the value it already has), which the architecture permits.
+    let pool = unsafe { &mut *POOL.0.get() };
+    let mut b = Builder::resume(pool, pool_addr() as u64, USED.load(Ordering::Relaxed))?;
+    let pages: heapless::Vec<Region, { crate::dt::MAX_BANKS }> = ram
+        .iter()
+        .map(|r| r.align_in(PAGE))
+        .take(crate::dt::MAX_BANKS)
+        .collect();
+    let mut used: heapless::Vec<Region, 6> =
+        holes.iter().map(|h| h.align_out(PAGE)).take(4).collect();
+    let _ = used.push(code.align_out(PAGE));
+    for r in crate::memmap::free_ranges(&pages, &used) {
+        b.map(r.base, r.size, Attr::Normal)?;
+    }
+    for r in mmio {
+        let r = r.align_out(PAGE);
+        b.map(r.base, r.size, Attr::Device)?;
+    }
+    if let Some(w) = window {
+        b.reserve(w.base, w.size)?;
+        let (t, _) = b.l3_slot(w.base).ok_or(PtError::NoTables)?;
+        WINDOW_L3.store(pool_addr() + t * PAGE as usize, Ordering::Relaxed);
+        WINDOW_BASE.store(w.base as usize, Ordering::Relaxed);
+    }
+    let used = b.tables_used();
+    USED.store(used, Ordering::Relaxed);
+    // SAFETY: barriers and a TLB invalidation of our own regime (belt and braces: only invalid
+    // entries changed); no memory effects visible to Rust.
+    unsafe {
+        core::arch::asm!(
+            "dsb ishst",
+            "tlbi vmalle1",
+            "dsb ish",
             "isb",
             options(nostack, preserves_flags)
         )

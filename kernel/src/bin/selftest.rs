@@ -66,9 +66,9 @@ fn main(k: &mut Kernel) {
     let boot_us = stats.t_ready.since(k.freq(), stats.t_entry).as_micros();
     let f = k.freq();
     println!(
-        "TSD-INFO {name} kernel up in {boot_us} us (first instruction to application): dt parsed +{} us, mmu on +{} us; counter {} Hz",
-        stats.t_dt.since(f, stats.t_entry).as_micros(),
+        "TSD-INFO {name} kernel up in {boot_us} us (first instruction to application): mmu on +{} us, dt parsed +{} us; counter {} Hz",
         stats.t_mmu.since(f, stats.t_entry).as_micros(),
+        stats.t_dt.since(f, stats.t_entry).as_micros(),
         f.hz()
     );
 
