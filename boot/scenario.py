@@ -101,6 +101,21 @@ def _evtchns(v: str) -> list[tuple[int, str, int]]:
     return out
 
 
+def _log_counts(v: str) -> list[tuple[str, int]]:
+    """``REGEX=N;REGEX=N``: how many lines of a log must match each regular expression."""
+    out = []
+    for item in filter(None, (x.strip() for x in v.split(";"))):
+        rx, eq, n = item.rpartition("=")
+        if not eq or not rx or not re.fullmatch(r"[0-9]+", n):
+            raise ValueError(f"'{item}' is not REGEX=COUNT")
+        try:
+            re.compile(rx)
+        except re.error as e:
+            raise ValueError(f"'{rx}' is not a regular expression: {e}") from None
+        out.append((rx, int(n)))
+    return out
+
+
 def _props(v: str) -> list[tuple[str, str | None]]:
     """Extra device-tree properties: ``name``, ``name=<cells>`` or ``name=str:TEXT``, ';'-separated."""
     out = []
@@ -120,7 +135,7 @@ def _props(v: str) -> list[tuple[str, str | None]]:
 
 
 SCALARS = {
-    "DESCRIPTION": (_text, None),
+    "DESCRIPTION": (str, None),
     "XEN": (_choice("debug", "release"), "debug"),
     "XEN_CMD": (_text, ""),
     "XSM_POLICY": (_yes_no, False),
@@ -136,6 +151,7 @@ SCALARS = {
     "NUM_DOMUS": (_count, 0),
     "EXPECT": (_names, []),
     "EXPECT_CRASH": (_names, []),
+    "EXPECT_SECURE": (_log_counts, []),
 }
 ARRAYS = {
     "DOMU_NAME": (_name, None),
@@ -191,6 +207,10 @@ class Scenario:
     @property
     def expect_crash(self) -> list[str]:
         return self.fields["EXPECT_CRASH"]
+
+    @property
+    def expect_secure(self) -> list[tuple[str, int]]:
+        return self.fields["EXPECT_SECURE"]
 
     def domains(self) -> list[Domain]:
         return ([self.dom0] if self.dom0 else []) + self.domus

@@ -81,6 +81,12 @@ class ParseTests(unittest.TestCase):
         self.assertEqual(sc.timeout, 99)
         self.assertEqual(sc.domus[1].tee, "optee")
 
+    def test_expect_secure_counts(self):
+        sc = scn.parse(write_scenario(BASE + 'EXPECT_SECURE="Added guest [0-9]+=4;Removing=0"\n'))
+        self.assertEqual(sc.expect_secure, [("Added guest [0-9]+", 4), ("Removing", 0)])
+        self.assertError(BASE + 'EXPECT_SECURE="Added guest"\n', "REGEX=COUNT")
+        self.assertError(BASE + 'EXPECT_SECURE="(unclosed=1"\n', "not a regular expression")
+
     def test_evtchn_peer_checks(self):
         self.assertError(BASE + 'DOMU_EVTCHN[0]="10:0:11"\n', "not another domU")
         self.assertError(BASE + 'DOMU_EVTCHN[0]="10:dom0:11"\n', "no dom0")
