@@ -1,6 +1,7 @@
 //! The kernel object handed to the application, the boot sequence and the event loop.
 #![forbid(unsafe_code)]
 
+use crate::arch::grant::SharedPage;
 use crate::arch::{self, window::ForeignPage, window::Window};
 use crate::bootargs::Bootargs;
 use crate::dt::DtInfo;
@@ -13,8 +14,9 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use core::time::Duration;
 use hashbrown::HashMap;
-use xenif::abi::{DomId, EvtchnPort};
+use xenif::abi::{DomId, EvtchnPort, GrantRef};
 use xenif::foreign::ForeignMapError;
+use xenif::grant::GrantError;
 use xenif::hypercall as hc;
 use xenif::XenResult;
 
@@ -58,6 +60,7 @@ pub struct Kernel {
     timers: BTreeMap<(Instant, TimerId), TimerHandler>,
     next_timer: u64,
     window: Window,
+    grants: arch::grant::GrantTable,
     orphans: alloc::collections::BTreeSet<EvtchnPort>,
     taken: Vec<u64>,
     dt_blob_addr: u64,
@@ -127,11 +130,20 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
     if let Some(u) = dt.uart {
         let _ = mmio.push(u);
     }
-    let tables =
-        match arch::mmu::init_full(&dt.memory, text_region(), &guard_pages(), &mmio, window) {
-            Ok(n) => n,
-            Err(e) => crate::crash::boot_error(format_args!("page tables: {e:?}")),
-        };
+    // The grant-table region comes first in `/hypervisor` `reg`; our table's frame goes there.
+    let grant_region = dt.xen_regions.first().copied().filter(|r| r.size >= 4096);
+    let grant_page = grant_region.map(|r| Region::new(r.base, 4096));
+    let tables = match arch::mmu::init_full(
+        &dt.memory,
+        text_region(),
+        &guard_pages(),
+        &mmio,
+        window,
+        grant_page,
+    ) {
+        Ok(n) => n,
+        Err(e) => crate::crash::boot_error(format_args!("page tables: {e:?}")),
+    };
     let _ = marks.push(("tables", arch::timer::now()));
     let bootargs = Bootargs(dt.bootargs);
     crate::crash::set_name(bootargs.name());
@@ -227,6 +239,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
         timers: BTreeMap::new(),
         next_timer: 0,
         window: Window::new(),
+        grants: arch::grant::GrantTable::new(grant_region),
         orphans: alloc::collections::BTreeSet::new(),
         taken: Vec::new(),
         dt_blob_addr: blob.as_ptr() as usize as u64,
@@ -439,6 +452,31 @@ impl Kernel {
     /// Unmap a foreign page.
     pub fn unmap_foreign(&mut self, page: ForeignPage) -> XenResult<()> {
         self.window.unmap(page)
+    }
+
+    /// Let `dom` map `page` (read-only if `readonly`); returns the grant reference to tell it.
+    pub fn grant_access(
+        &mut self,
+        dom: DomId,
+        page: &SharedPage,
+        readonly: bool,
+    ) -> Result<GrantRef, GrantError> {
+        self.grants.grant(dom, page, readonly)
+    }
+
+    /// Revoke a grant; `GNTST_permission_denied` while the other domain still has it mapped.
+    pub fn end_access(&mut self, gref: GrantRef) -> Result<(), GrantError> {
+        self.grants.revoke(gref)
+    }
+
+    /// Map grant `gref` of `dom` into the window (unmap with [`Kernel::unmap_foreign`]).
+    pub fn map_grant(
+        &mut self,
+        dom: DomId,
+        gref: GrantRef,
+        readonly: bool,
+    ) -> Result<ForeignPage, GrantError> {
+        self.window.map_grant(dom, gref, readonly)
     }
 
     /// Free window slots.

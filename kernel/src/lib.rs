@@ -47,6 +47,8 @@ mod irq;
 mod kernel;
 
 #[cfg(target_arch = "aarch64")]
+pub use arch::grant::SharedPage;
+#[cfg(target_arch = "aarch64")]
 pub use arch::window::ForeignPage;
 #[cfg(target_arch = "aarch64")]
 pub use kernel::{parse_reserve, BootStats, Kernel, TimerId};

@@ -342,7 +342,79 @@ pub struct GrantEntryV1 {
     pub frame: u32,
 }
 
+/// `grant_ref_t`.
+pub type GrantRef = u32;
+/// `grant_handle_t`.
+pub type GrantHandle = u32;
+
 /// `GTF_permit_access`.
 pub const GTF_PERMIT_ACCESS: u16 = 1;
 /// `GTF_readonly`.
 pub const GTF_READONLY: u16 = 1 << 2;
+/// `GTF_reading`: set by Xen while the grant is mapped for reading.
+pub const GTF_READING: u16 = 1 << 3;
+/// `GTF_writing`: set by Xen while the grant is mapped for writing.
+pub const GTF_WRITING: u16 = 1 << 4;
+
+/// `GNTTABOP_*` (`public/grant_table.h`).
+pub mod gnttabop {
+    /// `GNTTABOP_map_grant_ref`.
+    pub const MAP_GRANT_REF: u64 = 0;
+    /// `GNTTABOP_unmap_grant_ref`.
+    pub const UNMAP_GRANT_REF: u64 = 1;
+    /// `GNTTABOP_query_size`.
+    pub const QUERY_SIZE: u64 = 6;
+}
+
+/// `GNTMAP_host_map`: map at `host_addr` (a guest physical address on Arm).
+pub const GNTMAP_HOST_MAP: u32 = 1 << 1;
+/// `GNTMAP_readonly`.
+pub const GNTMAP_READONLY: u32 = 1 << 2;
+
+/// `struct gnttab_map_grant_ref`.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+pub struct GnttabMapGrantRef {
+    /// IN: where to map (guest physical address on Arm).
+    pub host_addr: u64,
+    /// IN: `GNTMAP_*`.
+    pub flags: u32,
+    /// IN: grant reference in the granting domain's table.
+    pub ref_: GrantRef,
+    /// IN: granting domain.
+    pub dom: DomId,
+    /// OUT: `GNTST_*`.
+    pub status: i16,
+    /// OUT: handle for the unmap.
+    pub handle: GrantHandle,
+    /// OUT: bus address (unused on Arm without an IOMMU mapping).
+    pub dev_bus_addr: u64,
+}
+
+/// `struct gnttab_unmap_grant_ref`.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+pub struct GnttabUnmapGrantRef {
+    /// IN: the address the grant is mapped at.
+    pub host_addr: u64,
+    /// IN: bus address (0).
+    pub dev_bus_addr: u64,
+    /// IN: the handle from the map.
+    pub handle: GrantHandle,
+    /// OUT: `GNTST_*`.
+    pub status: i16,
+}
+
+/// `struct gnttab_query_size`.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+pub struct GnttabQuerySize {
+    /// IN: domain (DOMID_SELF).
+    pub dom: DomId,
+    /// OUT: frames in use.
+    pub nr_frames: u32,
+    /// OUT: maximum frames.
+    pub max_nr_frames: u32,
+    /// OUT: `GNTST_*`.
+    pub status: i16,
+}

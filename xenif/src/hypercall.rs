@@ -16,8 +16,12 @@ use crate::abi::{
     EvtchnBindInterdomain, EvtchnBindVirq, EvtchnPort, EvtchnPortArg, EvtchnStatus, SchedShutdown,
     ShutdownReason, XenAddToPhysmap, XenPfn, XenRemoveFromPhysmap, DOMID_SELF,
 };
+use crate::abi::{
+    gnttabop, GnttabMapGrantRef, GnttabQuerySize, GnttabUnmapGrantRef, GrantHandle, GrantRef,
+};
 use crate::error::{XenError, XenResult};
 use crate::foreign::{batch_header, ForeignMapError, PageErrors};
+use crate::grant::GrantError;
 use core::arch::asm;
 
 /// Issue a hypercall with up to five arguments.
@@ -274,4 +278,120 @@ pub unsafe fn remove_from_physmap(gpfn: XenPfn) -> XenResult<()> {
         )
     };
     XenError::from_ret(r).map(|_| ())
+}
+
+/// `GNTTABOP_query_size` of our own table: (frames in use, maximum frames).
+pub fn gnttab_query_size() -> Result<(u32, u32), GrantError> {
+    let mut q = GnttabQuerySize {
+        dom: DOMID_SELF,
+        ..Default::default()
+    };
+    // SAFETY: `q` is a live `struct gnttab_query_size`, count 1.
+    let r = unsafe {
+        hypercall(
+            nr::GRANT_TABLE_OP,
+            gnttabop::QUERY_SIZE,
+            addr(&mut q as *mut _),
+            1,
+            0,
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(GrantError::GENERAL);
+    }
+    GrantError::check(q.status).map(|_| (q.nr_frames, q.max_nr_frames))
+}
+
+/// Map frame `idx` of our own grant table (v1 entries) at our frame `gpfn`
+/// (`XENMEM_add_to_physmap`, `XENMAPSPACE_grant_table`).
+///
+/// # Safety
+/// 1. No Rust object may live in frame `gpfn`; from now on it holds the grant table, which Xen
+///    reads and writes concurrently (access it only through atomics/volatile).
+pub unsafe fn map_grant_table_frame(idx: u64, gpfn: XenPfn) -> XenResult<()> {
+    let mut a = XenAddToPhysmap {
+        domid: DOMID_SELF,
+        size: 0,
+        space: mapspace::GRANT_TABLE,
+        idx,
+        gpfn,
+    };
+    // SAFETY: `a` is live; the physmap change is covered by the caller's condition 1.
+    let r = unsafe {
+        hypercall(
+            nr::MEMORY_OP,
+            xenmem::ADD_TO_PHYSMAP,
+            addr(&mut a as *mut XenAddToPhysmap),
+            0,
+            0,
+            0,
+        )
+    };
+    XenError::from_ret(r).map(|_| ())
+}
+
+/// `GNTTABOP_map_grant_ref` with `GNTMAP_host_map`: map grant `gref` of domain `dom` at our guest
+/// physical address `gpa`. Returns the handle for [`gnttab_unmap`].
+///
+/// # Safety
+/// 1. No Rust object may live in the frame at `gpa` (it is replaced by the granted page).
+pub unsafe fn gnttab_map(
+    dom: DomId,
+    gref: GrantRef,
+    gpa: u64,
+    readonly: bool,
+) -> Result<GrantHandle, GrantError> {
+    let mut m = GnttabMapGrantRef {
+        host_addr: gpa,
+        flags: abi::GNTMAP_HOST_MAP | if readonly { abi::GNTMAP_READONLY } else { 0 },
+        ref_: gref,
+        dom,
+        ..Default::default()
+    };
+    // SAFETY: `m` is a live `struct gnttab_map_grant_ref`, count 1; the physmap change is
+    // covered by the caller's condition 1.
+    let r = unsafe {
+        hypercall(
+            nr::GRANT_TABLE_OP,
+            gnttabop::MAP_GRANT_REF,
+            addr(&mut m as *mut _),
+            1,
+            0,
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(GrantError::GENERAL);
+    }
+    GrantError::check(m.status).map(|_| m.handle)
+}
+
+/// `GNTTABOP_unmap_grant_ref` of a grant mapped at `gpa` with `handle`.
+///
+/// # Safety
+/// 1. No stage-1 mapping of the frame at `gpa` may be used afterwards.
+pub unsafe fn gnttab_unmap(gpa: u64, handle: GrantHandle) -> Result<(), GrantError> {
+    let mut u = GnttabUnmapGrantRef {
+        host_addr: gpa,
+        dev_bus_addr: 0,
+        handle,
+        status: 0,
+    };
+    // SAFETY: `u` is a live `struct gnttab_unmap_grant_ref`, count 1; the caller guarantees
+    // nothing uses the frame any more.
+    let r = unsafe {
+        hypercall(
+            nr::GRANT_TABLE_OP,
+            gnttabop::UNMAP_GRANT_REF,
+            addr(&mut u as *mut _),
+            1,
+            0,
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(GrantError::GENERAL);
+    }
+    GrantError::check(u.status)
 }

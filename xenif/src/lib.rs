@@ -9,6 +9,7 @@
 //!   atomics, host-testable.
 //! - [`foreign`]: request building and per-page error decoding for `XENMEM_add_to_physmap_batch` with
 //!   `XENMAPSPACE_gmfn_foreign`.
+//! - [`grant`]: grant-table v1 entry states and `GNTST_*` statuses as a typed error.
 //! - `hypercall` (aarch64 only): the only module with `unsafe`: `hvc #0xEA1` with the register
 //!   contract of a debug Xen, and typed safe wrappers.
 //!
@@ -20,6 +21,7 @@ pub mod abi;
 pub mod error;
 pub mod evtchn;
 pub mod foreign;
+pub mod grant;
 pub mod hook;
 #[cfg(target_arch = "aarch64")]
 pub mod hypercall;

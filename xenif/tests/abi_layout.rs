@@ -78,7 +78,18 @@ void emit(void)
     K(XENMEM_add_to_physmap); K(XENMEM_remove_from_physmap); K(XENMEM_add_to_physmap_batch);
     K(XENMAPSPACE_shared_info); K(XENMAPSPACE_grant_table); K(XENMAPSPACE_gmfn);
     K(XENMAPSPACE_gmfn_foreign);
-    K(GTF_permit_access); K(GTF_readonly);
+    K(GTF_permit_access); K(GTF_readonly); K(GTF_reading); K(GTF_writing);
+    SZ(gnttab_map_grant_ref); OFF(gnttab_map_grant_ref, flags); OFF(gnttab_map_grant_ref, ref);
+    OFF(gnttab_map_grant_ref, dom); OFF(gnttab_map_grant_ref, status);
+    OFF(gnttab_map_grant_ref, handle); OFF(gnttab_map_grant_ref, dev_bus_addr);
+    SZ(gnttab_unmap_grant_ref); OFF(gnttab_unmap_grant_ref, dev_bus_addr);
+    OFF(gnttab_unmap_grant_ref, handle); OFF(gnttab_unmap_grant_ref, status);
+    SZ(gnttab_query_size); OFF(gnttab_query_size, nr_frames); OFF(gnttab_query_size, max_nr_frames);
+    OFF(gnttab_query_size, status);
+    K(GNTTABOP_map_grant_ref); K(GNTTABOP_unmap_grant_ref); K(GNTTABOP_query_size);
+    K(GNTMAP_host_map); K(GNTMAP_readonly);
+    K(GNTST_okay); K(GNTST_general_error); K(GNTST_bad_domain); K(GNTST_bad_gntref);
+    K(GNTST_bad_handle); K(GNTST_permission_denied); K(GNTST_bad_page); K(GNTST_no_space);
 #define XEN_ERRNO(name, value) EMIT("errno " #name, value);
 #include <public/errno.h>
 }
@@ -369,6 +380,81 @@ fn abi_matches_xen_public_headers() {
     k!(k, "XENMAPSPACE_gmfn_foreign", mapspace::GMFN_FOREIGN);
     k!(k, "GTF_permit_access", GTF_PERMIT_ACCESS);
     k!(k, "GTF_readonly", GTF_READONLY);
+    k!(k, "GTF_reading", GTF_READING);
+    k!(k, "GTF_writing", GTF_WRITING);
+    sz!(k, "gnttab_map_grant_ref", GnttabMapGrantRef);
+    off!(k, "gnttab_map_grant_ref.flags", GnttabMapGrantRef, flags);
+    off!(k, "gnttab_map_grant_ref.ref", GnttabMapGrantRef, ref_);
+    off!(k, "gnttab_map_grant_ref.dom", GnttabMapGrantRef, dom);
+    off!(k, "gnttab_map_grant_ref.status", GnttabMapGrantRef, status);
+    off!(k, "gnttab_map_grant_ref.handle", GnttabMapGrantRef, handle);
+    off!(
+        k,
+        "gnttab_map_grant_ref.dev_bus_addr",
+        GnttabMapGrantRef,
+        dev_bus_addr
+    );
+    sz!(k, "gnttab_unmap_grant_ref", GnttabUnmapGrantRef);
+    off!(
+        k,
+        "gnttab_unmap_grant_ref.dev_bus_addr",
+        GnttabUnmapGrantRef,
+        dev_bus_addr
+    );
+    off!(
+        k,
+        "gnttab_unmap_grant_ref.handle",
+        GnttabUnmapGrantRef,
+        handle
+    );
+    off!(
+        k,
+        "gnttab_unmap_grant_ref.status",
+        GnttabUnmapGrantRef,
+        status
+    );
+    sz!(k, "gnttab_query_size", GnttabQuerySize);
+    off!(k, "gnttab_query_size.nr_frames", GnttabQuerySize, nr_frames);
+    off!(
+        k,
+        "gnttab_query_size.max_nr_frames",
+        GnttabQuerySize,
+        max_nr_frames
+    );
+    off!(k, "gnttab_query_size.status", GnttabQuerySize, status);
+    k!(k, "GNTTABOP_map_grant_ref", gnttabop::MAP_GRANT_REF);
+    k!(k, "GNTTABOP_unmap_grant_ref", gnttabop::UNMAP_GRANT_REF);
+    k!(k, "GNTTABOP_query_size", gnttabop::QUERY_SIZE);
+    k!(k, "GNTMAP_host_map", GNTMAP_HOST_MAP);
+    k!(k, "GNTMAP_readonly", GNTMAP_READONLY);
+    k!(k, "GNTST_okay", 0);
+    k!(
+        k,
+        "GNTST_general_error",
+        xenif::grant::GrantError::GENERAL.0
+    );
+    k!(
+        k,
+        "GNTST_bad_domain",
+        xenif::grant::GrantError::BAD_DOMAIN.0
+    );
+    k!(
+        k,
+        "GNTST_bad_gntref",
+        xenif::grant::GrantError::BAD_GNTREF.0
+    );
+    k!(
+        k,
+        "GNTST_bad_handle",
+        xenif::grant::GrantError::BAD_HANDLE.0
+    );
+    k!(
+        k,
+        "GNTST_permission_denied",
+        xenif::grant::GrantError::PERMISSION_DENIED.0
+    );
+    k!(k, "GNTST_bad_page", xenif::grant::GrantError::BAD_PAGE.0);
+    k!(k, "GNTST_no_space", xenif::grant::GrantError::NO_SPACE.0);
     for &(name, val) in XenError::ALL {
         k.eq(&format!("errno {name}"), val as i64);
     }

@@ -130,7 +130,8 @@ pub(crate) fn init_early(
 }
 
 /// Phase 2, MMU on: add the rest of `ram` (minus `code` and `holes`, read/write and
-/// execute-never), `mmio` as device memory and the window's level-3 tables (`window`: 2 MiB
+/// execute-never), `mmio` as device memory, the page for our grant table (`grant_page`, Normal)
+/// and the window's level-3 tables (`window`: 2 MiB
 /// aligned, `WINDOW_PAGES` pages, or none) to the live tables. Only invalid entries become valid
 /// (the early mappings are re-stated with the same attributes), so no break-before-make is
 /// needed; the stores are made visible to the walker before returning. Returns the tables used.
@@ -140,6 +141,7 @@ pub(crate) fn init_full(
     holes: &[Region],
     mmio: &[Region],
     window: Option<Region>,
+    grant_page: Option<Region>,
 ) -> Result<usize, PtError> {
     // SAFETY: called once, after `init_early` and before anything else touches the pool
     // (single CPU, IRQs masked); the walker may read the tables concurrently, but each store
@@ -161,6 +163,10 @@ pub(crate) fn init_full(
     for r in mmio {
         let r = r.align_out(PAGE);
         b.map(r.base, r.size, Attr::Device)?;
+    }
+    if let Some(g) = grant_page {
+        // Our grant-table frame (Xen maps it there on first use; untouched until then).
+        b.map(g.base, g.size, Attr::Normal)?;
     }
     if let Some(w) = window {
         b.reserve(w.base, w.size)?;

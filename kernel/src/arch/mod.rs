@@ -6,6 +6,7 @@
 
 pub mod boot;
 pub mod gic;
+pub mod grant;
 #[cfg(target_os = "none")]
 pub mod heap;
 pub mod mmio;

@@ -10,8 +10,9 @@
 use super::mmu;
 use crate::foreign::SlotAllocator;
 use alloc::vec::Vec;
-use xenif::abi::DomId;
+use xenif::abi::{DomId, GrantHandle, GrantRef};
 use xenif::foreign::ForeignMapError;
+use xenif::grant::GrantError;
 use xenif::XenResult;
 
 const PAGE: usize = 4096;
@@ -22,6 +23,8 @@ pub struct ForeignPage {
     slot: usize,
     dom: DomId,
     gfn: u64,
+    /// The grant handle if the page came from a grant reference (`gfn` is then the ref).
+    grant: Option<GrantHandle>,
 }
 
 impl ForeignPage {
@@ -143,18 +146,57 @@ impl Window {
             .zip(gfns)
             .map(|(slot, &gfn)| {
                 mmu::window_set(slot, Some((mmu::window_base() + slot * PAGE) as u64));
-                ForeignPage { slot, dom, gfn }
+                ForeignPage {
+                    slot,
+                    dom,
+                    gfn,
+                    grant: None,
+                }
             })
             .collect())
     }
 
-    /// Unmap a page: stage-1 entry first (with TLB invalidation), then the physmap entry,
-    /// which drops Xen's reference on the foreign page.
+    /// Map grant `gref` of domain `dom` (`GNTTABOP_map_grant_ref`), read-only if `readonly`.
+    pub fn map_grant(
+        &mut self,
+        dom: DomId,
+        gref: GrantRef,
+        readonly: bool,
+    ) -> Result<ForeignPage, GrantError> {
+        let slot = self.slots.alloc().ok_or(GrantError::NO_SPACE)?;
+        let va = mmu::window_base() + slot * PAGE;
+        // SAFETY: `va` is a free window slot: no Rust object lives there and its stage-1 entry
+        // is invalid until the mapping succeeded.
+        match unsafe { xenif::hypercall::gnttab_map(dom, gref, va as u64, readonly) } {
+            Ok(h) => {
+                mmu::window_set(slot, Some(va as u64));
+                Ok(ForeignPage {
+                    slot,
+                    dom,
+                    gfn: u64::from(gref),
+                    grant: Some(h),
+                })
+            }
+            Err(e) => {
+                self.slots.release(slot);
+                Err(e)
+            }
+        }
+    }
+
+    /// Unmap a page: stage-1 entry first (with TLB invalidation), then the physmap entry
+    /// (`XENMEM_remove_from_physmap`, or `GNTTABOP_unmap_grant_ref` for a grant), which drops
+    /// Xen's reference on the page.
     pub fn unmap(&mut self, page: ForeignPage) -> XenResult<()> {
         mmu::window_set(page.slot, None);
         let gpfn = (page.va() / PAGE) as u64;
-        // SAFETY: the stage-1 entry is gone, so nothing can access the frame any more.
-        let r = unsafe { xenif::hypercall::remove_from_physmap(gpfn) };
+        let r = match page.grant {
+            // SAFETY: the stage-1 entry is gone, so nothing can access the frame any more.
+            Some(h) => unsafe { xenif::hypercall::gnttab_unmap(page.va() as u64, h) }
+                .map_err(|_| xenif::XenError::EINVAL),
+            // SAFETY: as above.
+            None => unsafe { xenif::hypercall::remove_from_physmap(gpfn) },
+        };
         // The slot is reusable even on failure: a later map to it replaces the entry.
         self.slots.release(page.slot);
         r

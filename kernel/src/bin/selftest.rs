@@ -127,7 +127,17 @@ fn main(k: &mut Kernel) {
     measure_hypercall(k);
     check_loopback(k, &mut r);
     check_virq(k, &mut r);
+    let offer = offer_grant(k, &mut r);
     check_interdomain(k, &mut r);
+    if let Some((gref, _page)) = offer {
+        // The peer mapped, read and unmapped the page when our first ping arrived.
+        let res = k.end_access(gref);
+        r.check(
+            "grant-end-access",
+            res.is_ok(),
+            format_args!("ref={gref} revoke={res:?} (the peer's check grant-map used it)"),
+        );
+    }
     check_foreign(k, &mut r);
 
     println!(
@@ -306,6 +316,32 @@ fn check_virq(k: &mut Kernel, r: &mut Report) {
             false,
             format_args!("bind/close VIRQ_DEBUG: {e}"),
         ),
+    }
+}
+
+/// Grant the peer read access to a page with a pattern; the peer maps it when our first ping
+/// arrives (check grant-map in the peer) and is told ref 8, the first non-reserved one.
+fn offer_grant(k: &mut Kernel, r: &mut Report) -> Option<(u32, kernel::SharedPage)> {
+    let port = k.bootargs().get_u64("peer-port")? as u32;
+    let (dom, _) = k.evtchn_remote(port).ok()?;
+    let page = kernel::SharedPage::new()?;
+    page.write(0, b"TSD-SELFTEST-GRANT");
+    match k.grant_access(dom, &page, true) {
+        Ok(gref) => {
+            r.check(
+                "grant-access",
+                gref == 8,
+                format_args!(
+                    "page gfn={:#x} granted read-only to dom {dom} as ref {gref}",
+                    page.gfn()
+                ),
+            );
+            Some((gref, page))
+        }
+        Err(e) => {
+            r.check("grant-access", false, format_args!("{e}"));
+            None
+        }
     }
 }
 

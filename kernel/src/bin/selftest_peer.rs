@@ -3,8 +3,8 @@
 //! channel, echoes every event it gets, and checks that the policy denies *it* a foreign mapping
 //! of the selftest domain.
 //!
-//! Command line: `name=peer reserve=ADDR peer-port=N` (the self-test domain is the remote end of
-//! the static channel on port N).
+//! Command line: `name=peer reserve=ADDR peer-port=N grant-ref=R` (the self-test domain is the
+//! remote end of the static channel on port N and grants us a page as ref R).
 #![no_std]
 #![no_main]
 
@@ -127,6 +127,39 @@ fn main(k: &mut Kernel) {
         ok,
         format_args!("echoed={}", echoes.get()),
     );
+
+    // The selftest granted us a page before its first ping: map it read-only, read, unmap.
+    let gref = k.bootargs().get_u64("grant-ref").map(|g| g as u32);
+    match (
+        port.and_then(|p| k.evtchn_remote(p).ok()).map(|(d, _)| d),
+        gref,
+    ) {
+        (Some(dom), Some(gref)) => match k.map_grant(dom, gref, true) {
+            Ok(p) => {
+                let mut b = [0u8; 18];
+                p.read(0, &mut b);
+                let un = k.unmap_foreign(p);
+                check(
+                    "grant-map",
+                    &b == b"TSD-SELFTEST-GRANT" && un.is_ok(),
+                    format_args!(
+                        "dom={dom} ref={gref} read={:?} unmap={un:?}",
+                        core::str::from_utf8(&b).unwrap_or("<binary>")
+                    ),
+                );
+            }
+            Err(e) => check(
+                "grant-map",
+                false,
+                format_args!("dom={dom} ref={gref}: {e}"),
+            ),
+        },
+        _ => check(
+            "grant-map",
+            false,
+            format_args!("no grant-ref= or peer domain"),
+        ),
+    }
     println!(
         "TSD-RESULT {name} passed={passed} failed={failed} status={}",
         if failed == 0 { "PASS" } else { "FAIL" }
