@@ -153,6 +153,9 @@ fn main(k: &mut Kernel) {
         let n = recurse(core::hint::black_box(1));
         println!("TSD-INFO {name} recursion returned {n}");
     }
+    if k.bootargs().get("crash") == Some("panic") {
+        panic!("deliberate panic (crash=panic)");
+    }
     if k.bootargs().get("crash") == Some("text") {
         println!("TSD-INFO {name} deliberate store to text follows");
         kernel::arch::rawmem::write_to_text();
