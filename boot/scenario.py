@@ -216,6 +216,16 @@ class Scenario:
         return ([self.dom0] if self.dom0 else []) + self.domus
 
 
+# Build steps of scripts/build that only some scenarios need, by the image they need.
+EXTRA_BUILD_STEPS = {"flash-4guests.bin": "firmware-4guests"}
+
+
+def build_steps(sc: "Scenario") -> list[str]:
+    """The on-demand scripts/build steps this scenario needs besides the default ones."""
+    step = EXTRA_BUILD_STEPS.get(sc.fields["FIRMWARE"])
+    return [step] if step else []
+
+
 def available() -> list[str]:
     return sorted(f[:-4] for f in os.listdir(SCENARIO_DIR) if f.endswith(".scn"))
 
