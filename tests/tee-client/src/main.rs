@@ -1,0 +1,825 @@
+//! tee-client: an OP-TEE client guest that speaks the OP-TEE SMC ABI directly (no Linux driver)
+//! and checks what a mediator lets through, one `TSD-CHECK <name> <case> PASS|FAIL <detail>`
+//! line per case, then `TSD-RESULT`.
+//!
+//! Boot arguments: `name=` (markers), `mode=optee|stubdom` (which mediator's deliberate
+//! differences to expect, default `optee`), `bench=N` (after the cases, N repetitions of each
+//! benchmark, reported as `TSD-BENCH <name> <metric> median_ns=.. min_ns=.. p90_ns=.. n=..`),
+//! `cases=0` (benchmarks only), `selftests=0` (skip OP-TEE's core self tests, the slowest case).
+//!
+//! Calls go through `hvc #0` (`/firmware/optee` says `method = "hvc"`), with
+//! `xenif::hook::call::smccc_hvc` (x0–x7 in and out; the asm is not `nomem`, because OP-TEE reads
+//! and writes the pages whose addresses the registers carry). Memory given to OP-TEE is our own
+//! heap, page-aligned; the kernel identity-maps RAM, so an address is its IPA.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt::Arguments;
+use kernel::time::Instant;
+use kernel::xenif::hook::call::smccc_hvc;
+use kernel::{println, Kernel};
+use mediator::abi::{caps, msg, regpair, ret, rpc, smc, split, MsgArg, Param, PAGE_SIZE};
+use tee_client::{
+    byte_sum, fill_page_list, is_unknown, list_pages, pattern, pta, teec, uuid_words, w, words_are,
+    Mode, Summary, LOGIN_PUBLIC, MISSING_TA_UUID, OPTEE_MSG_REVISION, OPTEE_OS_REVISION,
+    OPTEE_OS_UUID, PTA_INVOKE_TESTS_UUID,
+};
+
+kernel::entry!(main);
+
+use mediator::abi::teec as gp;
+
+/// One page of our RAM, page-aligned.
+#[repr(C, align(4096))]
+struct Page([u8; PAGE_SIZE]);
+
+fn new_page() -> Box<Page> {
+    Box::new(Page([0; PAGE_SIZE]))
+}
+
+/// The IPA of a value in our RAM (identity map). The cast exposes the pointer's provenance, so
+/// the compiler assumes the SMC asm may read and write it.
+fn ipa<T>(v: &T) -> u64 {
+    v as *const T as usize as u64
+}
+
+/// A buffer of `n` pages that are deliberately not consecutive in guest RAM (every other page
+/// of a pool, in descending order), described by an OP-TEE non-contiguous page list.
+struct Scatter {
+    pool: Vec<Page>,
+    order: Vec<usize>,
+    lists: Vec<Box<Page>>,
+}
+
+impl Scatter {
+    fn new(n: usize) -> Scatter {
+        let mut pool = Vec::with_capacity(2 * n);
+        for _ in 0..2 * n {
+            pool.push(Page([0; PAGE_SIZE]));
+        }
+        let order: Vec<usize> = (0..n).map(|i| 2 * (n - 1 - i) + 1).collect();
+        let mut lists: Vec<Box<Page>> = (0..list_pages(n)).map(|_| new_page()).collect();
+        let addrs: Vec<u64> = order.iter().map(|&i| ipa(&pool[i])).collect();
+        // Fill from the last list page so that each knows its successor's address.
+        let mut next = 0;
+        for (li, chunk) in addrs.chunks(msg::PAGELIST_ENTRIES).enumerate().rev() {
+            fill_page_list(&mut lists[li].0, chunk, next);
+            next = ipa(&*lists[li]);
+        }
+        Scatter { pool, order, lists }
+    }
+
+    /// `buf_ptr` of a NONCONTIG memref starting `off` bytes into the first page.
+    fn buf_ptr(&self, off: usize) -> u64 {
+        ipa(&*self.lists[0]) | off as u64
+    }
+
+    fn pages(&self) -> impl Iterator<Item = &[u8; PAGE_SIZE]> {
+        self.order.iter().map(|&i| &self.pool[i].0)
+    }
+
+    /// Byte `i` of the buffer (in list order).
+    fn byte(&self, i: usize) -> u8 {
+        self.pool[self.order[i / PAGE_SIZE]].0[i % PAGE_SIZE]
+    }
+
+    /// Fills `len` bytes from `off` with the pattern; returns their sum.
+    fn fill(&mut self, off: usize, len: usize) -> u8 {
+        for i in off..off + len {
+            let p = self.order[i / PAGE_SIZE];
+            self.pool[p].0[i % PAGE_SIZE] = pattern(i);
+        }
+        let bytes: Vec<u8> = (off..off + len).map(|i| self.byte(i)).collect();
+        byte_sum([&bytes[..]])
+    }
+
+    /// The pages' IPAs are pairwise non-adjacent.
+    fn scattered(&self) -> bool {
+        let a: Vec<u64> = self.pages().map(ipa).collect();
+        a.windows(2)
+            .all(|p| p[1].abs_diff(p[0]) != PAGE_SIZE as u64)
+    }
+}
+
+/// RPCs seen (OP-TEE → normal world), by kind.
+#[derive(Clone, Copy, Debug, Default)]
+struct Rpcs {
+    alloc: u32,
+    free: u32,
+    foreign_intr: u32,
+    load_ta: u32,
+    shm_alloc: u32,
+    shm_free: u32,
+    get_time: u32,
+    fs: u32,
+    other_cmd: u32,
+    unknown: u32,
+}
+
+/// What a std call returned.
+#[derive(Clone, Copy, Debug)]
+struct Answer {
+    x0: u64,
+    ret: u32,
+    origin: u32,
+    session: u32,
+    p: [Param; 4],
+}
+
+impl Answer {
+    fn ok(&self) -> bool {
+        self.x0 == ret::OK && self.ret == teec::SUCCESS
+    }
+}
+
+impl core::fmt::Display for Answer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "x0={:#x} ret={:#x} origin={}",
+            self.x0, self.ret, self.origin
+        )
+    }
+}
+
+/// The client's side of the OP-TEE message protocol: one argument page, the RPC buffers
+/// OP-TEE asked for (by cookie), the shared memory it allocated through RPC (by cookie).
+struct Tee {
+    arg: Box<Page>,
+    rpc_args: Vec<(u64, Box<Page>)>,
+    rpc_shm: Vec<(u64, Scatter)>,
+    next_cookie: u64,
+    rpcs: Rpcs,
+    boot: Instant,
+}
+
+impl Tee {
+    fn new(k: &Kernel) -> Tee {
+        Tee {
+            arg: new_page(),
+            rpc_args: Vec::new(),
+            rpc_shm: Vec::new(),
+            next_cookie: 0x7ee0_0000,
+            rpcs: Rpcs::default(),
+            boot: k.now(),
+        }
+    }
+
+    fn cookie(&mut self) -> u64 {
+        self.next_cookie += 1;
+        self.next_cookie
+    }
+
+    /// Writes a message into the argument page.
+    fn prepare(&mut self, cmd: u32, func: u32, session: u32, params: &[Param]) {
+        self.arg.0.fill(0);
+        self.arg.0[4..8].copy_from_slice(&func.to_le_bytes());
+        let mut m = MsgArg::new(&mut self.arg.0, 0);
+        m.set_cmd(cmd);
+        m.set_session(session);
+        m.set_num_params(params.len() as u32);
+        for (i, p) in params.iter().enumerate() {
+            m.set_param(i, *p);
+        }
+    }
+
+    fn answer(&mut self, x0: u64) -> Answer {
+        let m = MsgArg::new(&mut self.arg.0, 0);
+        Answer {
+            x0,
+            ret: m.ret(),
+            origin: m.ret_origin(),
+            session: m.session(),
+            p: [m.param(0), m.param(1), m.param(2), m.param(3)],
+        }
+    }
+
+    /// CALL_WITH_ARG at `pa`, serving RPCs until OP-TEE returns; the final a0.
+    fn call_at(&mut self, k: &Kernel, pa: u64) -> u64 {
+        let (hi, lo) = split(pa);
+        let mut r = smccc_hvc([u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]);
+        while ret::is_rpc(r[0]) {
+            let (a1, a2, a4, a5) = self.rpc(k, &r);
+            // a3 (thread), a6, a7: "resume information, must be preserved" (optee_smc.h).
+            r = smccc_hvc([
+                u64::from(smc::RETURN_FROM_RPC),
+                a1,
+                a2,
+                r[3],
+                a4,
+                a5,
+                r[6],
+                r[7],
+            ]);
+        }
+        r[0]
+    }
+
+    /// The prepared message, sent.
+    fn call(&mut self, k: &Kernel) -> Answer {
+        let pa = ipa(&*self.arg);
+        let x0 = self.call_at(k, pa);
+        self.answer(x0)
+    }
+
+    fn msg(&mut self, k: &Kernel, cmd: u32, func: u32, session: u32, p: &[Param]) -> Answer {
+        self.prepare(cmd, func, session, p);
+        self.call(k)
+    }
+
+    fn open(&mut self, k: &Kernel, uuid: &[u8; 16]) -> Answer {
+        let (a, b) = uuid_words(uuid);
+        let meta = msg::ATTR_TYPE_VALUE_INPUT | msg::ATTR_META;
+        let p = [
+            Param {
+                attr: meta,
+                a,
+                b,
+                c: 0,
+            },
+            Param {
+                attr: meta,
+                a: 0,
+                b: 0,
+                c: LOGIN_PUBLIC,
+            },
+        ];
+        self.msg(k, msg::CMD_OPEN_SESSION, 0, 0, &p)
+    }
+
+    fn invoke(&mut self, k: &Kernel, session: u32, func: u32, p: &[Param]) -> Answer {
+        self.msg(k, msg::CMD_INVOKE_COMMAND, func, session, p)
+    }
+
+    fn close(&mut self, k: &Kernel, session: u32) -> Answer {
+        self.msg(k, msg::CMD_CLOSE_SESSION, 0, session, &[])
+    }
+
+    fn register(
+        &mut self,
+        k: &Kernel,
+        buf: &Scatter,
+        off: usize,
+        len: usize,
+        cookie: u64,
+    ) -> Answer {
+        let p = Param {
+            attr: msg::ATTR_TYPE_TMEM_OUTPUT | msg::ATTR_NONCONTIG,
+            a: buf.buf_ptr(off),
+            b: len as u64,
+            c: cookie,
+        };
+        self.msg(k, msg::CMD_REGISTER_SHM, 0, 0, &[p])
+    }
+
+    fn unregister(&mut self, k: &Kernel, cookie: u64) -> Answer {
+        let p = Param {
+            attr: msg::ATTR_TYPE_RMEM_INPUT,
+            a: 0,
+            b: 0,
+            c: cookie,
+        };
+        self.msg(k, msg::CMD_UNREGISTER_SHM, 0, 0, &[p])
+    }
+
+    /// One RPC (`optee_smc.h`, OPTEE_SMC_RPC_FUNC_*): a1, a2, a4, a5 of RETURN_FROM_RPC.
+    fn rpc(&mut self, k: &Kernel, r: &[u64; 8]) -> (u64, u64, u64, u64) {
+        let same = (r[1], r[2], r[4], r[5]);
+        match ret::rpc_func(r[0]) {
+            ret::RPC_FUNC_ALLOC => {
+                self.rpcs.alloc += 1;
+                if r[1] == 0 || r[1] > PAGE_SIZE as u64 {
+                    return (0, 0, 0, 0); // "a1 == 0 && a2 == 0: memory can't be allocated"
+                }
+                let page = new_page();
+                let (h, l) = split(ipa(&*page));
+                let cookie = self.cookie();
+                self.rpc_args.push((cookie, page));
+                let (ch, cl) = split(cookie);
+                (h, l, ch, cl)
+            }
+            ret::RPC_FUNC_FREE => {
+                self.rpcs.free += 1;
+                let cookie = regpair(r[1], r[2]);
+                self.rpc_args.retain(|(c, _)| *c != cookie);
+                same
+            }
+            ret::RPC_FUNC_FOREIGN_INTR => {
+                // Our interrupts stay masked here; Xen has taken its own. Just resume.
+                self.rpcs.foreign_intr += 1;
+                same
+            }
+            ret::RPC_FUNC_CMD => {
+                self.rpc_cmd(k, regpair(r[1], r[2]));
+                same
+            }
+            _ => {
+                self.rpcs.unknown += 1;
+                same
+            }
+        }
+    }
+
+    /// An RPC command in the argument buffer with `cookie` (`optee_rpc_cmd.h`).
+    fn rpc_cmd(&mut self, k: &Kernel, cookie: u64) {
+        let Some(i) = self.rpc_args.iter().position(|(c, _)| *c == cookie) else {
+            self.rpcs.unknown += 1;
+            return;
+        };
+        let (cmd, p0) = {
+            let m = MsgArg::new(&mut self.rpc_args[i].1 .0, 0);
+            (m.cmd(), m.param(0))
+        };
+        let mut out = None;
+        let status = match cmd {
+            rpc::CMD_GET_TIME => {
+                self.rpcs.get_time += 1;
+                let t = k.since(self.boot);
+                out = Some(Param {
+                    attr: msg::ATTR_TYPE_VALUE_OUTPUT,
+                    a: t.as_secs(),
+                    b: u64::from(t.subsec_nanos()),
+                    c: 0,
+                });
+                teec::SUCCESS
+            }
+            rpc::CMD_SHM_ALLOC => {
+                self.rpcs.shm_alloc += 1;
+                let size = p0.b as usize;
+                let n = size.div_ceil(PAGE_SIZE).max(1);
+                if n > 64 {
+                    gp::ERROR_OUT_OF_MEMORY
+                } else {
+                    let buf = Scatter::new(n);
+                    let c = self.cookie();
+                    out = Some(Param {
+                        attr: msg::ATTR_TYPE_TMEM_OUTPUT | msg::ATTR_NONCONTIG,
+                        a: buf.buf_ptr(0),
+                        b: p0.b,
+                        c,
+                    });
+                    self.rpc_shm.push((c, buf));
+                    teec::SUCCESS
+                }
+            }
+            rpc::CMD_SHM_FREE => {
+                self.rpcs.shm_free += 1;
+                let before = self.rpc_shm.len();
+                self.rpc_shm.retain(|(c, _)| *c != p0.b);
+                if self.rpc_shm.len() < before {
+                    teec::SUCCESS
+                } else {
+                    gp::ERROR_BAD_PARAMETERS
+                }
+            }
+            rpc::CMD_FS => {
+                // No REE file system: every file is missing (the secure-storage TA store
+                // looks for the TA there first).
+                self.rpcs.fs += 1;
+                gp::ERROR_ITEM_NOT_FOUND
+            }
+            rpc::CMD_LOAD_TA => {
+                // No TA store here: "not found", as tee-supplicant answers for a missing TA.
+                self.rpcs.load_ta += 1;
+                gp::ERROR_ITEM_NOT_FOUND
+            }
+            _ => {
+                self.rpcs.other_cmd += 1;
+                teec::ERROR_NOT_SUPPORTED
+            }
+        };
+        let mut m = MsgArg::new(&mut self.rpc_args[i].1 .0, 0);
+        if let Some(p) = out {
+            m.set_param(0, p);
+        }
+        m.set_ret(status);
+        m.set_ret_origin(0);
+    }
+}
+
+struct Report {
+    name: &'static str,
+    passed: u32,
+    failed: u32,
+}
+
+impl Report {
+    fn check(&mut self, case: &str, ok: bool, detail: Arguments<'_>) {
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+        let verdict = if ok { "PASS" } else { "FAIL" };
+        println!("TSD-CHECK {} {case} {verdict} {detail}", self.name);
+    }
+}
+
+fn fast(fid: u32, x1: u64) -> [u64; 8] {
+    smccc_hvc([u64::from(fid), x1, 0, 0, 0, 0, 0, 0])
+}
+
+fn fast_calls(r: &mut Report, mode: Mode) {
+    let x = fast(smc::CALLS_COUNT, 0);
+    r.check(
+        "calls-count",
+        x[0] == mode.calls_count(),
+        format_args!("x0={} expected={}", x[0], mode.calls_count()),
+    );
+    let x = fast(smc::CALLS_UID, 0);
+    r.check(
+        "calls-uid",
+        words_are(&x, &mediator::abi::OPTEE_MSG_UID),
+        format_args!("{:08x?}", &x[..4]),
+    );
+    let x = fast(smc::CALLS_REVISION, 0);
+    r.check(
+        "calls-revision",
+        (x[0], x[1]) == OPTEE_MSG_REVISION,
+        format_args!("{}.{}", x[0], x[1]),
+    );
+    let x = fast(smc::GET_OS_UUID, 0);
+    r.check(
+        "os-uuid",
+        words_are(&x, &OPTEE_OS_UUID),
+        format_args!("{:08x?}", &x[..4]),
+    );
+    let x = fast(smc::GET_OS_REVISION, 0);
+    r.check(
+        "os-revision",
+        (x[0], x[1]) == OPTEE_OS_REVISION,
+        format_args!("{}.{} a2={:#x}", x[0], x[1], x[2]),
+    );
+    // Unknown normal-world bits must not reach OP-TEE; what comes back is what the mediator
+    // lets the guest see.
+    let offered = caps::NSEC_UNIPROCESSOR | 0xF0;
+    let x = fast(smc::EXCHANGE_CAPABILITIES, offered);
+    let vis = mode.visible_sec_caps();
+    r.check(
+        "exchange-capabilities",
+        x[0] == ret::OK
+            && x[1] & !vis == 0
+            && x[1] & caps::SEC_DYNAMIC_SHM != 0
+            && x[1] & caps::SEC_HAVE_RESERVED_SHM == 0,
+        format_args!(
+            "x0={:#x} sec_caps={:#x} allowed={vis:#x} (dynamic shm, no reserved shm)",
+            x[0], x[1]
+        ),
+    );
+    let x = fast(smc::GET_SHM_CONFIG, 0);
+    r.check(
+        "get-shm-config-refused",
+        x[0] == ret::ENOTAVAIL,
+        format_args!("x0={:#x}", x[0]),
+    );
+    for (case, fid) in [
+        ("unknown-fast-function", 0xB200_00F0u32),
+        ("unknown-std-function", 0x3200_00F0),
+        ("vm-created-refused", smc::VM_CREATED),
+        ("vm-destroyed-refused", smc::VM_DESTROYED),
+    ] {
+        let x = fast(fid, 1);
+        r.check(
+            case,
+            is_unknown(x[0]),
+            format_args!("fid={fid:#x} x0={:#x}", x[0]),
+        );
+    }
+    let x = fast(smc::GET_THREAD_COUNT, 0);
+    let ok = if mode.forwards_thread_count() {
+        x[0] == ret::OK && x[1] >= 1
+    } else {
+        is_unknown(x[0])
+    };
+    r.check(
+        "get-thread-count",
+        ok,
+        format_args!("x0={:#x} x1={}", x[0], x[1]),
+    );
+}
+
+fn bad_args(r: &mut Report, k: &Kernel, t: &mut Tee, mode: Mode) {
+    t.prepare(msg::CMD_OPEN_SESSION, 0, 0, &[]);
+    let pa = ipa(&*t.arg) + 0x80;
+    let x0 = t.call_at(k, pa);
+    r.check(
+        "call-with-arg-misaligned",
+        x0 == ret::EBADADDR,
+        format_args!("arg={pa:#x} x0={x0:#x}"),
+    );
+    // Page-aligned, but no RAM there (GIC/flash region below 0x40000000).
+    let x0 = t.call_at(k, 0x1000_0000);
+    r.check(
+        "call-with-arg-not-ram",
+        x0 == ret::EBADADDR,
+        format_args!("arg=0x10000000 x0={x0:#x}"),
+    );
+    // num_params beyond one page.
+    t.prepare(msg::CMD_INVOKE_COMMAND, 0, 0, &[]);
+    MsgArg::new(&mut t.arg.0, 0).set_num_params(200);
+    let a = t.call(k);
+    let ok = match mode {
+        // Xen leaves x0 holding the function ID (optee.c handle_std_call).
+        Mode::Optee => w(a.x0) == smc::CALL_WITH_ARG,
+        Mode::Stubdom => a.x0 == ret::OK,
+    } && a.ret == gp::ERROR_BAD_PARAMETERS
+        && a.origin == gp::ORIGIN_COMMS;
+    r.check("num-params-too-large", ok, format_args!("{a}"));
+}
+
+fn value_param(ty: u64, a: u64, b: u64) -> Param {
+    Param {
+        attr: ty,
+        a,
+        b,
+        c: 0,
+    }
+}
+
+/// Opens the invoke-tests PTA; the session (0 on failure).
+fn session_cases(r: &mut Report, k: &Kernel, t: &mut Tee, selftests: bool) -> u32 {
+    let a = t.open(k, &PTA_INVOKE_TESTS_UUID);
+    r.check(
+        "open-session-pta",
+        a.ok() && a.origin == teec::ORIGIN_TRUSTED_APP,
+        format_args!(
+            "{a} session={:#x} uuid=d96a5b40-c3e5-21e3-8794-1002a5d5c61b",
+            a.session
+        ),
+    );
+    if !a.ok() {
+        return 0;
+    }
+    let s = a.session;
+    let a = t.invoke(k, s, pta::CMD_TRACE, &[]);
+    r.check("invoke-trace", a.ok(), format_args!("{a}"));
+
+    let p = value_param(msg::ATTR_TYPE_VALUE_INOUT, 0x1234_0000, 0x5678);
+    let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
+    r.check(
+        "invoke-value-inout",
+        a.ok() && a.p[0].a == 0x1234_5678 && a.p[0].b == 0x5678,
+        format_args!("{a} a={:#x} b={:#x}", a.p[0].a, a.p[0].b),
+    );
+
+    // A TMEM NONCONTIG memref over 5 scattered pages, starting mid-page, so that the mediator
+    // walks and translates a page list and OP-TEE maps every page.
+    let mut buf = Scatter::new(5);
+    let (off, len) = (0x123, 4 * PAGE_SIZE + 0x200);
+    let sum = buf.fill(off, len);
+    let p = Param {
+        attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
+        a: buf.buf_ptr(off),
+        b: len as u64,
+        c: 0x7e5_0001,
+    };
+    let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
+    let rest_ok = (off + 1..off + len).all(|i| buf.byte(i) == pattern(i));
+    r.check(
+        "invoke-tmem-noncontig",
+        a.ok() && buf.byte(off) == sum && rest_ok && buf.scattered() && a.p[0].b == len as u64,
+        format_args!(
+            "{a} pages=5 offset={off:#x} size={len} sum={:#04x} expected={sum:#04x} untouched={rest_ok}",
+            buf.byte(off)
+        ),
+    );
+
+    // Old-style (physically contiguous) TMEM: mediators refuse it.
+    let p = Param {
+        attr: msg::ATTR_TYPE_TMEM_INOUT,
+        a: ipa(&buf.pool[0]),
+        b: 64,
+        c: 0x7e5_0002,
+    };
+    let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
+    r.check(
+        "old-style-tmem-refused",
+        a.x0 == ret::OK && a.ret == gp::ERROR_BAD_PARAMETERS && a.origin == gp::ORIGIN_COMMS,
+        format_args!("{a}"),
+    );
+
+    // More pages than the mediator allows in one buffer (Xen: MAX_SHM_BUFFER_PG 129).
+    let big = Scatter::new(130);
+    let p = Param {
+        attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
+        a: big.buf_ptr(0),
+        b: (130 * PAGE_SIZE) as u64,
+        c: 0x7e5_0003,
+    };
+    let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
+    r.check(
+        "tmem-over-page-limit-refused",
+        a.x0 == ret::OK && a.ret == gp::ERROR_OUT_OF_MEMORY && a.origin == gp::ORIGIN_COMMS,
+        format_args!("{a} pages=130"),
+    );
+    drop(big);
+
+    shm_cases(r, k, t, s);
+
+    if selftests {
+        let before = t.rpcs;
+        let t0 = k.now();
+        let a = t.invoke(k, s, pta::CMD_SELF_TESTS, &[]);
+        r.check(
+            "invoke-core-self-tests",
+            a.ok(),
+            format_args!(
+                "{a} ms={} foreign_intr={}",
+                k.since(t0).as_millis(),
+                t.rpcs.foreign_intr - before.foreign_intr
+            ),
+        );
+    }
+    s
+}
+
+fn shm_cases(r: &mut Report, k: &Kernel, t: &mut Tee, s: u32) {
+    let mut buf = Scatter::new(4);
+    let (off, len) = (0x40, 3 * PAGE_SIZE + 0x100);
+    let cookie = 0x5e6_0001;
+    let a = t.register(k, &buf, off, len, cookie);
+    r.check(
+        "register-shm-noncontig",
+        a.ok() && buf.scattered(),
+        format_args!("{a} pages=4 offset={off:#x} size={len}"),
+    );
+    let sum = buf.fill(off, len);
+    // A registered-memory reference into it: offset 0 of the registration is `off` in the
+    // first page.
+    let p = Param {
+        attr: msg::ATTR_TYPE_RMEM_INOUT,
+        a: 0,
+        b: len as u64,
+        c: cookie,
+    };
+    let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
+    r.check(
+        "invoke-rmem-registered",
+        a.ok() && buf.byte(off) == sum,
+        format_args!("{a} sum={:#04x} expected={sum:#04x}", buf.byte(off)),
+    );
+    let a = t.unregister(k, cookie);
+    r.check("unregister-shm", a.ok(), format_args!("{a}"));
+    let a = t.unregister(k, cookie);
+    r.check(
+        "unregister-shm-twice-refused",
+        a.x0 == ret::OK && a.ret != teec::SUCCESS,
+        format_args!("{a}"),
+    );
+    let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
+    r.check(
+        "rmem-after-unregister-refused",
+        a.x0 == ret::OK && a.ret != teec::SUCCESS,
+        format_args!("{a}"),
+    );
+}
+
+fn rpc_cases(r: &mut Report, k: &Kernel, t: &mut Tee) {
+    let before = t.rpcs;
+    let a = t.open(k, &MISSING_TA_UUID);
+    let d = Rpcs {
+        alloc: t.rpcs.alloc - before.alloc,
+        free: t.rpcs.free - before.free,
+        load_ta: t.rpcs.load_ta - before.load_ta,
+        shm_alloc: t.rpcs.shm_alloc - before.shm_alloc,
+        shm_free: t.rpcs.shm_free - before.shm_free,
+        get_time: t.rpcs.get_time - before.get_time,
+        fs: t.rpcs.fs - before.fs,
+        other_cmd: t.rpcs.other_cmd - before.other_cmd,
+        foreign_intr: t.rpcs.foreign_intr - before.foreign_intr,
+        unknown: t.rpcs.unknown - before.unknown,
+    };
+    r.check(
+        "rpc-load-ta-missing",
+        a.x0 == ret::OK && a.ret == gp::ERROR_ITEM_NOT_FOUND && d.load_ta >= 1 && d.alloc >= 1,
+        format_args!("{a} rpcs={d:?}"),
+    );
+    r.check(
+        "rpc-buffers-freed",
+        t.rpc_args.is_empty() && t.rpc_shm.is_empty() && d.unknown == 0,
+        format_args!(
+            "alloc={} free={} rpc_args_left={} shm_left={}",
+            d.alloc,
+            d.free,
+            t.rpc_args.len(),
+            t.rpc_shm.len()
+        ),
+    );
+}
+
+fn bench_one(k: &Kernel, n: usize, mut f: impl FnMut() -> bool) -> (Summary, bool) {
+    let mut v = Vec::with_capacity(n);
+    let mut ok = true;
+    for _ in 0..n.div_ceil(10).min(20) {
+        ok &= f();
+    }
+    for _ in 0..n {
+        let t0 = k.now();
+        ok &= f();
+        let t1 = k.now();
+        v.push(k.freq().duration(t1.0.saturating_sub(t0.0)).as_nanos() as u64);
+    }
+    (Summary::of(&mut v), ok)
+}
+
+fn bench(k: &Kernel, t: &mut Tee, name: &str, n: usize) -> bool {
+    let print = |metric: &str, s: Summary, ok: bool| {
+        println!(
+            "TSD-BENCH {name} {metric} median_ns={} min_ns={} p90_ns={} n={} ok={}",
+            s.median,
+            s.min,
+            s.p90,
+            s.n,
+            if ok { 1 } else { 0 }
+        );
+    };
+    let (s, ok1) = bench_one(k, n, || {
+        let x = fast(smc::GET_OS_REVISION, 0);
+        x[0] == OPTEE_OS_REVISION.0
+    });
+    print("fast-call", s, ok1);
+
+    let a = t.open(k, &PTA_INVOKE_TESTS_UUID);
+    if !a.ok() {
+        println!("TSD-INFO {name} bench: open session failed: {a}");
+        return false;
+    }
+    let sess = a.session;
+    let (s, ok2) = bench_one(k, n, || {
+        let p = value_param(msg::ATTR_TYPE_VALUE_INOUT, 1, 2);
+        let a = t.invoke(k, sess, pta::CMD_PARAMS, &[p]);
+        a.ok() && a.p[0].a == 3
+    });
+    print("yield-call", s, ok2);
+
+    let buf = Scatter::new(16);
+    let (s, ok3) = bench_one(k, n, || {
+        let c = 0xbe_0001;
+        let a = t.register(k, &buf, 0, 16 * PAGE_SIZE, c);
+        let b = t.unregister(k, c);
+        a.ok() && b.ok()
+    });
+    print("shm-16p", s, ok3);
+    let _ = t.close(k, sess);
+    ok1 && ok2 && ok3
+}
+
+fn main(k: &mut Kernel) {
+    let name = k.name();
+    let args = k.bootargs();
+    let mode = match args.get("mode").map(Mode::parse) {
+        None => Mode::Optee,
+        Some(Some(m)) => m,
+        Some(None) => {
+            println!("TSD-RESULT {name} passed=0 failed=1 status=FAIL bad mode= argument");
+            return;
+        }
+    };
+    let n = args.get_u64("bench").unwrap_or(0) as usize;
+    let cases = args.get("cases") != Some("0");
+    let selftests = args.get("selftests") != Some("0");
+    let mut r = Report {
+        name,
+        passed: 0,
+        failed: 0,
+    };
+    let mut t = Tee::new(k);
+    println!("TSD-INFO {name} mode={} bench={n}", mode.name());
+    let t0 = k.now();
+    if cases {
+        fast_calls(&mut r, mode);
+        bad_args(&mut r, k, &mut t, mode);
+        let s = session_cases(&mut r, k, &mut t, selftests);
+        if s != 0 {
+            let a = t.close(k, s);
+            r.check("close-session", a.ok(), format_args!("{a}"));
+            let a = t.invoke(k, s, pta::CMD_TRACE, &[]);
+            r.check(
+                "invoke-after-close-refused",
+                a.x0 == ret::OK && a.ret != teec::SUCCESS,
+                format_args!("{a}"),
+            );
+        }
+        rpc_cases(&mut r, k, &mut t);
+        println!(
+            "TSD-INFO {name} cases took {} ms, rpcs {:?}",
+            k.since(t0).as_millis(),
+            t.rpcs
+        );
+    }
+    if n > 0 {
+        let ok = bench(k, &mut t, name, n);
+        r.check("bench", ok, format_args!("n={n}"));
+    }
+    println!(
+        "TSD-RESULT {name} passed={} failed={} mode={} status={}",
+        r.passed,
+        r.failed,
+        mode.name(),
+        if r.failed == 0 { "PASS" } else { "FAIL" }
+    );
+}
