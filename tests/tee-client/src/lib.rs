@@ -67,6 +67,13 @@ impl Mode {
     pub fn forwards_thread_count(self) -> bool {
         self == Mode::Stubdom
     }
+
+    /// A page-list entry that is not 4 KiB aligned: Xen truncates it to its frame and goes on;
+    /// ours refuses the memref (BAD_PARAMETERS, origin COMMS), because OP-TEE's page lists hold
+    /// page addresses only (`optee_msg.h`, OPTEE_MSG_ATTR_NONCONTIG).
+    pub fn accepts_unaligned_list_entry(self) -> bool {
+        self == Mode::Optee
+    }
 }
 
 /// OP-TEE's OS UUID (`OPTEE_OS_UUID`, 486178e0-e7f8-11e3-bc5e-0002a5d5c51b) in a0..a3.
@@ -96,6 +103,8 @@ pub mod pta {
     pub const CMD_PARAMS: u32 = 1;
     /// OP-TEE core self tests.
     pub const CMD_SELF_TESTS: u32 = 2;
+    /// A NULL memory reference of size 0 must arrive as such (xtest 1025).
+    pub const CMD_MEMREF_NULL: u32 = 10;
 }
 
 /// GP TEE Client API codes not in `mediator::abi::teec`.

@@ -97,6 +97,16 @@ impl Scatter {
         byte_sum([&bytes[..]])
     }
 
+    /// Overwrites entry `i` of the first page-list page.
+    fn set_entry(&mut self, i: usize, v: u64) {
+        self.lists[0].0[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// The IPA of the buffer's page `i`.
+    fn page_ipa(&self, i: usize) -> u64 {
+        ipa(&self.pool[self.order[i]])
+    }
+
     /// The pages' IPAs are pairwise non-adjacent.
     fn scattered(&self) -> bool {
         let a: Vec<u64> = self.pages().map(ipa).collect();
@@ -541,7 +551,7 @@ fn value_param(ty: u64, a: u64, b: u64) -> Param {
 }
 
 /// Opens the invoke-tests PTA; the session (0 on failure).
-fn session_cases(r: &mut Report, k: &Kernel, t: &mut Tee, selftests: bool) -> u32 {
+fn session_cases(r: &mut Report, k: &Kernel, t: &mut Tee, mode: Mode, selftests: bool) -> u32 {
     let a = t.open(k, &PTA_INVOKE_TESTS_UUID);
     r.check(
         "open-session-pta",
@@ -618,6 +628,74 @@ fn session_cases(r: &mut Report, k: &Kernel, t: &mut Tee, selftests: bool) -> u3
     );
     drop(big);
 
+    // Exactly at the limit: accepted, and all 129 pages reach OP-TEE.
+    let mut big = Scatter::new(129);
+    let len = 129 * PAGE_SIZE;
+    let sum = big.fill(0, len);
+    let p = Param {
+        attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
+        a: big.buf_ptr(0),
+        b: len as u64,
+        c: 0x7e5_0004,
+    };
+    let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
+    r.check(
+        "tmem-at-page-limit",
+        a.ok() && big.byte(0) == sum,
+        format_args!("{a} pages=129 sum={:#04x} expected={sum:#04x}", big.byte(0)),
+    );
+    drop(big);
+
+    // NULL memref of size 0 (old-style TMEM with buf_ptr 0 is allowed: OP-TEE's MEMREF_NULL).
+    let p = Param {
+        attr: msg::ATTR_TYPE_TMEM_INOUT,
+        a: 0,
+        b: 0,
+        c: 0,
+    };
+    let a = t.invoke(k, s, pta::CMD_MEMREF_NULL, &[p]);
+    r.check("memref-null", a.ok(), format_args!("{a}"));
+
+    // A page-list entry that is not page-aligned (deliberate difference, see README).
+    let mut buf = Scatter::new(3);
+    let len = 3 * PAGE_SIZE;
+    let sum = buf.fill(0, len);
+    let e1 = buf.page_ipa(1) | 0x10;
+    buf.set_entry(1, e1);
+    let p = Param {
+        attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
+        a: buf.buf_ptr(0),
+        b: len as u64,
+        c: 0x7e5_0005,
+    };
+    let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
+    let ok = if mode.accepts_unaligned_list_entry() {
+        a.ok() && buf.byte(0) == sum
+    } else {
+        a.x0 == ret::OK && a.ret == gp::ERROR_BAD_PARAMETERS && a.origin == gp::ORIGIN_COMMS
+    };
+    r.check(
+        "page-list-entry-unaligned",
+        ok,
+        format_args!("{a} entry={e1:#x} mode={}", mode.name()),
+    );
+
+    // A page-list entry outside our RAM: the mediator cannot pin it.
+    let mut buf = Scatter::new(2);
+    buf.set_entry(1, 0x1000_0000);
+    let p = Param {
+        attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
+        a: buf.buf_ptr(0),
+        b: (2 * PAGE_SIZE) as u64,
+        c: 0x7e5_0006,
+    };
+    let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
+    r.check(
+        "page-list-entry-not-ram-refused",
+        a.x0 == ret::OK && a.ret == gp::ERROR_BAD_PARAMETERS && a.origin == gp::ORIGIN_COMMS,
+        format_args!("{a} entry=0x10000000"),
+    );
+
     shm_cases(r, k, t, s);
 
     if selftests {
@@ -675,6 +753,86 @@ fn shm_cases(r: &mut Report, k: &Kernel, t: &mut Tee, s: u32) {
         "rmem-after-unregister-refused",
         a.x0 == ret::OK && a.ret != teec::SUCCESS,
         format_args!("{a}"),
+    );
+}
+
+/// The per-guest count of shared buffers (Xen: MAX_SHM_BUFFER_COUNT 16; ours: the same default).
+fn shm_count_limit(r: &mut Report, k: &Kernel, t: &mut Tee) {
+    let bufs: Vec<Scatter> = (0..17).map(|_| Scatter::new(1)).collect();
+    let mut registered = Vec::new();
+    let mut refused = None;
+    for (i, b) in bufs.iter().enumerate() {
+        let cookie = 0xc0_0000 + i as u64;
+        let a = t.register(k, b, 0, PAGE_SIZE, cookie);
+        if a.ok() {
+            registered.push(cookie);
+        } else {
+            refused = Some((i, a));
+            break;
+        }
+    }
+    let mut unreg_ok = true;
+    for c in &registered {
+        unreg_ok &= t.unregister(k, *c).ok();
+    }
+    let again = t.register(k, &bufs[0], 0, PAGE_SIZE, 0xc1_0000);
+    let again_ok = again.ok() && t.unregister(k, 0xc1_0000).ok();
+    r.check(
+        "register-shm-count-limit",
+        matches!(refused, Some((16, a)) if a.x0 == ret::OK
+            && a.ret == gp::ERROR_OUT_OF_MEMORY && a.origin == gp::ORIGIN_COMMS)
+            && unreg_ok
+            && again_ok,
+        format_args!(
+            "registered={} refused={:?} unregistered_all={unreg_ok} register_after={again_ok}",
+            registered.len(),
+            refused.map(|(i, a)| (i, a.ret, a.origin))
+        ),
+    );
+}
+
+/// ENABLE_SHM_CACHE: OP-TEE keeps the RPC argument buffers it allocated; DISABLE_SHM_CACHE
+/// hands them back one cookie at a time, then says ENOTAVAIL.
+fn shm_cache(r: &mut Report, k: &Kernel, t: &mut Tee) {
+    let x = fast(smc::ENABLE_SHM_CACHE, 0);
+    let enabled = x[0] == ret::OK;
+    let before = t.rpcs;
+    let a = t.open(k, &MISSING_TA_UUID);
+    let (alloc, free) = (t.rpcs.alloc - before.alloc, t.rpcs.free - before.free);
+    let kept = t.rpc_args.len();
+    let mut returned = 0;
+    let mut matched = 0;
+    let mut last = 0;
+    for _ in 0..64 {
+        let x = fast(smc::DISABLE_SHM_CACHE, 0);
+        last = x[0];
+        if x[0] != ret::OK {
+            break;
+        }
+        returned += 1;
+        let cookie = regpair(x[1], x[2]);
+        let n = t.rpc_args.len();
+        t.rpc_args.retain(|(c, _)| *c != cookie);
+        if t.rpc_args.len() < n {
+            matched += 1;
+        }
+    }
+    r.check(
+        "shm-cache-enable-disable",
+        enabled
+            && a.ret == gp::ERROR_ITEM_NOT_FOUND
+            && alloc >= 1
+            && free == 0
+            && kept == alloc as usize
+            && returned == matched
+            && matched == kept
+            && last == ret::ENOTAVAIL
+            && t.rpc_args.is_empty(),
+        format_args!(
+            "enable_x0={:#x} alloc={alloc} free_rpcs={free} cached={kept} returned={returned} \
+             matched={matched} last_x0={last:#x}",
+            x[0]
+        ),
     );
 }
 
@@ -793,7 +951,7 @@ fn main(k: &mut Kernel) {
     if cases {
         fast_calls(&mut r, mode);
         bad_args(&mut r, k, &mut t, mode);
-        let s = session_cases(&mut r, k, &mut t, selftests);
+        let s = session_cases(&mut r, k, &mut t, mode, selftests);
         if s != 0 {
             let a = t.close(k, s);
             r.check("close-session", a.ok(), format_args!("{a}"));
@@ -805,6 +963,8 @@ fn main(k: &mut Kernel) {
             );
         }
         rpc_cases(&mut r, k, &mut t);
+        shm_count_limit(&mut r, k, &mut t);
+        shm_cache(&mut r, k, &mut t);
         println!(
             "TSD-INFO {name} cases took {} ms, rpcs {:?}",
             k.since(t0).as_millis(),
