@@ -77,6 +77,10 @@ pub struct Register {
     pub port: u32,
     /// OUT: requests replayed on the ring.
     pub nr_replayed: u32,
+    /// OUT: the SPI of OP-TEE's notifications, routed to the caller under this number; 0: none.
+    pub notif_irq: u32,
+    /// Unused.
+    pub pad: u32,
 }
 
 /// `struct tee_stubdom_respond`.

@@ -89,6 +89,7 @@ void emit(void)
 {
     SZ(tee_stubdom_register); OFF(tee_stubdom_register, ring_gfn);
     OFF(tee_stubdom_register, port); OFF(tee_stubdom_register, nr_replayed);
+    OFF(tee_stubdom_register, notif_irq); OFF(tee_stubdom_register, pad);
     SZ(tee_stubdom_respond); OFF(tee_stubdom_respond, seq); OFF(tee_stubdom_respond, domid);
     OFF(tee_stubdom_respond, pad); OFF(tee_stubdom_respond, vcpu); OFF(tee_stubdom_respond, x);
     SZ(tee_stubdom_pin); OFF(tee_stubdom_pin, domid); OFF(tee_stubdom_pin, pad);
@@ -223,6 +224,8 @@ fn hook_abi_matches_the_c_header_of_the_patch_series() {
     off!(k, "register", "ring_gfn", Register, ring_gfn);
     off!(k, "register", "port", Register, port);
     off!(k, "register", "nr_replayed", Register, nr_replayed);
+    off!(k, "register", "notif_irq", Register, notif_irq);
+    off!(k, "register", "pad", Register, pad);
     sz!(k, "respond", Respond);
     off!(k, "respond", "seq", Respond, seq);
     off!(k, "respond", "domid", Respond, domid);

@@ -16,7 +16,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::time::Duration;
 use hook_guest::{is_optee_uid, median_min, words_are, OPTEE_MSG_REVISION, OPTEE_OS_UUID};
-use hook_mediator::{FID_TEST_CRASH, FID_TEST_PIN};
+use hook_mediator::{FID_TEST_CRASH, FID_TEST_NOTIFY, FID_TEST_PIN};
 use kernel::xenif::abi::DOMID_SELF;
 use kernel::xenif::hook::call::{smccc_hvc, tee_stubdom_op};
 use kernel::xenif::hook::{op, DomainArg, Pin, Query, Register, Respond, SecureCall, Q_TEE_KNOWN};
@@ -135,13 +135,16 @@ fn not_mediator(r: &mut Report) {
     );
 }
 
-fn bench(k: &Kernel, n: usize) -> (u64, u64) {
+/// (median, min, max, total) in ns of `n` CALLS_UID round trips.
+fn bench(k: &Kernel, n: usize) -> (u64, u64, u64, u64) {
     let mut ns = Vec::with_capacity(n);
     for _ in 0..n {
         let (_, t) = timed(k, smc::CALLS_UID, 0);
         ns.push(t.as_nanos() as u64);
     }
-    median_min(&mut ns)
+    let total = ns.iter().sum();
+    let (med, min) = median_min(&mut ns);
+    (med, min, ns.last().copied().unwrap_or(0), total)
 }
 
 fn crash_phase(r: &mut Report, k: &Kernel, timeout: Duration) {
@@ -225,11 +228,21 @@ fn main(k: &mut Kernel) {
         }
     }
     if n > 0 {
-        let (med, min) = bench(k, n);
+        let (med, min, max, total) = bench(k, n);
         println!(
-            "TSD-INFO {name} rtt fast-call CALLS_UID median_us={} min_us={} n={n}",
+            "TSD-INFO {name} rtt fast-call CALLS_UID median_us={} min_us={} max_us={} mean_us={} n={n}",
             med / 1000,
-            min / 1000
+            min / 1000,
+            max / 1000,
+            total / 1000 / n as u64
+        );
+    }
+    if role == "tee" {
+        let x = call(FID_TEST_NOTIFY, 0);
+        r.check(
+            "mediator-raises-notification",
+            x[0] == ret::OK,
+            format_args!("x0={:#x} x1={}", x[0], x[1]),
         );
     }
     if role == "tee" && crash {
