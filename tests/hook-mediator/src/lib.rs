@@ -18,6 +18,9 @@ pub const FID_TEST_CRASH: u32 = 0xB200_FF11;
 /// Test-only function: "raise my TEE notification interrupt, then answer".
 pub const FID_TEST_NOTIFY: u32 = 0xB200_FF12;
 
+/// SMCCC: bit 31 of the function ID marks a fast call (DEN 0028 §2.5).
+pub const FAST_CALL: u32 = 1 << 31;
+
 /// What to do with a forwarded call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -43,20 +46,23 @@ pub fn decide(domid: u16, x: &[u64; 8]) -> Action {
     // SMCCC: the function ID is w0; the upper half of x0 is ignored (DEN 0028 §2.5).
     let fid = x[0] as u32;
     match fid {
-        smc::CALLS_COUNT
-        | smc::CALLS_UID
-        | smc::CALLS_REVISION
-        | smc::GET_OS_UUID
-        | smc::GET_OS_REVISION => {
+        FID_TEST_PIN => Action::TestPin(x[1]),
+        FID_TEST_NOTIFY => Action::TestNotify,
+        FID_TEST_CRASH => Action::TestCrash,
+        // Only the hypervisor's client may announce clients.
+        smc::VM_CREATED | smc::VM_DESTROYED => {
+            Action::Answer([ret::UNKNOWN_FUNCTION, 0, 0, 0, 0, 0, 0, 0])
+        }
+        // OP-TEE's fast calls carry no memory reference (UID, revisions, capabilities, thread
+        // count, shm cache, async notification): forward them as they are, with the guest's
+        // client ID. Yielding calls (messages in guest memory) need the mediator core.
+        _ if fid & FAST_CALL != 0 => {
             let mut f = [0; 8];
             f[0] = u64::from(fid);
             f[1..7].copy_from_slice(&x[1..7]);
             f[7] = client_id(domid);
             Action::Forward(f)
         }
-        FID_TEST_PIN => Action::TestPin(x[1]),
-        FID_TEST_NOTIFY => Action::TestNotify,
-        FID_TEST_CRASH => Action::TestCrash,
         _ => Action::Answer([ret::UNKNOWN_FUNCTION, 0, 0, 0, 0, 0, 0, 0]),
     }
 }
@@ -97,6 +103,12 @@ mod tests {
         assert!(
             matches!(decide(1, &x), Action::Forward(f) if f[0] == u64::from(smc::GET_OS_UUID) && f[7] == 2)
         );
+    }
+
+    #[test]
+    fn every_fast_call_but_vm_announcements_is_forwarded() {
+        let x = [u64::from(smc::EXCHANGE_CAPABILITIES), 0, 0, 0, 0, 0, 0, 0];
+        assert!(matches!(decide(7, &x), Action::Forward(f) if f[7] == 8));
     }
 
     #[test]
