@@ -171,6 +171,18 @@ pub fn fill_page_list(list: &mut [u8; PAGE_SIZE], pages: &[u64], next: u64) {
     list[last..last + 8].copy_from_slice(&next.to_le_bytes());
 }
 
+/// How `pages` spread over the list pages at `lists` (`list_pages(pages.len())` of them): for
+/// each list page, its index, its entries and the address of the next list page (0 for the last).
+pub fn page_list_chain<'a>(
+    pages: &'a [u64],
+    lists: &'a [u64],
+) -> impl Iterator<Item = (usize, &'a [u64], u64)> + 'a {
+    pages
+        .chunks(msg::PAGELIST_ENTRIES)
+        .enumerate()
+        .map(move |(i, chunk)| (i, chunk, lists.get(i + 1).copied().unwrap_or(0)))
+}
+
 /// What the invoke-tests pseudo-TA computes for a MEMREF_INOUT parameter: the byte sum
 /// (wrapping, as `uint8_t d8`) of the whole buffer, written into its first byte.
 pub fn byte_sum<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> u8 {
@@ -239,6 +251,21 @@ mod tests {
         assert!(p[16..4088].iter().all(|&b| b == 0));
         assert_eq!(&p[4088..], &0x4100_0000u64.to_le_bytes());
         assert_eq!((list_pages(1), list_pages(511), list_pages(512)), (1, 1, 2));
+    }
+
+    #[test]
+    fn page_list_chain_links_full_list_pages() {
+        let pages: Vec<u64> = (0..1000u64).map(|i| 0x4000_0000 + 0x2000 * i).collect();
+        let lists = [0x5000_0000, 0x5000_3000];
+        assert_eq!(list_pages(pages.len()), 2);
+        let plan: Vec<_> = page_list_chain(&pages, &lists).collect();
+        assert_eq!(plan.len(), 2);
+        assert_eq!(
+            (plan[0].0, plan[0].1.len(), plan[0].2),
+            (0, 511, 0x5000_3000)
+        );
+        assert_eq!((plan[1].0, plan[1].1.len(), plan[1].2), (1, 489, 0));
+        assert_eq!(plan[1].1[0], pages[511]);
     }
 
     #[test]

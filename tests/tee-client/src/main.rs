@@ -24,9 +24,9 @@ use kernel::xenif::hook::call::smccc_hvc;
 use kernel::{println, Kernel};
 use mediator::abi::{caps, msg, regpair, ret, rpc, smc, split, MsgArg, Param, PAGE_SIZE};
 use tee_client::{
-    byte_sum, fill_page_list, is_unknown, list_pages, pattern, pta, teec, uuid_words, w, words_are,
-    Mode, Summary, LOGIN_PUBLIC, MISSING_TA_UUID, OPTEE_MSG_REVISION, OPTEE_OS_REVISION,
-    OPTEE_OS_UUID, PTA_INVOKE_TESTS_UUID,
+    byte_sum, fill_page_list, is_unknown, list_pages, page_list_chain, pattern, pta, teec,
+    uuid_words, w, words_are, Mode, Summary, LOGIN_PUBLIC, MISSING_TA_UUID, OPTEE_MSG_REVISION,
+    OPTEE_OS_REVISION, OPTEE_OS_UUID, PTA_INVOKE_TESTS_UUID,
 };
 
 kernel::entry!(main);
@@ -64,11 +64,9 @@ impl Scatter {
         let order: Vec<usize> = (0..n).map(|i| 2 * (n - 1 - i) + 1).collect();
         let mut lists: Vec<Box<Page>> = (0..list_pages(n)).map(|_| new_page()).collect();
         let addrs: Vec<u64> = order.iter().map(|&i| ipa(&pool[i])).collect();
-        // Fill from the last list page so that each knows its successor's address.
-        let mut next = 0;
-        for (li, chunk) in addrs.chunks(msg::PAGELIST_ENTRIES).enumerate().rev() {
+        let list_addrs: Vec<u64> = lists.iter().map(|l| ipa(&**l)).collect();
+        for (li, chunk, next) in page_list_chain(&addrs, &list_addrs) {
             fill_page_list(&mut lists[li].0, chunk, next);
-            next = ipa(&*lists[li]);
         }
         Scatter { pool, order, lists }
     }
