@@ -955,6 +955,9 @@ fn main(k: &mut Kernel) {
         bad_args(&mut r, k, &mut t, mode);
         let s = session_cases(&mut r, k, &mut t, mode, selftests);
         if s != 0 {
+            // CANCEL with nothing to cancel: passed through, OP-TEE completes it.
+            let a = t.msg(k, msg::CMD_CANCEL, 0, s, &[]);
+            r.check("cancel-passed-through", a.ok(), format_args!("{a}"));
             let a = t.close(k, s);
             r.check("close-session", a.ok(), format_args!("{a}"));
             let a = t.invoke(k, s, pta::CMD_TRACE, &[]);
