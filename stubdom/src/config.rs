@@ -1,0 +1,55 @@
+//! The mediator domain's command line (`/chosen/bootargs`).
+//!
+//! `name=mediator guests=0:dom0:dom0_t,2:domu1:tee_guest_t stats-ms=2000 notif=1`
+//!
+//! - `guests=`: what Xen does not tell the mediator about a TEE domain: a display name (the
+//!   domain's name in the run's markers) and its security label (the FLASK type, which selects
+//!   the core's per-label policy). Unlisted domains are `domN` with an empty label (default
+//!   limits).
+//! - `stats-ms=`: print the `TSD-STATS` lines of guests whose counters changed, at most this
+//!   often (0: only at teardown and on request).
+//! - `notif=`: offer OP-TEE's asynchronous notifications to guests (`1`) or mask
+//!   `OPTEE_SMC_SEC_CAP_ASYNC_NOTIF` in EXCHANGE_CAPABILITIES (`0`, the default while the
+//!   notification interrupt cannot reach the mediator).
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+/// A TEE domain as the command line names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestName {
+    /// Xen domain ID.
+    pub domid: u16,
+    /// Name in markers.
+    pub name: String,
+    /// Security label.
+    pub label: String,
+}
+
+/// Parses `guests=` (`DOMID:NAME[:LABEL],...`); malformed entries are skipped.
+pub fn parse_guests(v: &str) -> Vec<GuestName> {
+    v.split(',')
+        .filter_map(|e| {
+            let mut it = e.split(':');
+            let domid = it.next()?.trim().parse::<u16>().ok()?;
+            let name = it.next()?.trim();
+            if name.is_empty() {
+                return None;
+            }
+            let label = it.next().unwrap_or("").trim();
+            Some(GuestName {
+                domid,
+                name: name.to_string(),
+                label: label.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The name and label of `domid` from `guests`.
+pub fn lookup(guests: &[GuestName], domid: u16) -> (String, String) {
+    match guests.iter().find(|g| g.domid == domid) {
+        Some(g) => (g.name.clone(), g.label.clone()),
+        None => (alloc::format!("dom{domid}"), String::new()),
+    }
+}

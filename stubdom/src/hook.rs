@@ -1,0 +1,45 @@
+//! What the mediator needs from Xen, as one provider-side trait: the forwarder's hypercalls
+//! (`xen/include/public/tee_stubdom.h`) and foreign mapping. The image implements it with
+//! `xenif::hook::call::tee_stubdom_op` and the kernel's window; tests with a fake.
+
+use crate::shadow::ShadowStore;
+use xenif::abi::DomId;
+use xenif::XenResult;
+
+/// Xen as the mediator sees it.
+pub trait Hook {
+    /// A guest page mapped into our address space.
+    type Page;
+
+    /// `TEE_STUBDOM_OP_respond`: complete the call `seq` of `domid`/`vcpu` with `x`.
+    fn respond(&mut self, seq: u64, domid: DomId, vcpu: u32, x: [u64; 8]) -> XenResult<()>;
+    /// `TEE_STUBDOM_OP_pin` of `gfn` of `domid` (`DOMID_SELF`: our own page); its machine
+    /// address.
+    fn pin(&mut self, domid: DomId, gfn: u64) -> XenResult<u64>;
+    /// `TEE_STUBDOM_OP_unpin`.
+    fn unpin(&mut self, domid: DomId, gfn: u64) -> XenResult<()>;
+    /// `TEE_STUBDOM_OP_secure_call`: x0–x7 in, x0–x3 out (x4–x7 zero).
+    fn secure_call(&mut self, x: [u64; 8]) -> XenResult<[u64; 8]>;
+    /// `TEE_STUBDOM_OP_release`: done with a destroyed domain.
+    fn release(&mut self, domid: DomId) -> XenResult<()>;
+    /// `TEE_STUBDOM_OP_notify`: raise the guest's TEE notification interrupt.
+    fn notify(&mut self, domid: DomId) -> XenResult<()>;
+    /// Map page `gfn` of `domid`.
+    fn map(&mut self, domid: DomId, gfn: u64) -> XenResult<Self::Page>;
+    /// Copy from a mapped page at `off` (within the page).
+    fn read_page(&self, page: &Self::Page, off: usize, buf: &mut [u8]);
+    /// Copy into a mapped page at `off` (within the page).
+    fn write_page(&self, page: &Self::Page, off: usize, data: &[u8]);
+    /// Unmap a page.
+    fn unmap(&mut self, page: Self::Page);
+}
+
+/// The core's [`mediator::Platform`] over a [`Hook`] and our shadow pages, for one step of the
+/// core (built per request: it only borrows).
+#[derive(Debug)]
+pub struct HookPlatform<'a, H: Hook> {
+    /// Xen.
+    pub hook: &'a mut H,
+    /// Our pages OP-TEE reads by machine address.
+    pub shadow: &'a mut ShadowStore,
+}

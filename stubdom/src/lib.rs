@@ -1,0 +1,39 @@
+//! The tee-stubdom mediator domain: the mediator core ([`mediator`]) on Xen's OP-TEE forwarder
+//! (`tee=stubdom`, `hv-patches/0005`, ABI in [`xenif::hook`]).
+//!
+//! The core owns four consumer-side traits; this crate provides them on the hook, one module
+//! each:
+//!
+//! | core trait | module | how |
+//! |---|---|---|
+//! | [`mediator::GuestMemory`] | [`memory`] | map the guest's page into the kernel's foreign window (`XENMEM_add_to_physmap_batch`, XSM `mmu {map_read map_write}` on TEE guests only), copy, unmap |
+//! | [`mediator::Pinning`] | [`pinning`] | `TEE_STUBDOM_OP_pin` / `unpin` (Xen holds the reference and its accounting) |
+//! | [`mediator::SecureWorld`] | [`secure`] | `TEE_STUBDOM_OP_secure_call` (Trusted OS IDs only; x7 the client) |
+//! | [`mediator::ShadowPages`] | [`shadow`] | page-aligned heap pages of our own, pinned with `DOMID_SELF` for their machine address |
+//!
+//! Everything that touches Xen goes through the [`Hook`] trait ([`hook`]): the image implements
+//! it with hypercalls, the host tests with a fake over the core's simulators. [`service`] is the
+//! request loop's logic (ring requests → core → respond), [`stats`] the `TSD-STATS` lines,
+//! [`config`] the command line. No `unsafe` here: the kernel and xenif APIs are safe.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod config;
+pub mod hook;
+pub mod memory;
+pub mod pinning;
+pub mod ring;
+pub mod secure;
+pub mod service;
+pub mod shadow;
+pub mod stats;
+
+#[cfg(test)]
+mod tests;
+
+pub use hook::{Hook, HookPlatform};
+pub use service::Server;
+pub use shadow::ShadowStore;

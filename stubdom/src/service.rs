@@ -1,0 +1,233 @@
+//! The request loop's logic: the forwarder's ring requests fed to the mediator core, one at a
+//! time (the core never blocks; an OP-TEE RPC is just the answer of one call).
+//!
+//! - `CREATED` → [`Mediator::guest_created`] (VM_CREATED with the guest's client ID, from the
+//!   hypervisor client; a replay of a client OP-TEE already knows is accepted, see
+//!   [`crate::secure::answer_for`]).
+//! - `CALL` → [`Mediator::handle_call`] → `TEE_STUBDOM_OP_respond` with x0–x7.
+//! - `DESTROYED` → [`Mediator::guest_destroying`] until done (VM_DESTROYED once), then
+//!   `TEE_STUBDOM_OP_release`.
+//!
+//! Every effect goes through a [`Hook`]; output lines go to a sink, so the logic runs on the
+//! host against a fake Xen.
+
+use crate::config::{lookup, GuestName};
+use crate::hook::{Hook, HookPlatform};
+use crate::ring::Shared;
+use crate::shadow::ShadowStore;
+use crate::stats::Line;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+use core::fmt;
+use mediator::abi::{caps, ret, smc};
+use mediator::{Config, DomId, GuestStats, Mediator, ProbeError, Progress};
+use xenif::hook::{req, BackRing, Request};
+
+/// Teardown work units per step of [`Mediator::guest_destroying`].
+const TEARDOWN_BUDGET: usize = 64;
+
+/// Where output lines go (the console in the image).
+pub type Sink<'a> = &'a mut dyn FnMut(fmt::Arguments<'_>);
+
+/// Counters of the mediator itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Ring requests consumed.
+    pub requests: u64,
+    /// Calls answered.
+    pub calls: u64,
+    /// Answers Xen refused (the call had timed out, or the guest went away).
+    pub respond_failed: u64,
+}
+
+/// The mediator domain's state.
+#[derive(Debug)]
+pub struct Server {
+    name: &'static str,
+    mediator: Mediator,
+    ring: BackRing,
+    guests: Vec<GuestName>,
+    notif: bool,
+    /// Counters as last printed, per live guest.
+    printed: BTreeMap<u16, GuestStats>,
+    /// Guests the core knows (CREATED seen, DESTROYED not yet).
+    live: BTreeSet<u16>,
+    /// Final counters of destroyed guests.
+    gone: BTreeMap<u16, GuestStats>,
+    /// The mediator's own counters.
+    pub stats: ServerStats,
+}
+
+impl Server {
+    /// Probes OP-TEE through `hook` (CALLS_UID, GET_THREAD_COUNT, the virtualization check; the
+    /// last is refused by Xen, which already made it, and the refusal is not "unknown
+    /// function") and makes the server. `notif`: offer async notifications to guests.
+    pub fn probe<H: Hook>(
+        name: &'static str,
+        hook: &mut H,
+        shadow: &mut ShadowStore,
+        config: Config,
+        guests: Vec<GuestName>,
+        notif: bool,
+    ) -> Result<Server, ProbeError> {
+        let mut p = HookPlatform { hook, shadow };
+        let mediator = Mediator::probe(config, &mut p)?;
+        Ok(Server {
+            name,
+            mediator,
+            ring: BackRing::new(),
+            guests,
+            notif,
+            printed: BTreeMap::new(),
+            live: BTreeSet::new(),
+            gone: BTreeMap::new(),
+            stats: ServerStats::default(),
+        })
+    }
+
+    /// The core.
+    pub fn mediator(&self) -> &Mediator {
+        &self.mediator
+    }
+
+    /// Drains the ring until it stays empty after the final check
+    /// (`RING_FINAL_CHECK_FOR_REQUESTS`).
+    pub fn serve<H: Hook>(
+        &mut self,
+        hook: &mut H,
+        shadow: &mut ShadowStore,
+        page: Shared<'_>,
+        out: Sink<'_>,
+    ) {
+        loop {
+            while let Some(rq) = self.ring.next_request(&page) {
+                self.handle(hook, shadow, &rq, out);
+            }
+            self.ring.push_responses(&page);
+            if !self.ring.final_check(&page) {
+                return;
+            }
+        }
+    }
+
+    /// Handles one ring request.
+    pub fn handle<H: Hook>(
+        &mut self,
+        hook: &mut H,
+        shadow: &mut ShadowStore,
+        rq: &Request,
+        out: Sink<'_>,
+    ) {
+        self.stats.requests = self.stats.requests.saturating_add(1);
+        let dom = DomId(rq.domid);
+        let name = self.name;
+        match rq.kind {
+            req::CREATED => {
+                let (gname, label) = lookup(&self.guests, rq.domid);
+                let mut p = HookPlatform { hook, shadow };
+                let r = self.mediator.guest_created(&mut p, dom, &label);
+                self.gone.remove(&rq.domid);
+                self.live.insert(rq.domid);
+                out(format_args!(
+                    "TSD-INFO {name} guest dom{} ({gname}, {}) created: {r:?}",
+                    rq.domid,
+                    if label.is_empty() { "-" } else { &label },
+                ));
+            }
+            req::DESTROYED => {
+                let last = self.mediator.stats(dom);
+                let mut p = HookPlatform { hook, shadow };
+                while self.mediator.guest_destroying(&mut p, dom, TEARDOWN_BUDGET)
+                    == Progress::Pending
+                {}
+                self.live.remove(&rq.domid);
+                let rel = hook.release(rq.domid);
+                out(format_args!(
+                    "TSD-INFO {name} guest dom{} destroyed, released: {rel:?}",
+                    rq.domid
+                ));
+                if let Some(s) = last {
+                    let mut s = s;
+                    s.pinned_pages = 0;
+                    self.gone.insert(rq.domid, s);
+                    self.printed.remove(&rq.domid);
+                    self.print_one(rq.domid, &s, false, out);
+                }
+            }
+            req::CALL => {
+                let mut p = HookPlatform { hook, shadow };
+                let mut x = self.mediator.handle_call(&mut p, dom, rq.x);
+                if !self.notif
+                    && (rq.x[0] & 0xFFFF_FFFF) == u64::from(smc::EXCHANGE_CAPABILITIES)
+                    && x[0] == ret::OK
+                {
+                    x[1] &= !caps::SEC_ASYNC_NOTIF;
+                    x[2] = 0;
+                }
+                self.stats.calls = self.stats.calls.saturating_add(1);
+                if let Err(e) = hook.respond(rq.seq, rq.domid, rq.vcpu, x) {
+                    self.stats.respond_failed = self.stats.respond_failed.saturating_add(1);
+                    out(format_args!(
+                        "TSD-INFO {name} answer to dom{} vCPU{} seq {} refused: {e:?}",
+                        rq.domid, rq.vcpu, rq.seq
+                    ));
+                }
+            }
+            k => out(format_args!("TSD-INFO {name} unknown request type {k}")),
+        }
+    }
+
+    /// OP-TEE raised its notification interrupt: fetch the values per guest and raise the
+    /// interrupt of each guest that has some.
+    pub fn async_notification<H: Hook>(&mut self, hook: &mut H, shadow: &mut ShadowStore) {
+        let mut raise = Vec::new();
+        {
+            let mut p = HookPlatform {
+                hook: &mut *hook,
+                shadow,
+            };
+            self.mediator
+                .async_notification(&mut p, |d: DomId| raise.push(d.0));
+        }
+        for d in raise {
+            let _ = hook.notify(d);
+        }
+    }
+
+    /// Prints the `TSD-STATS` line of every live guest whose counters changed since its last
+    /// line (all of them, and the destroyed ones, with `all`).
+    pub fn print_stats(&mut self, all: bool, out: Sink<'_>) {
+        let ids: Vec<u16> = self.live.iter().copied().collect();
+        for d in ids {
+            let Some(s) = self.mediator.stats(DomId(d)) else {
+                continue;
+            };
+            if !all && self.printed.get(&d) == Some(&s) {
+                continue;
+            }
+            self.printed.insert(d, s);
+            self.print_one(d, &s, true, out);
+        }
+        if all {
+            let gone: Vec<(u16, GuestStats)> = self.gone.iter().map(|(d, s)| (*d, *s)).collect();
+            for (d, s) in gone {
+                self.print_one(d, &s, false, out);
+            }
+        }
+    }
+
+    fn print_one(&self, domid: u16, s: &GuestStats, live: bool, out: Sink<'_>) {
+        let (gname, label) = lookup(&self.guests, domid);
+        out(format_args!(
+            "TSD-STATS {} {}",
+            self.name,
+            Line {
+                domid,
+                name: &gname,
+                label: &label,
+                stats: s,
+                live,
+            }
+        ));
+    }
+}

@@ -1,0 +1,276 @@
+//! Host tests: the trait implementations and the request loop against a fake Xen built on the
+//! core's simulators (guest RAM and OP-TEE's ABI state machine).
+
+use crate::config::{lookup, parse_guests};
+use crate::hook::Hook;
+use crate::memory::pieces;
+use crate::ring::{RingMem, Shared};
+use crate::secure::answer_for;
+use crate::service::Server;
+use crate::shadow::ShadowStore;
+use alloc::string::String;
+use alloc::vec::Vec;
+use mediator::abi::{ret, smc};
+use mediator::sim::SimPlatform;
+use mediator::{Config, DomId, Ipa, PinnedPage, Pinning, SecureWorld};
+use std::collections::BTreeMap;
+use xenif::abi::DOMID_SELF;
+use xenif::hook::{req, Request};
+use xenif::{XenError, XenResult};
+
+/// Xen over the simulators: pins go to `SimMemory`, secure calls to `SimOptee`, "mapped" pages
+/// are copies written back at unmap.
+struct FakeXen {
+    sim: SimPlatform,
+    pins: BTreeMap<(u16, u64), Vec<PinnedPage>>,
+    own_pins: usize,
+    responses: Vec<(u64, u16, [u64; 8])>,
+    released: Vec<u16>,
+    known: Vec<u64>,
+}
+
+struct FakePage {
+    dom: u16,
+    gfn: u64,
+    data: core::cell::RefCell<[u8; 4096]>,
+}
+
+impl FakeXen {
+    fn new(guests: &[u16]) -> Self {
+        let mut sim = SimPlatform::new(4);
+        for g in guests {
+            sim.mem.add_guest(DomId(*g), 0x4000_0000, 64);
+        }
+        FakeXen {
+            sim,
+            pins: BTreeMap::new(),
+            own_pins: 0,
+            responses: Vec::new(),
+            released: Vec::new(),
+            known: Vec::new(),
+        }
+    }
+}
+
+impl Hook for FakeXen {
+    type Page = FakePage;
+    fn respond(&mut self, seq: u64, domid: u16, _vcpu: u32, x: [u64; 8]) -> XenResult<()> {
+        self.responses.push((seq, domid, x));
+        Ok(())
+    }
+    fn pin(&mut self, domid: u16, gfn: u64) -> XenResult<u64> {
+        if domid == DOMID_SELF {
+            // Our own page: any address outside the guests' RAM will do for the simulator's
+            // "machine" address of a shadow page.
+            self.own_pins += 1;
+            return Ok(0x8000_0000 + (self.own_pins as u64) * 4096);
+        }
+        let p = self
+            .sim
+            .pin(DomId(domid), Ipa::new(gfn << 12))
+            .map_err(|_| XenError::EINVAL)?;
+        let pa = p.pa.raw();
+        self.pins.entry((domid, gfn)).or_default().push(p);
+        Ok(pa)
+    }
+    fn unpin(&mut self, domid: u16, gfn: u64) -> XenResult<()> {
+        let p = self
+            .pins
+            .get_mut(&(domid, gfn))
+            .and_then(|v| v.pop())
+            .ok_or(XenError::ENOENT)?;
+        self.sim.unpin(DomId(domid), p);
+        Ok(())
+    }
+    fn secure_call(&mut self, x: [u64; 8]) -> XenResult<[u64; 8]> {
+        let fid = x[0] as u32;
+        if fid == smc::VM_DESTROYED && x[1] == 0 {
+            return Err(XenError::EINVAL);
+        }
+        if fid == smc::VM_CREATED {
+            if self.known.contains(&x[1]) {
+                return Err(XenError::EEXIST);
+            }
+            self.known.push(x[1]);
+        }
+        Ok(self.sim.smc(x))
+    }
+    fn release(&mut self, domid: u16) -> XenResult<()> {
+        self.released.push(domid);
+        Ok(())
+    }
+    fn notify(&mut self, _domid: u16) -> XenResult<()> {
+        Ok(())
+    }
+    fn map(&mut self, domid: u16, gfn: u64) -> XenResult<FakePage> {
+        let mut data = [0u8; 4096];
+        if !self.sim.mem.peek(DomId(domid), gfn << 12, &mut data) {
+            return Err(XenError::EINVAL);
+        }
+        Ok(FakePage {
+            dom: domid,
+            gfn,
+            data: core::cell::RefCell::new(data),
+        })
+    }
+    fn read_page(&self, page: &FakePage, off: usize, buf: &mut [u8]) {
+        buf.copy_from_slice(&page.data.borrow()[off..off + buf.len()]);
+    }
+    fn write_page(&self, page: &FakePage, off: usize, data: &[u8]) {
+        page.data.borrow_mut()[off..off + data.len()].copy_from_slice(data);
+    }
+    fn unmap(&mut self, page: FakePage) {
+        let data = *page.data.borrow();
+        self.sim.mem.poke(DomId(page.dom), page.gfn << 12, &data);
+    }
+}
+
+fn request(seq: u64, kind: u16, domid: u16, x: [u64; 8]) -> Request {
+    Request {
+        seq,
+        kind,
+        domid,
+        vcpu: 0,
+        flags: 0,
+        pad: 0,
+        x,
+    }
+}
+
+fn sink() -> impl FnMut(core::fmt::Arguments<'_>) {
+    |a| println!("{a}")
+}
+
+#[test]
+fn pieces_split_at_page_boundaries_and_refuse_wrapping() {
+    let v: Vec<_> = pieces(0x4000_0ff0, 0x20).unwrap().collect();
+    assert_eq!(v, [(0x40000, 0xff0, 0, 0x10), (0x40001, 0, 0x10, 0x10)]);
+    assert_eq!(pieces(0x1000, 0).unwrap().count(), 0);
+    assert!(pieces(u64::MAX - 4, 16).is_none());
+    let v: Vec<_> = pieces(0x2000, 3 * 4096).unwrap().collect();
+    assert_eq!(v.len(), 3);
+}
+
+#[test]
+fn xen_refusals_become_optee_answers() {
+    let created = [u64::from(smc::VM_CREATED), 3, 0, 0, 0, 0, 0, 0];
+    assert_eq!(answer_for(&created, XenError::EEXIST)[0], ret::OK);
+    assert_eq!(answer_for(&created, XenError::ESRCH)[0], ret::ENOTAVAIL);
+    let uid = [u64::from(smc::CALLS_UID), 0, 0, 0, 0, 0, 0, 9];
+    assert_eq!(answer_for(&uid, XenError::ESRCH)[0], ret::ENOTAVAIL);
+}
+
+#[test]
+fn guests_bootarg() {
+    let g = parse_guests("0:dom0:dom0_t,2:domu1:tee_guest_t,x:bad,3:plain");
+    assert_eq!(g.len(), 3);
+    assert_eq!(
+        lookup(&g, 2),
+        (String::from("domu1"), String::from("tee_guest_t"))
+    );
+    assert_eq!(lookup(&g, 3).1, "");
+    assert_eq!(lookup(&g, 7).0, "dom7");
+}
+
+#[test]
+fn ring_page_roundtrip() {
+    let mem = RingMem::new();
+    let page = Shared(&mem);
+    use xenif::hook::RingPage;
+    page.store_u32(64, 7);
+    page.store_u32(72, (5 << 16) | 1);
+    assert_eq!(page.load_u32(64), 7);
+    let r = page.read_request(64);
+    assert_eq!((r.seq, r.kind, r.domid), (7, 1, 5));
+}
+
+#[test]
+fn lifecycle_and_fast_calls_through_the_server() {
+    let mut xen = FakeXen::new(&[2]);
+    let mut shadow = ShadowStore::new(64);
+    let guests = parse_guests("2:domu1:tee_guest_t");
+    let mut out = sink();
+    let mut s = Server::probe(
+        "mediator",
+        &mut xen,
+        &mut shadow,
+        Config::default(),
+        guests,
+        false,
+    )
+    .expect("probe");
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(1, req::CREATED, 2, [0; 8]),
+        &mut out,
+    );
+    assert!(xen.known.contains(&3));
+    let uid = [u64::from(smc::CALLS_UID), 0, 0, 0, 0, 0, 0, 0];
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(2, req::CALL, 2, uid),
+        &mut out,
+    );
+    let (seq, dom, x) = xen.responses[0];
+    assert_eq!((seq, dom), (2, 2));
+    assert_eq!(
+        x[0] & 0xFFFF_FFFF,
+        u64::from(mediator::abi::OPTEE_MSG_UID[0])
+    );
+    // Capabilities: ASYNC_NOTIF masked when notifications are off.
+    let caps = [u64::from(smc::EXCHANGE_CAPABILITIES), 0, 0, 0, 0, 0, 0, 0];
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(3, req::CALL, 2, caps),
+        &mut out,
+    );
+    let x = xen.responses[1].2;
+    assert_eq!(x[0], ret::OK);
+    assert_eq!(x[1] & mediator::abi::caps::SEC_ASYNC_NOTIF, 0);
+    // A domain the mediator never heard of: unknown function.
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(4, req::CALL, 5, uid),
+        &mut out,
+    );
+    assert_eq!(xen.responses[2].2[0] & 0xFFFF_FFFF, ret::UNKNOWN_FUNCTION);
+    assert_eq!(s.mediator().stats(DomId(2)).unwrap().calls, 2);
+    let mut lines = Vec::new();
+    s.print_stats(true, &mut |a| lines.push(alloc::format!("{a}")));
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0]
+        .starts_with("TSD-STATS mediator domid=2 name=domu1 label=tee_guest_t client=3 calls=2 "));
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(5, req::DESTROYED, 2, [0; 8]),
+        &mut out,
+    );
+    assert_eq!(xen.released, [2]);
+    assert!(!s.mediator().has_guest(DomId(2)));
+    // A replayed CREATED of a client OP-TEE already knows is accepted.
+    let _ = xen
+        .sim
+        .smc([u64::from(smc::VM_CREATED), 3, 0, 0, 0, 0, 0, 0]);
+    xen.known.push(3);
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(6, req::CREATED, 2, [0; 8]),
+        &mut out,
+    );
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(7, req::CALL, 2, uid),
+        &mut out,
+    );
+    assert_eq!(
+        xen.responses[3].2[0] & 0xFFFF_FFFF,
+        u64::from(mediator::abi::OPTEE_MSG_UID[0])
+    );
+}
