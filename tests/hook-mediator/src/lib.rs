@@ -8,7 +8,7 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
-use mediator::abi::{ret, smc};
+use mediator::abi::{caps, ret, smc};
 
 /// Test-only function (Trusted OS owner, fast, SMC32): "pin my page x1 and tell me its machine
 /// address". OP-TEE does not implement it; only this test mediator does.
@@ -65,6 +65,17 @@ pub fn decide(domid: u16, x: &[u64; 8]) -> Action {
         }
         _ => Action::Answer([ret::UNKNOWN_FUNCTION, 0, 0, 0, 0, 0, 0, 0]),
     }
+}
+
+/// OP-TEE's answer `a` to a forwarded call `fid`, as the guest may see it. EXCHANGE_CAPABILITIES
+/// loses ASYNC_NOTIF (this mediator does not keep per-guest notification values, and a guest
+/// whose `/firmware/optee` names no interrupt would refuse to probe) and HAVE_RESERVED_SHM (the
+/// static shared memory belongs to no guest), as Xen's optee.c does for the latter.
+pub fn filter_answer(fid: u32, mut a: [u64; 8]) -> [u64; 8] {
+    if fid == smc::EXCHANGE_CAPABILITIES && a[0] == ret::OK {
+        a[1] &= !(caps::SEC_ASYNC_NOTIF | caps::SEC_HAVE_RESERVED_SHM);
+    }
+    a
 }
 
 /// The SMC that tells OP-TEE a client appeared (`VM_CREATED`) or went away (`VM_DESTROYED`):
@@ -130,6 +141,23 @@ mod tests {
             decide(1, &[u64::from(FID_TEST_CRASH), 0, 0, 0, 0, 0, 0, 0]),
             Action::TestCrash
         );
+    }
+
+    #[test]
+    fn capabilities_lose_async_notif_and_reserved_shm() {
+        let a = [
+            ret::OK,
+            caps::SEC_ASYNC_NOTIF | caps::SEC_DYNAMIC_SHM | 1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        let f = filter_answer(smc::EXCHANGE_CAPABILITIES, a);
+        assert_eq!(f[1], caps::SEC_DYNAMIC_SHM);
+        assert_eq!(filter_answer(smc::CALLS_UID, a), a);
     }
 
     #[test]

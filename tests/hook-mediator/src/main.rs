@@ -15,7 +15,7 @@ extern crate alloc;
 
 use core::sync::atomic::{fence, AtomicU32, Ordering};
 use core::time::Duration;
-use hook_mediator::{decide, vm_call, Action};
+use hook_mediator::{decide, filter_answer, vm_call, Action};
 use kernel::xenif::abi::{DomId, DOMID_SELF};
 use kernel::xenif::hook::call::{tee_stubdom_op, Arg};
 use kernel::xenif::hook::{
@@ -174,9 +174,10 @@ fn handle(st: &mut State, rq: &Request) {
         req::CALL => {
             st.calls += 1;
             let answer = match decide(rq.domid, &rq.x) {
-                Action::Forward(f) => {
-                    secure_call(f).unwrap_or([ret::ENOTAVAIL, 0, 0, 0, 0, 0, 0, 0])
-                }
+                Action::Forward(f) => secure_call(f)
+                    .map_or([ret::ENOTAVAIL, 0, 0, 0, 0, 0, 0, 0], |a| {
+                        filter_answer(f[0] as u32, a)
+                    }),
                 Action::Answer(a) => a,
                 Action::TestPin(gfn) => match pin(op::PIN, rq.domid, gfn) {
                     Ok(maddr) => [ret::OK, maddr, 0, 0, 0, 0, 0, 0],
