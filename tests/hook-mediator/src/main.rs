@@ -7,7 +7,8 @@
 //! call that is not pending, no secure call outside the Trusted OS range, no second VM_CREATED.
 //!
 //! Command line: `name=mediator delay-ms=N guest=DOMID plain=DOMID` (the labelled TEE guest and
-//! the unlabelled one).
+//! the unlabelled one); `checks=0` skips the self-checks; `release=0` plays a hung mediator that
+//! never answers DESTROYED.
 #![no_std]
 #![no_main]
 
@@ -126,6 +127,8 @@ struct State {
     ring: BackRing,
     page: Shared,
     calls: u64,
+    /// `release=0`: ignore DESTROYED (a hung mediator), so that Xen must finish on its own.
+    release: bool,
 }
 
 /// Drain the ring until it is empty after the final check (`RING_FINAL_CHECK_FOR_REQUESTS`).
@@ -154,6 +157,12 @@ fn handle(st: &mut State, rq: &Request) {
                 "TSD-INFO {name} VM_CREATED dom{}: {:x?}",
                 rq.domid,
                 r.map(|x| x[0])
+            );
+        }
+        req::DESTROYED if !st.release => {
+            println!(
+                "TSD-INFO {name} ignoring DESTROYED of dom{} (release=0)",
+                rq.domid
             );
         }
         req::DESTROYED => {
@@ -269,6 +278,7 @@ fn main(k: &mut Kernel) {
         ring: BackRing::new(),
         page: Shared(&RING),
         calls: 0,
+        release: args.get("release") != Some("0"),
     };
     // The replayed CREATED requests and the calls that waited for us.
     serve(&mut st);
