@@ -30,8 +30,12 @@ pub trait Hook {
     fn read_page(&self, page: &Self::Page, off: usize, buf: &mut [u8]);
     /// Copy into a mapped page at `off` (within the page).
     fn write_page(&self, page: &Self::Page, off: usize, data: &[u8]);
-    /// Unmap a page.
+    /// Done with a page (an implementation may keep it mapped: see [`crate::mapcache`]).
     fn unmap(&mut self, page: Self::Page);
+    /// Drop every mapping of `domid` still kept (it is created anew or destroyed).
+    fn forget(&mut self, domid: DomId) {
+        let _ = domid;
+    }
 }
 
 /// The core's [`mediator::Platform`] over a [`Hook`] and our shadow pages, for one step of the

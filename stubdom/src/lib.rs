@@ -23,6 +23,7 @@ extern crate alloc;
 
 pub mod config;
 pub mod hook;
+pub mod mapcache;
 pub mod memory;
 pub mod pinning;
 pub mod ring;

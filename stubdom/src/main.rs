@@ -19,6 +19,7 @@ use kernel::xenif::hook::{op, DomainArg, Pin, Register, Respond, SecureCall};
 use kernel::xenif::XenResult;
 use kernel::{println, ForeignPage, Kernel};
 use stubdom::config::parse_guests;
+use stubdom::mapcache::MapCache;
 use stubdom::ring::{RingMem, Shared};
 use stubdom::{Hook, Server, ShadowStore};
 
@@ -31,14 +32,21 @@ static RING: RingMem = RingMem::new();
 /// arguments; OP-TEE has a handful of threads).
 const MAX_SHADOW_PAGES: usize = 1024;
 
+/// A hypercall or a request that takes longer is reported (diagnostics).
+const SLOW: Duration = Duration::from_millis(300);
+
 fn hc<T: Arg>(cmd: u32, mut arg: T) -> (XenResult<u64>, T) {
     let r = tee_stubdom_op(cmd, &mut arg);
     (r, arg)
 }
 
+/// Foreign mappings kept (the window has 512 slots).
+const MAP_CACHE_PAGES: usize = 128;
+
 /// Xen through hypercalls and the kernel's foreign window.
 struct Xen<'k> {
     k: &'k mut Kernel,
+    maps: &'k mut MapCache<ForeignPage>,
 }
 
 fn dom_arg(domid: DomId) -> DomainArg {
@@ -48,8 +56,21 @@ fn dom_arg(domid: DomId) -> DomainArg {
     }
 }
 
+impl Xen<'_> {
+    fn slow(&self, what: &str, domid: DomId, arg: u64, t0: kernel::time::Instant) {
+        let took = self.k.since(t0);
+        if took > SLOW {
+            println!(
+                "TSD-INFO {} slow {what} dom{domid} {arg:#x}: {} ms",
+                self.k.name(),
+                took.as_millis()
+            );
+        }
+    }
+}
+
 impl Hook for Xen<'_> {
-    type Page = ForeignPage;
+    type Page = usize;
 
     fn respond(&mut self, seq: u64, domid: DomId, vcpu: u32, x: [u64; 8]) -> XenResult<()> {
         let a = Respond {
@@ -59,7 +80,10 @@ impl Hook for Xen<'_> {
             vcpu,
             x,
         };
-        hc(op::RESPOND, a).0.map(|_| ())
+        let t0 = self.k.now();
+        let r = hc(op::RESPOND, a).0.map(|_| ());
+        self.slow("respond", domid, u64::from(vcpu), t0);
+        r
     }
     fn pin(&mut self, domid: DomId, gfn: u64) -> XenResult<u64> {
         let (r, a) = hc(
@@ -81,7 +105,19 @@ impl Hook for Xen<'_> {
         hc(op::UNPIN, a).0.map(|_| ())
     }
     fn secure_call(&mut self, x: [u64; 8]) -> XenResult<[u64; 8]> {
+        let t0 = self.k.now();
         let (r, a) = hc(op::SECURE_CALL, SecureCall { x });
+        let took = self.k.since(t0);
+        if took > SLOW {
+            println!(
+                "TSD-INFO {} slow secure call {:#x} client {}: {} ms -> {:x?}",
+                self.k.name(),
+                x[0],
+                x[7],
+                took.as_millis(),
+                r.map(|_| a.x[0])
+            );
+        }
         r.map(|_| a.x)
     }
     fn release(&mut self, domid: DomId) -> XenResult<()> {
@@ -90,19 +126,43 @@ impl Hook for Xen<'_> {
     fn notify(&mut self, domid: DomId) -> XenResult<()> {
         hc(op::NOTIFY, dom_arg(domid)).0.map(|_| ())
     }
-    fn map(&mut self, domid: DomId, gfn: u64) -> XenResult<ForeignPage> {
-        self.k
+    fn map(&mut self, domid: DomId, gfn: u64) -> XenResult<usize> {
+        if let Some(i) = self.maps.lookup(domid, gfn) {
+            return Ok(i);
+        }
+        if self.maps.full() {
+            if let Some(old) = self.maps.evict() {
+                let _ = self.k.unmap_foreign(old);
+            }
+        }
+        let t0 = self.k.now();
+        let page = self
+            .k
             .map_foreign(domid, gfn)
-            .map_err(|_| kernel::xenif::XenError::EFAULT)
+            .map_err(|_| kernel::xenif::XenError::EFAULT)?;
+        self.slow("map", domid, gfn, t0);
+        Ok(self.maps.insert(domid, gfn, page))
     }
-    fn read_page(&self, page: &ForeignPage, off: usize, buf: &mut [u8]) {
-        page.read(off, buf);
+    fn read_page(&self, page: &usize, off: usize, buf: &mut [u8]) {
+        match self.maps.get(*page) {
+            Some(p) => {
+                p.read(off, buf);
+            }
+            None => buf.fill(0),
+        }
     }
-    fn write_page(&self, page: &ForeignPage, off: usize, data: &[u8]) {
-        page.write(off, data);
+    fn write_page(&self, page: &usize, off: usize, data: &[u8]) {
+        if let Some(p) = self.maps.get(*page) {
+            p.write(off, data);
+        }
     }
-    fn unmap(&mut self, page: ForeignPage) {
-        let _ = self.k.unmap_foreign(page);
+    fn unmap(&mut self, _page: usize) {
+        // Kept mapped in the cache.
+    }
+    fn forget(&mut self, domid: DomId) {
+        for p in self.maps.forget(domid) {
+            let _ = self.k.unmap_foreign(p);
+        }
     }
 }
 
@@ -112,6 +172,7 @@ fn main(k: &mut Kernel) {
     let guests = parse_guests(args.get("guests").unwrap_or(""));
     let stats_ms = args.get_u64("stats-ms").unwrap_or(2000);
     let notif = args.get_u64("notif").unwrap_or(0) != 0;
+    let poll_us = args.get_u64("poll-us").unwrap_or(0);
 
     let gfn = RING.gfn();
     let (res, reg) = hc(
@@ -135,9 +196,10 @@ fn main(k: &mut Kernel) {
     );
 
     let mut shadow = ShadowStore::new(MAX_SHADOW_PAGES);
+    let mut maps = MapCache::new(MAP_CACHE_PAGES);
     let server = Server::probe(
         name,
-        &mut Xen { k },
+        &mut Xen { k, maps: &mut maps },
         &mut shadow,
         mediator::Config::default(),
         guests,
@@ -160,10 +222,31 @@ fn main(k: &mut Kernel) {
     let mut out = |a: core::fmt::Arguments<'_>| println!("{a}");
     let mut next_stats = k.after(Duration::from_millis(stats_ms.max(100)));
     loop {
-        server.serve(&mut Xen { k }, &mut shadow, Shared(&RING), &mut out);
+        let t0 = k.now();
+        server.serve(
+            &mut Xen { k, maps: &mut maps },
+            &mut shadow,
+            Shared(&RING),
+            &mut out,
+        );
+        let took = k.since(t0);
+        if took > SLOW {
+            println!("TSD-INFO {name} slow serve: {} ms", took.as_millis());
+        }
         if stats_ms > 0 && k.now() >= next_stats {
             server.print_stats(false, &mut out);
             next_stats = k.after(Duration::from_millis(stats_ms));
+        }
+        // Poll the ring a little before blocking: the next call of a busy guest often comes
+        // sooner than a block and wake-up of our vCPU would take.
+        if poll_us > 0 {
+            let until = k.after(Duration::from_micros(poll_us));
+            while k.now() < until && !server.has_work(Shared(&RING)) {
+                core::hint::spin_loop();
+            }
+            if server.has_work(Shared(&RING)) {
+                continue;
+            }
         }
         // Look at the ring at least every 100 ms besides the event, in case a notification was
         // lost (Xen also re-notifies while requests stay unacknowledged).

@@ -110,6 +110,11 @@ impl Server {
         }
     }
 
+    /// Whether requests wait on the ring (also asks Xen to notify the next one).
+    pub fn has_work(&self, page: Shared<'_>) -> bool {
+        self.ring.final_check(&page)
+    }
+
     /// Handles one ring request.
     pub fn handle<H: Hook>(
         &mut self,
@@ -124,6 +129,7 @@ impl Server {
         match rq.kind {
             req::CREATED => {
                 let (gname, label) = lookup(&self.guests, rq.domid);
+                hook.forget(rq.domid);
                 let mut p = HookPlatform { hook, shadow };
                 let r = self.mediator.guest_created(&mut p, dom, &label);
                 self.gone.remove(&rq.domid);
@@ -141,6 +147,7 @@ impl Server {
                     == Progress::Pending
                 {}
                 self.live.remove(&rq.domid);
+                hook.forget(rq.domid);
                 let rel = hook.release(rq.domid);
                 out(format_args!(
                     "TSD-INFO {name} guest dom{} destroyed, released: {rel:?}",
