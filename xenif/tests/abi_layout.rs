@@ -6,19 +6,13 @@
 //! `TSD_XEN_SRC`, else `<workspace>/.cache/src/xen` (made by `scripts/setup`); a missing tree or
 //! compiler is a test failure with a clear message, never a silent skip.
 
+mod common;
+
+use common::Checker;
 use std::collections::HashMap;
 use std::mem::{offset_of, size_of};
-use std::path::PathBuf;
-use std::process::Command;
 use xenif::abi::*;
 use xenif::XenError;
-
-fn xen_src() -> PathBuf {
-    match std::env::var_os("TSD_XEN_SRC") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/src/xen"),
-    }
-}
 
 const C_SRC: &str = r#"
 #include <stdint.h>
@@ -96,78 +90,14 @@ void emit(void)
 "#;
 
 fn c_layout() -> HashMap<String, i64> {
-    let src = xen_src();
-    let inc = src.join("xen/include");
-    assert!(
-        inc.join("public/xen.h").exists(),
-        "Xen public headers not found at {} — run scripts/setup (or set TSD_XEN_SRC to a Xen 4.17 \
-         source tree)",
-        inc.display()
-    );
-    let dir = std::env::temp_dir().join(format!("xenif-layout-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let c = dir.join("layout.c");
-    let s = dir.join("layout.s");
-    std::fs::write(&c, C_SRC).unwrap();
-    let cc = std::env::var("TSD_AARCH64_CC").unwrap_or_else(|_| "aarch64-linux-gnu-gcc".into());
-    let out = Command::new(&cc)
-        .args([
-            "-S",
-            "-O0",
-            "-ffreestanding",
-            "-D__XEN_INTERFACE_VERSION__=0x00040700",
-            "-I",
-        ])
-        .arg(&inc)
-        .arg("-o")
-        .arg(&s)
-        .arg(&c)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cc} (install gcc-aarch64-linux-gnu): {e}"));
-    assert!(
-        out.status.success(),
-        "{cc} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let asm = std::fs::read_to_string(&s).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut m = HashMap::new();
-    for line in asm.lines() {
-        let Some(i) = line.find("@@") else { continue };
-        let rest = line[i + 2..]
-            .trim_end_matches("\\n\"")
-            .trim_end_matches('"');
-        let rest = rest.trim_end_matches("\\n");
-        let (name, val) = rest.rsplit_once(' ').unwrap();
-        let val = val.trim_start_matches('#');
-        m.insert(
-            name.to_string(),
-            val.parse::<i64>().unwrap_or_else(|_| panic!("{line}")),
-        );
-    }
+    let inc = common::xen_include("public/xen.h");
+    let m = common::emitted_values("abi", C_SRC, &[], &[&inc]);
     assert!(
         m.len() > 80,
         "too few values parsed from the C layout ({})",
         m.len()
     );
     m
-}
-
-struct Checker {
-    c: HashMap<String, i64>,
-    bad: Vec<String>,
-    n: usize,
-}
-
-impl Checker {
-    fn eq(&mut self, key: &str, rust: i64) {
-        self.n += 1;
-        match self.c.get(key) {
-            Some(&v) if v == rust => {}
-            Some(&v) => self.bad.push(format!("{key}: C {v}, Rust {rust}")),
-            None => self.bad.push(format!("{key}: not emitted by the C side")),
-        }
-    }
 }
 
 macro_rules! sz {
@@ -188,11 +118,7 @@ macro_rules! k {
 
 #[test]
 fn abi_matches_xen_public_headers() {
-    let mut k = Checker {
-        c: c_layout(),
-        bad: Vec::new(),
-        n: 0,
-    };
+    let mut k = Checker::new(c_layout());
     sz!(k, "vcpu_time_info", VcpuTimeInfo);
     off!(k, "vcpu_time_info.system_time", VcpuTimeInfo, system_time);
     off!(

@@ -8,29 +8,20 @@
 //! Rust mirror. A missing patch, Xen tree or compiler fails the test with a message; it never
 //! skips.
 
+mod common;
+
+use common::Checker;
 use std::collections::HashMap;
 use std::mem::{offset_of, size_of};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use xenif::hook::*;
 
 const HEADER: &str = "xen/include/public/tee_stubdom.h";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn xen_src() -> PathBuf {
-    match std::env::var_os("TSD_XEN_SRC") {
-        Some(p) => PathBuf::from(p),
-        None => root().join(".cache/src/xen"),
-    }
-}
-
 /// The patch of the series that creates the header, and the header's text out of it, plus the
 /// `#define __HYPERVISOR_tee_stubdom_op` line the series adds to `public/arch-arm.h`.
 fn header_from_patches() -> (String, String) {
-    let dir = root().join("hv-patches");
+    let dir = common::root().join("hv-patches");
     let mut patches: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -119,80 +110,14 @@ void emit(void)
 "#;
 
 fn c_layout() -> HashMap<String, i64> {
-    let inc = xen_src().join("xen/include");
-    assert!(
-        inc.join("public/io/ring.h").exists(),
-        "Xen public headers not found at {} — run scripts/setup (or set TSD_XEN_SRC to a Xen 4.17 \
-         source tree)",
-        inc.display()
-    );
+    let inc = common::xen_include("public/io/ring.h");
     let (header, hypercall) = header_from_patches();
-    let dir = std::env::temp_dir().join(format!("xenif-hook-layout-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("tee_stubdom.h"), header).unwrap();
-    let c = dir.join("layout.c");
-    let s = dir.join("layout.s");
-    std::fs::write(&c, format!("{hypercall}\n{C_SRC}")).unwrap();
-    let cc = std::env::var("TSD_AARCH64_CC").unwrap_or_else(|_| "aarch64-linux-gnu-gcc".into());
-    let out = Command::new(&cc)
-        .args([
-            "-S",
-            "-O0",
-            "-ffreestanding",
-            "-D__XEN_INTERFACE_VERSION__=0x00040700",
-        ])
-        .arg("-I")
-        .arg(&dir)
-        .arg("-I")
-        .arg(&inc)
-        .arg("-I")
-        .arg(inc.join("public"))
-        .arg("-o")
-        .arg(&s)
-        .arg(&c)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cc} (install gcc-aarch64-linux-gnu): {e}"));
-    assert!(
-        out.status.success(),
-        "{cc} failed on {HEADER} from hv-patches:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let asm = std::fs::read_to_string(&s).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    parse(&asm)
-}
-
-fn parse(asm: &str) -> HashMap<String, i64> {
-    let mut m = HashMap::new();
-    for line in asm.lines() {
-        let Some(i) = line.find("@@") else { continue };
-        let rest = line[i + 2..].trim_end_matches('"').trim_end_matches("\\n");
-        let (name, val) = rest.rsplit_once(' ').unwrap();
-        let val = val.trim_start_matches('#');
-        m.insert(
-            name.to_string(),
-            val.parse::<i64>().unwrap_or_else(|_| panic!("{line}")),
-        );
-    }
-    m
-}
-
-#[derive(Default)]
-struct Checker {
-    c: HashMap<String, i64>,
-    bad: Vec<String>,
-    n: usize,
-}
-
-impl Checker {
-    fn eq(&mut self, key: &str, rust: i64) {
-        self.n += 1;
-        match self.c.get(key) {
-            Some(&v) if v == rust => {}
-            Some(&v) => self.bad.push(format!("{key}: C {v}, Rust {rust}")),
-            None => self.bad.push(format!("{key}: not emitted by the C side")),
-        }
-    }
+    common::emitted_values(
+        "hook",
+        &format!("{hypercall}\n{C_SRC}"),
+        &[("tee_stubdom.h", &header)],
+        &[&inc, &inc.join("public")],
+    )
 }
 
 macro_rules! sz {
@@ -216,10 +141,7 @@ macro_rules! k {
 
 #[test]
 fn hook_abi_matches_the_c_header_of_the_patch_series() {
-    let mut k = Checker {
-        c: c_layout(),
-        ..Checker::default()
-    };
+    let mut k = Checker::new(c_layout());
     sz!(k, "register", Register);
     off!(k, "register", "ring_gfn", Register, ring_gfn);
     off!(k, "register", "port", Register, port);
@@ -313,5 +235,5 @@ fn hook_abi_matches_the_c_header_of_the_patch_series() {
 fn the_header_comes_from_exactly_one_patch() {
     let (h, _) = header_from_patches();
     assert!(h.contains("__XEN_PUBLIC_TEE_STUBDOM_H__"));
-    assert!(Path::new(&root().join("hv-patches/series")).exists());
+    assert!(common::root().join("hv-patches/series").exists());
 }
