@@ -212,6 +212,7 @@ fn main(k: &mut Kernel) {
             return;
         }
     };
+    server.set_rpc_arg(args.get_u64("rpc-arg").unwrap_or(1) != 0);
     println!(
         "TSD-INFO {name} OP-TEE probed: {} threads; serving (stats every {stats_ms} ms, async notifications {})",
         server.mediator().threads(),

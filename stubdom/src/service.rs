@@ -48,6 +48,7 @@ pub struct Server {
     ring: BackRing,
     guests: Vec<GuestName>,
     notif: bool,
+    rpc_arg: bool,
     /// Counters as last printed, per live guest.
     printed: BTreeMap<u16, GuestStats>,
     /// Guests the core knows (CREATED seen, DESTROYED not yet).
@@ -78,11 +79,18 @@ impl Server {
             ring: BackRing::new(),
             guests,
             notif,
+            rpc_arg: true,
             printed: BTreeMap::new(),
             live: BTreeSet::new(),
             gone: BTreeMap::new(),
             stats: ServerStats::default(),
         })
+    }
+
+    /// Offer `OPTEE_SMC_SEC_CAP_RPC_ARG` (CALL_WITH_RPC_ARG / CALL_WITH_REGD_ARG) to guests
+    /// (default), or mask it as Xen's in-hypervisor mediator does.
+    pub fn set_rpc_arg(&mut self, on: bool) {
+        self.rpc_arg = on;
     }
 
     /// The core.
@@ -164,12 +172,17 @@ impl Server {
             req::CALL => {
                 let mut p = HookPlatform { hook, shadow };
                 let mut x = self.mediator.handle_call(&mut p, dom, rq.x);
-                if !self.notif
-                    && (rq.x[0] & 0xFFFF_FFFF) == u64::from(smc::EXCHANGE_CAPABILITIES)
+                if (rq.x[0] & 0xFFFF_FFFF) == u64::from(smc::EXCHANGE_CAPABILITIES)
                     && x[0] == ret::OK
                 {
-                    x[1] &= !caps::SEC_ASYNC_NOTIF;
-                    x[2] = 0;
+                    if !self.notif {
+                        x[1] &= !caps::SEC_ASYNC_NOTIF;
+                        x[2] = 0;
+                    }
+                    if !self.rpc_arg {
+                        x[1] &= !caps::SEC_RPC_ARG;
+                        x[3] = 0;
+                    }
                 }
                 self.stats.calls = self.stats.calls.saturating_add(1);
                 if let Err(e) = hook.respond(rq.seq, rq.domid, rq.vcpu, x) {
