@@ -6,6 +6,7 @@
 //! (`type`, `number`, `flags`; type 0 = SPI from INTID 32, type 1 = PPI from INTID 16).
 #![forbid(unsafe_code)]
 
+use crate::gicreg::Trigger;
 use crate::memmap::Region;
 use fdt::node::FdtNode;
 use fdt::Fdt;
@@ -39,6 +40,22 @@ pub struct DtInfo<'a> {
     pub initrd: Option<Region>,
     /// Size of the blob (`totalsize`).
     pub total_size: usize,
+    /// The interrupt of `/firmware/optee` (`interrupts`, first specifier), if the node names
+    /// one: OP-TEE's asynchronous-notification interrupt in the host's tree, the one the TEE
+    /// mediator raises in a TEE guest's (hv-patches 0007). Absent or malformed: `None` (no
+    /// notifications; not a boot error).
+    pub optee_interrupt: Option<GicIrq>,
+}
+
+/// A GIC interrupt named by a three-cell specifier (Linux
+/// `Documentation/devicetree/bindings/interrupt-controller/arm,gic-v3.yaml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GicIrq {
+    /// The INTID (SPI numbers + 32, PPI numbers + 16).
+    pub intid: u32,
+    /// From the flags cell's bits [3:0]: 1 (rising) or 2 (falling) edge, 4 (high) or 8 (low)
+    /// level.
+    pub trigger: Trigger,
 }
 
 /// Why the device tree could not be used.
@@ -91,6 +108,19 @@ pub fn gic_intid(interrupts: &[u8], index: usize) -> Option<u32> {
         1 if c[1] < 16 => Some(c[1] + 16),
         _ => None,
     }
+}
+
+/// The `index`th three-cell GIC interrupt specifier in `interrupts`, with its trigger type.
+/// `None` for a bad type, an out-of-range number or flags that give no trigger type (0).
+pub fn gic_irq(interrupts: &[u8], index: usize) -> Option<GicIrq> {
+    let intid = gic_intid(interrupts, index)?;
+    let flags = cells(interrupts).nth(index * 3 + 2)?;
+    let trigger = match flags & 0xf {
+        1 | 2 => Trigger::Edge,
+        4 | 8 => Trigger::Level,
+        _ => return None,
+    };
+    Some(GicIrq { intid, trigger })
 }
 
 fn intid(n: &FdtNode<'_, '_>, index: usize, what: &'static str) -> Result<u32, DtError> {
@@ -169,6 +199,11 @@ pub fn parse(blob: &[u8]) -> Result<DtInfo<'_>, DtError> {
         _ => return Err(DtError::Malformed("/chosen linux,initrd-start/-end")),
     };
 
+    let optee_interrupt = fdt
+        .find_node("/firmware/optee")
+        .and_then(|n| n.property("interrupts"))
+        .and_then(|p| gic_irq(p.value, 0));
+
     Ok(DtInfo {
         memory,
         gic_dist: g[0],
@@ -181,6 +216,7 @@ pub fn parse(blob: &[u8]) -> Result<DtInfo<'_>, DtError> {
         bootargs,
         initrd,
         total_size: fdt.total_size(),
+        optee_interrupt,
     })
 }
 
@@ -364,6 +400,7 @@ mod tests {
         assert_eq!(d.uart, Some(Region::new(0x2200_0000, 0x1000)));
         assert_eq!(d.bootargs, "name=selftest peer-gfn=0x40fff");
         assert_eq!(d.initrd, None);
+        assert_eq!(d.optee_interrupt, None);
         assert_eq!(d.total_size, blob.len());
         let hdr: [u8; 8] = blob[..8].try_into().unwrap();
         assert_eq!(header_total_size(&hdr), Some(blob.len()));
@@ -429,5 +466,59 @@ mod tests {
         assert_eq!(gic_intid(&u32s(&[2, 1, 4]), 0), None);
         assert_eq!(gic_intid(&u32s(&[1, 15]), 0), None);
         assert_eq!(gic_intid(&u32s(&[1, 15, 4, 0, 1, 4]), 1), Some(33));
+    }
+
+    fn with_optee(optee: Node) -> Vec<u8> {
+        xen_domu("name=guest")
+            .child(Node::new("firmware").child(optee))
+            .build()
+    }
+
+    #[test]
+    fn optee_interrupt_of_a_tee_guest() {
+        // As hv-patches 0007 writes it: SPI 187 (INTID 219), CPU mask 0xf, edge rising.
+        let optee = Node::new("optee")
+            .prop("compatible", strs(&["linaro,optee-tz"]))
+            .prop("method", strs(&["hvc"]))
+            .prop("interrupts", u32s(&[0, 187, 0xf01]))
+            .prop("interrupt-parent", u32s(&[0xfde8]));
+        assert_eq!(
+            parse(&with_optee(optee)).unwrap().optee_interrupt,
+            Some(GicIrq {
+                intid: 219,
+                trigger: Trigger::Edge
+            })
+        );
+        let level = Node::new("optee").prop("interrupts", u32s(&[0, 5, 4]));
+        assert_eq!(
+            parse(&with_optee(level)).unwrap().optee_interrupt,
+            Some(GicIrq {
+                intid: 37,
+                trigger: Trigger::Level
+            })
+        );
+        // No interrupts (Xen's in-hypervisor mediator) or a malformed one: no notifications.
+        let none = Node::new("optee").prop("method", strs(&["hvc"]));
+        assert_eq!(parse(&with_optee(none)).unwrap().optee_interrupt, None);
+        let short = Node::new("optee").prop("interrupts", u32s(&[0, 187]));
+        assert_eq!(parse(&with_optee(short)).unwrap().optee_interrupt, None);
+    }
+
+    #[test]
+    fn trigger_from_flags() {
+        let edge = |f| gic_irq(&u32s(&[0, 187, f]), 0).map(|i| i.trigger);
+        assert_eq!(edge(1), Some(Trigger::Edge));
+        assert_eq!(edge(2), Some(Trigger::Edge));
+        assert_eq!(edge(0xf04), Some(Trigger::Level));
+        assert_eq!(edge(8), Some(Trigger::Level));
+        assert_eq!(edge(0), None);
+        assert_eq!(gic_irq(&u32s(&[2, 1, 1]), 0), None);
+        assert_eq!(
+            gic_irq(&u32s(&[1, 15, 0xf08, 0, 1, 1]), 1),
+            Some(GicIrq {
+                intid: 33,
+                trigger: Trigger::Edge
+            })
+        );
     }
 }

@@ -20,7 +20,7 @@
 //!
 //! Layout: `arch/` holds all `unsafe` (entry and vectors, MMU, GIC, timer, UART, heap, the
 //! shared-info views, the foreign window). Everything else is safe; the pure parts (`bootargs`,
-//! `dt`, `memmap`, `pagetable`, `time`, `foreign`, `esr`) build and test on the host.
+//! `dt`, `memmap`, `pagetable`, `time`, `foreign`, `esr`, `gicreg`) build and test on the host.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -31,6 +31,7 @@ pub mod bootargs;
 pub mod dt;
 pub mod esr;
 pub mod foreign;
+pub mod gicreg;
 pub mod memmap;
 pub mod pagetable;
 pub mod time;
@@ -50,6 +51,8 @@ mod kernel;
 pub use arch::grant::SharedPage;
 #[cfg(target_arch = "aarch64")]
 pub use arch::window::ForeignPage;
+pub use dt::GicIrq;
+pub use gicreg::{Spi, SpiError, Trigger};
 #[cfg(target_arch = "aarch64")]
 pub use kernel::{parse_reserve, BootStats, Kernel, TimerId};
 pub use xenif;

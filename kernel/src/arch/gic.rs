@@ -1,7 +1,10 @@
 //! GICv3 (Arm IHI 0069): distributor, this CPU's redistributor, CPU interface system registers.
-//! Only private interrupts are used (the event-channel upcall and the virtual timer are PPIs).
+//! The event-channel upcall and the virtual timer are private interrupts (PPIs, redistributor);
+//! shared peripheral interrupts (SPIs, e.g. OP-TEE's notification interrupt) are configured in
+//! the distributor and routed to this CPU (register arithmetic in [`crate::gicreg`]).
 
 use super::regs::{isb, mpidr_affinity, read_sysreg, write_sysreg};
+use crate::gicreg::{self, Spi, Trigger};
 use crate::memmap::Region;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -22,6 +25,10 @@ const GICR_IPRIORITYR: usize = SGI_BASE + 0x400;
 pub const SPURIOUS: u32 = 1023;
 
 static RDIST: AtomicUsize = AtomicUsize::new(0);
+static DIST: AtomicUsize = AtomicUsize::new(0);
+
+/// Priority of every interrupt we enable (all equal: no preemption among them).
+const PRIORITY: u32 = 0xa0;
 
 /// Why the GIC could not be set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +53,19 @@ fn rd64(addr: usize) -> u64 {
     unsafe { super::mmio::read64(addr) }
 }
 
+fn wr64(addr: usize, v: u64) {
+    // SAFETY: as `rd32`; writes go to GIC configuration registers only (GICD_IROUTER<n> is a
+    // 64-bit register).
+    unsafe { super::mmio::write64(addr, v) }
+}
+
 /// Bring up the distributor, this CPU's redistributor and the CPU interface (group 1, all
 /// priorities unmasked). Both regions must be mapped as device memory.
 pub(crate) fn init(dist: Region, redist: Region) -> Result<(), GicError> {
     let d = dist.base as usize;
     wr32(d + GICD_CTLR, GICD_CTLR_ARE_NS | GICD_CTLR_ENABLE_G1A);
     while rd32(d + GICD_CTLR) & GICD_CTLR_RWP != 0 {}
+    DIST.store(d, Ordering::Relaxed);
 
     let aff = mpidr_affinity();
     let mut frame = redist.base as usize;
@@ -107,4 +121,60 @@ pub(crate) fn ack() -> u32 {
 pub(crate) fn eoi(intid: u32) {
     write_sysreg!("S3_0_C12_C12_1", u64::from(intid));
     isb();
+}
+
+/// `GICD_TYPER`, 0 before [`init`].
+pub(crate) fn dist_typer() -> u32 {
+    match DIST.load(Ordering::Relaxed) {
+        0 => 0,
+        d => rd32(d + gicreg::GICD_TYPER),
+    }
+}
+
+fn wait_rwp(d: usize) {
+    while rd32(d + GICD_CTLR) & GICD_CTLR_RWP != 0 {}
+}
+
+/// Configure `spi` (trigger, priority, group 1 non-secure, routed to this CPU) and enable it in
+/// the distributor. The group registers are not written: with one security state as seen by a
+/// non-secure guest (and in Xen's vGIC, where GICD_IGROUPR reads as zero and ignores writes)
+/// every interrupt the CPU interface acknowledges through ICC_IAR1_EL1 is group 1.
+pub(crate) fn enable_spi(spi: Spi, trigger: Trigger) {
+    let d = DIST.load(Ordering::Relaxed);
+    if d == 0 {
+        return;
+    }
+    // Int_config may only change while the interrupt is disabled (IHI 0069 §12.9.10).
+    disable_spi(spi);
+    let (off, _) = spi.config();
+    wr32(d + off, spi.with_trigger(rd32(d + off), trigger));
+    let (off, shift) = spi.priority();
+    wr32(
+        d + off,
+        (rd32(d + off) & !(0xff << shift)) | (PRIORITY << shift),
+    );
+    wr64(d + spi.irouter(), gicreg::irouter_value(mpidr_affinity()));
+    let (off, bit) = spi.bit(gicreg::GICD_ISENABLER);
+    wr32(d + off, bit);
+}
+
+/// Disable `spi` in the distributor and wait until that has taken effect (GICD_CTLR.RWP): an
+/// interrupt is not signalled after this returns. Safe to call from the IRQ handler.
+pub(crate) fn disable_spi(spi: Spi) {
+    let d = DIST.load(Ordering::Relaxed);
+    if d == 0 {
+        return;
+    }
+    let (off, bit) = spi.bit(gicreg::GICD_ICENABLER);
+    wr32(d + off, bit);
+    wait_rwp(d);
+}
+
+/// Enable `spi` again after [`disable_spi`] (configuration unchanged).
+pub(crate) fn unmask_spi(spi: Spi) {
+    let d = DIST.load(Ordering::Relaxed);
+    if d != 0 {
+        let (off, bit) = spi.bit(gicreg::GICD_ISENABLER);
+        wr32(d + off, bit);
+    }
 }

@@ -41,3 +41,14 @@ pub unsafe fn write32(addr: usize, v: u32) {
         core::arch::asm!("str {v:w}, [{a}]", a = in(reg) addr, v = in(reg) v, options(nostack, preserves_flags))
     };
 }
+
+/// Write a 64-bit device register.
+///
+/// # Safety
+/// As [`write32`], 8-byte aligned.
+pub unsafe fn write64(addr: usize, v: u64) {
+    // SAFETY: the caller guarantees the conditions; the asm only stores to `addr`.
+    unsafe {
+        core::arch::asm!("str {v}, [{a}]", a = in(reg) addr, v = in(reg) v, options(nostack, preserves_flags))
+    };
+}
