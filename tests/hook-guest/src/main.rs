@@ -6,7 +6,10 @@
 //! the mediator; the hook's mediator-only hypercalls refuse it; Xen's pin count for it is
 //! observable; with `crash=1` it then makes the mediator crash with a call pending, and checks that
 //! this call and a new one fail with OP-TEE's ENOTAVAIL within a bounded time, and that Xen has
-//! dropped every pin. `role=plain` (no TEE permission): its TEE call gets "unknown function".
+//! dropped every pin (not before `crash-after-ms` since boot). Its `/firmware/optee` interrupt
+//! (hv-patches 0007) is raised by the mediator on request and must reach its handler within 2 s.
+//! `role=plain` (no TEE permission): its TEE call gets "unknown function"; with `notify-wait-ms=N` it also checks that no notification
+//! interrupt arrives in its first N ms (the mediator's attempt to raise one is refused).
 //! `bench=N`: N CALLS_UID round trips, median and minimum reported as `TSD-INFO ... rtt`.
 #![no_std]
 #![no_main]
@@ -14,6 +17,7 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 use hook_guest::{is_optee_uid, median_min, words_are, OPTEE_MSG_REVISION, OPTEE_OS_UUID};
 use hook_mediator::{FID_TEST_CRASH, FID_TEST_NOTIFY, FID_TEST_PIN};
@@ -30,6 +34,23 @@ kernel::entry!(main);
 #[repr(C, align(4096))]
 struct PinPage([u8; 4096]);
 static PIN_PAGE: PinPage = PinPage([0; 4096]);
+
+/// Notification interrupts taken (counted by the handler, in thread context).
+static NOTIFS: AtomicU32 = AtomicU32::new(0);
+
+/// Register a counting handler for the `/firmware/optee` interrupt, if the device tree names
+/// one. Returns a description for check details.
+fn watch_notifications(k: &mut Kernel) -> alloc::string::String {
+    match k.dt().optee_interrupt {
+        None => "no /firmware/optee interrupt".into(),
+        Some(irq) => match k.on_spi(irq, |_, _| {
+            NOTIFS.fetch_add(1, Ordering::Relaxed);
+        }) {
+            Ok(_) => alloc::format!("intid={} {:?}", irq.intid, irq.trigger),
+            Err(e) => alloc::format!("intid={} on_spi: {e:?}", irq.intid),
+        },
+    }
+}
 
 /// `DOMID_INVALID` (`public/xen.h`): the query's "no mediator".
 const DOMID_INVALID: u32 = 0x7FF4;
@@ -195,6 +216,9 @@ fn main(k: &mut Kernel) {
         failed: 0,
     };
 
+    // Before any call: the mediator may raise the interrupt early (its own checks do); such an
+    // interrupt is taken by the first loop turn and counted before the request below.
+    let watch = watch_notifications(k);
     match role {
         "plain" => {
             let x = call(smc::CALLS_UID, 0);
@@ -238,14 +262,47 @@ fn main(k: &mut Kernel) {
         );
     }
     if role == "tee" {
+        k.sleep(Duration::from_millis(20));
+        let before = NOTIFS.load(Ordering::Relaxed);
+        let t = k.now();
         let x = call(FID_TEST_NOTIFY, 0);
         r.check(
             "mediator-raises-notification",
             x[0] == ret::OK,
             format_args!("x0={:#x} x1={}", x[0], x[1]),
         );
+        let got = k.run_until(k.after(Duration::from_secs(2)), |_| {
+            NOTIFS.load(Ordering::Relaxed) > before
+        });
+        r.check(
+            "notification-irq-received",
+            got && k.dt().optee_interrupt.is_some(),
+            format_args!(
+                "{watch} after_us={} taken={} before_request={before}",
+                k.since(t).as_micros(),
+                NOTIFS.load(Ordering::Relaxed)
+            ),
+        );
+    }
+    if let (Some(ms), "plain") = (args.get_u64("notify-wait-ms"), role) {
+        let end = k
+            .boot_stats()
+            .t_entry
+            .add(k.freq(), Duration::from_millis(ms));
+        k.run_until(end, |_| false);
+        let n = NOTIFS.load(Ordering::Relaxed);
+        r.check(
+            "notification-irq-not-received",
+            n == 0,
+            format_args!("{watch} taken={n} in the first {ms} ms"),
+        );
     }
     if role == "tee" && crash {
+        // `crash-after-ms`: give the mediator's own checks time to finish (its OP-TEE
+        // notification check waits for OP-TEE's watchdog, about a second) before it crashes.
+        let start = Duration::from_millis(args.get_u64("crash-after-ms").unwrap_or(0));
+        let end = k.boot_stats().t_entry.add(k.freq(), start);
+        k.run_until(end, |_| false);
         crash_phase(&mut r, k, timeout);
     }
     println!(

@@ -6,6 +6,14 @@
 //! checks the hook's refusals towards itself: no pin or map of a non-TEE guest, no answer to a
 //! call that is not pending, no secure call outside the Trusted OS range, no second VM_CREATED.
 //!
+//! OP-TEE's notification interrupt (the SPI that registration names, 219 on QEMU virt) gets a
+//! handler that fetches the pending value (`OPTEE_SMC_GET_ASYNC_NOTIF_VALUE`) of the guest for
+//! which the self-checks enabled asynchronous notifications (`OPTEE_SMC_ENABLE_ASYNC_NOTIF` with
+//! its client ID): OP-TEE's embedded test watchdog (`core/tests/notif_test_wd.c`, built into
+//! Debian's OP-TEE) then raises the interrupt once a second with `NOTIF_VALUE_DO_BOTTOM_HALF`.
+//! The bottom half itself (a yielding `OPTEE_MSG_CMD_DO_BOTTOM_HALF`) is not run, so OP-TEE
+//! counts timeouts on its secure console.
+//!
 //! Command line: `name=mediator delay-ms=N guest=DOMID plain=DOMID` (the labelled TEE guest and
 //! the unlabelled one); `checks=0` skips the self-checks; `release=0` plays a hung mediator that
 //! never answers DESTROYED.
@@ -14,7 +22,7 @@
 
 extern crate alloc;
 
-use core::sync::atomic::{fence, AtomicU32, Ordering};
+use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use core::time::Duration;
 use hook_mediator::{decide, filter_answer, vm_call, Action};
 use kernel::xenif::abi::{DomId, DOMID_SELF};
@@ -24,8 +32,8 @@ use kernel::xenif::hook::{
     F_TEE_KNOWN,
 };
 use kernel::xenif::{XenError, XenResult};
-use kernel::{println, Kernel};
-use mediator::abi::ret;
+use kernel::{println, GicIrq, Kernel, Trigger};
+use mediator::abi::{ret, smc};
 
 kernel::entry!(main);
 
@@ -79,6 +87,45 @@ impl RingPage for Shared {
     }
     fn full_barrier(&self) {
         fence(Ordering::SeqCst)
+    }
+}
+
+/// OP-TEE notification interrupts taken.
+static OPTEE_IRQS: AtomicU32 = AtomicU32::new(0);
+/// Client ID whose notification values the handler fetches (0: none).
+static ASYNC_CLIENT: AtomicU64 = AtomicU64::new(0);
+/// The last GET_ASYNC_NOTIF_VALUE answer: value (a1) << 32 | flags (a2); `u64::MAX` if none.
+static ASYNC_VALUE: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Take OP-TEE's notification interrupt: fetch the notified client's value.
+fn watch_optee_notifications(k: &mut Kernel, notif_irq: u32) {
+    if notif_irq == 0 {
+        return;
+    }
+    // OP-TEE names it edge rising (its /firmware/optee node); Xen configured the physical one.
+    let irq = GicIrq {
+        intid: notif_irq,
+        trigger: Trigger::Edge,
+    };
+    let r = k.on_spi(irq, |_, _| {
+        OPTEE_IRQS.fetch_add(1, Ordering::Relaxed);
+        let client = ASYNC_CLIENT.load(Ordering::Relaxed);
+        if client != 0 {
+            let mut x = [0; 8];
+            x[0] = u64::from(smc::GET_ASYNC_NOTIF_VALUE);
+            x[7] = client;
+            if let Ok(a) = secure_call(x) {
+                if a[0] == ret::OK {
+                    ASYNC_VALUE.store((a[1] << 32) | (a[2] & 0xffff_ffff), Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    if let Err(e) = r {
+        println!(
+            "TSD-INFO {} notification interrupt {notif_irq}: {e:?}",
+            k.name()
+        );
     }
 }
 
@@ -280,10 +327,37 @@ fn main(k: &mut Kernel) {
         calls: 0,
         release: args.get("release") != Some("0"),
     };
+    watch_optee_notifications(k, reg.notif_irq);
     // The replayed CREATED requests and the calls that waited for us.
     serve(&mut st);
     if args.get("checks") != Some("0") {
+        // Start OP-TEE's notifications first: its watchdog fires a second later.
+        let t = k.now();
+        let client = hook_mediator::client_id(guest);
+        let mut x = [0; 8];
+        x[0] = u64::from(smc::ENABLE_ASYNC_NOTIF);
+        x[7] = client;
+        let enabled = secure_call(x);
+        ASYNC_CLIENT.store(client, Ordering::Relaxed);
         checks(k, &mut r, gfn, guest, plain, reg.notif_irq);
+        let got = k.run_until(k.after(Duration::from_secs(3)), |_| {
+            serve(&mut st);
+            OPTEE_IRQS.load(Ordering::Relaxed) > 0
+        });
+        let v = ASYNC_VALUE.load(Ordering::Relaxed);
+        r.check(
+            "optee-notification-irq-received",
+            got && enabled.as_ref().is_ok_and(|a| a[0] == ret::OK) && v != u64::MAX,
+            format_args!(
+                "enable dom{guest}: {:x?}; SPI {} taken={} after_ms={}; value={} flags={:#x}",
+                enabled.map(|a| a[0]),
+                reg.notif_irq,
+                OPTEE_IRQS.load(Ordering::Relaxed),
+                k.since(t).as_millis(),
+                v >> 32,
+                v & 0xffff_ffff
+            ),
+        );
     }
     println!(
         "TSD-RESULT {name} passed={} failed={} status={}",
