@@ -8,7 +8,7 @@
 //!   limits).
 //! - `stats-ms=`: print the `TSD-STATS` lines of guests whose counters changed, at most this
 //!   often (0: only at teardown and on request).
-//! - `poll-us=`: after serving, poll the ring this long before blocking (0: block at once). A
+//! - `poll-us=`: after serving, poll the ring this long before blocking (0: block at once; default 200). A
 //!   busy guest's next call then finds the mediator running (saves a vCPU block and wake-up:
 //!   ~110 µs of a ~200 µs round trip under TCG) at the price of a busy pCPU.
 //! - `notif=`: offer OP-TEE's asynchronous notifications to guests (`1`) or mask

@@ -32,6 +32,8 @@ pub trait Hook {
     fn write_page(&self, page: &Self::Page, off: usize, data: &[u8]);
     /// Done with a page (an implementation may keep it mapped: see [`crate::mapcache`]).
     fn unmap(&mut self, page: Self::Page);
+    /// A CALL request is about to be handled (for profiling; its end is `respond`).
+    fn begin_call(&mut self) {}
     /// Drop every mapping of `domid` still kept (it is created anew or destroyed).
     fn forget(&mut self, domid: DomId) {
         let _ = domid;

@@ -26,6 +26,7 @@ pub mod hook;
 pub mod mapcache;
 pub mod memory;
 pub mod pinning;
+pub mod profile;
 pub mod ring;
 pub mod secure;
 pub mod service;

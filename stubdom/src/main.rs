@@ -20,6 +20,7 @@ use kernel::xenif::XenResult;
 use kernel::{println, ForeignPage, Kernel};
 use stubdom::config::parse_guests;
 use stubdom::mapcache::MapCache;
+use stubdom::profile::{Profile, Stage};
 use stubdom::ring::{RingMem, Shared};
 use stubdom::{Hook, Server, ShadowStore};
 
@@ -31,6 +32,10 @@ static RING: RingMem = RingMem::new();
 /// Shadow pages at most (the core needs one per in-flight call plus page lists and RPC
 /// arguments; OP-TEE has a handful of threads).
 const MAX_SHADOW_PAGES: usize = 1024;
+
+/// Default `poll-us`: long enough to catch a busy guest's next call (its turnaround after our
+/// answer is ~100 µs under TCG), short enough to leave the pCPU to others when it is idle.
+const DEFAULT_POLL_US: u64 = 200;
 
 /// A hypercall or a request that takes longer is reported (diagnostics).
 const SLOW: Duration = Duration::from_millis(300);
@@ -47,6 +52,8 @@ const MAP_CACHE_PAGES: usize = 128;
 struct Xen<'k> {
     k: &'k mut Kernel,
     maps: &'k mut MapCache<ForeignPage>,
+    prof: &'k mut Option<Profile>,
+    call_t0: Option<kernel::time::Instant>,
 }
 
 fn dom_arg(domid: DomId) -> DomainArg {
@@ -57,6 +64,13 @@ fn dom_arg(domid: DomId) -> DomainArg {
 }
 
 impl Xen<'_> {
+    fn record(&mut self, stage: Stage, t0: kernel::time::Instant) {
+        if let Some(p) = self.prof.as_mut() {
+            let ns = self.k.since(t0).as_nanos();
+            p.record(stage, u64::try_from(ns).unwrap_or(u64::MAX));
+        }
+    }
+
     fn slow(&self, what: &str, domid: DomId, arg: u64, t0: kernel::time::Instant) {
         let took = self.k.since(t0);
         if took > SLOW {
@@ -83,9 +97,14 @@ impl Hook for Xen<'_> {
         let t0 = self.k.now();
         let r = hc(op::RESPOND, a).0.map(|_| ());
         self.slow("respond", domid, u64::from(vcpu), t0);
+        self.record(Stage::Respond, t0);
+        if let Some(c) = self.call_t0.take() {
+            self.record(Stage::Call, c);
+        }
         r
     }
     fn pin(&mut self, domid: DomId, gfn: u64) -> XenResult<u64> {
+        let t0 = self.k.now();
         let (r, a) = hc(
             op::PIN,
             Pin {
@@ -94,6 +113,7 @@ impl Hook for Xen<'_> {
                 ..Pin::default()
             },
         );
+        self.record(Stage::Pin, t0);
         r.map(|_| a.maddr)
     }
     fn unpin(&mut self, domid: DomId, gfn: u64) -> XenResult<()> {
@@ -102,12 +122,16 @@ impl Hook for Xen<'_> {
             gfn,
             ..Pin::default()
         };
-        hc(op::UNPIN, a).0.map(|_| ())
+        let t0 = self.k.now();
+        let r = hc(op::UNPIN, a).0.map(|_| ());
+        self.record(Stage::Pin, t0);
+        r
     }
     fn secure_call(&mut self, x: [u64; 8]) -> XenResult<[u64; 8]> {
         let t0 = self.k.now();
         let (r, a) = hc(op::SECURE_CALL, SecureCall { x });
         let took = self.k.since(t0);
+        self.record(Stage::Smc, t0);
         if took > SLOW {
             println!(
                 "TSD-INFO {} slow secure call {:#x} client {}: {} ms -> {:x?}",
@@ -130,17 +154,18 @@ impl Hook for Xen<'_> {
         if let Some(i) = self.maps.lookup(domid, gfn) {
             return Ok(i);
         }
+        let t0 = self.k.now();
         if self.maps.full() {
             if let Some(old) = self.maps.evict() {
                 let _ = self.k.unmap_foreign(old);
             }
         }
-        let t0 = self.k.now();
         let page = self
             .k
             .map_foreign(domid, gfn)
             .map_err(|_| kernel::xenif::XenError::EFAULT)?;
         self.slow("map", domid, gfn, t0);
+        self.record(Stage::Map, t0);
         Ok(self.maps.insert(domid, gfn, page))
     }
     fn read_page(&self, page: &usize, off: usize, buf: &mut [u8]) {
@@ -159,6 +184,11 @@ impl Hook for Xen<'_> {
     fn unmap(&mut self, _page: usize) {
         // Kept mapped in the cache.
     }
+    fn begin_call(&mut self) {
+        if self.prof.is_some() {
+            self.call_t0 = Some(self.k.now());
+        }
+    }
     fn forget(&mut self, domid: DomId) {
         for p in self.maps.forget(domid) {
             let _ = self.k.unmap_foreign(p);
@@ -172,7 +202,7 @@ fn main(k: &mut Kernel) {
     let guests = parse_guests(args.get("guests").unwrap_or(""));
     let stats_ms = args.get_u64("stats-ms").unwrap_or(2000);
     let notif = args.get_u64("notif").unwrap_or(0) != 0;
-    let poll_us = args.get_u64("poll-us").unwrap_or(0);
+    let poll_us = args.get_u64("poll-us").unwrap_or(DEFAULT_POLL_US);
 
     let gfn = RING.gfn();
     let (res, reg) = hc(
@@ -197,9 +227,19 @@ fn main(k: &mut Kernel) {
 
     let mut shadow = ShadowStore::new(MAX_SHADOW_PAGES);
     let mut maps = MapCache::new(MAP_CACHE_PAGES);
+    let mut prof = if args.get_u64("profile").unwrap_or(0) != 0 {
+        Some(Profile::default())
+    } else {
+        None
+    };
     let server = Server::probe(
         name,
-        &mut Xen { k, maps: &mut maps },
+        &mut Xen {
+            k,
+            maps: &mut maps,
+            prof: &mut prof,
+            call_t0: None,
+        },
         &mut shadow,
         mediator::Config::default(),
         guests,
@@ -225,7 +265,12 @@ fn main(k: &mut Kernel) {
     loop {
         let t0 = k.now();
         server.serve(
-            &mut Xen { k, maps: &mut maps },
+            &mut Xen {
+                k,
+                maps: &mut maps,
+                prof: &mut prof,
+                call_t0: None,
+            },
             &mut shadow,
             Shared(&RING),
             &mut out,
@@ -236,6 +281,12 @@ fn main(k: &mut Kernel) {
         }
         if stats_ms > 0 && k.now() >= next_stats {
             server.print_stats(false, &mut out);
+            if let Some(p) = prof.as_ref() {
+                println!(
+                    "TSD-INFO {name} profile {p} map_cache_hits={} map_cache_misses={}",
+                    maps.hits, maps.misses
+                );
+            }
             next_stats = k.after(Duration::from_millis(stats_ms));
         }
         // Poll the ring a little before blocking: the next call of a busy guest often comes

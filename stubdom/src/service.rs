@@ -170,6 +170,7 @@ impl Server {
                 }
             }
             req::CALL => {
+                hook.begin_call();
                 let mut p = HookPlatform { hook, shadow };
                 let mut x = self.mediator.handle_call(&mut p, dom, rq.x);
                 if (rq.x[0] & 0xFFFF_FFFF) == u64::from(smc::EXCHANGE_CAPABILITIES)
