@@ -34,6 +34,7 @@ pub mod foreign;
 pub mod gicreg;
 pub mod memmap;
 pub mod pagetable;
+pub mod report;
 pub mod time;
 
 #[cfg(target_arch = "aarch64")]

@@ -18,33 +18,12 @@ use kernel::xenif::foreign::ForeignMapError;
 use kernel::xenif::{hypercall, XenError};
 use kernel::{println, Kernel};
 
+use kernel::report::Report;
+
 kernel::entry!(main);
 
 /// The pattern the peer writes at the start of its shared page.
 const PATTERN: &[u8; 16] = b"TSD-PEER-PATTERN";
-
-struct Report {
-    name: &'static str,
-    passed: u32,
-    failed: u32,
-}
-
-impl Report {
-    fn check(&mut self, check: &str, ok: bool, detail: core::fmt::Arguments<'_>) {
-        if ok {
-            self.passed += 1;
-        } else {
-            self.failed += 1;
-        }
-        println!(
-            "TSD-CHECK {} {} {} {}",
-            self.name,
-            check,
-            if ok { "PASS" } else { "FAIL" },
-            detail
-        );
-    }
-}
 
 /// "min_ns=.. median_ns=.. n=.." of counter-tick samples.
 fn stats(k: &Kernel, mut ticks: Vec<u64>) -> alloc::string::String {

@@ -28,6 +28,8 @@ use kernel::xenif::XenError;
 use kernel::{println, Kernel};
 use mediator::abi::{ret, smc};
 
+use kernel::report::Report;
+
 kernel::entry!(main);
 
 /// A page of our RAM for the mediator to pin.
@@ -54,24 +56,6 @@ fn watch_notifications(k: &mut Kernel) -> alloc::string::String {
 
 /// `DOMID_INVALID` (`public/xen.h`): the query's "no mediator".
 const DOMID_INVALID: u32 = 0x7FF4;
-
-struct Report {
-    name: &'static str,
-    passed: u32,
-    failed: u32,
-}
-
-impl Report {
-    fn check(&mut self, check: &str, ok: bool, detail: core::fmt::Arguments<'_>) {
-        if ok {
-            self.passed += 1;
-        } else {
-            self.failed += 1;
-        }
-        let verdict = if ok { "PASS" } else { "FAIL" };
-        println!("TSD-CHECK {} {check} {verdict} {detail}", self.name);
-    }
-}
 
 fn call(fid: u32, x1: u64) -> [u64; 8] {
     smccc_hvc([u64::from(fid), x1, 0, 0, 0, 0, 0, 0])

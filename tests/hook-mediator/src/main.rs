@@ -35,6 +35,8 @@ use kernel::xenif::{XenError, XenResult};
 use kernel::{println, GicIrq, Kernel, Trigger};
 use mediator::abi::{ret, smc};
 
+use kernel::report::Report;
+
 kernel::entry!(main);
 
 /// The ring page shared with Xen: a page of our own RAM (identity-mapped, so its address is its
@@ -126,24 +128,6 @@ fn watch_optee_notifications(k: &mut Kernel, notif_irq: u32) {
             "TSD-INFO {} notification interrupt {notif_irq}: {e:?}",
             k.name()
         );
-    }
-}
-
-struct Report {
-    name: &'static str,
-    passed: u32,
-    failed: u32,
-}
-
-impl Report {
-    fn check(&mut self, check: &str, ok: bool, detail: core::fmt::Arguments<'_>) {
-        if ok {
-            self.passed += 1;
-        } else {
-            self.failed += 1;
-        }
-        let verdict = if ok { "PASS" } else { "FAIL" };
-        println!("TSD-CHECK {} {check} {verdict} {detail}", self.name);
     }
 }
 

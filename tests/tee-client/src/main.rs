@@ -18,7 +18,6 @@ extern crate alloc;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::fmt::Arguments;
 use kernel::time::Instant;
 use kernel::xenif::hook::call::smccc_hvc;
 use kernel::{println, Kernel};
@@ -28,6 +27,8 @@ use tee_client::{
     uuid_words, w, words_are, Mode, Summary, LOGIN_PUBLIC, MISSING_TA_UUID, OPTEE_MSG_REVISION,
     OPTEE_OS_REVISION, OPTEE_OS_UUID, PTA_INVOKE_TESTS_UUID,
 };
+
+use kernel::report::Report;
 
 kernel::entry!(main);
 
@@ -406,24 +407,6 @@ impl Tee {
         }
         m.set_ret(status);
         m.set_ret_origin(0);
-    }
-}
-
-struct Report {
-    name: &'static str,
-    passed: u32,
-    failed: u32,
-}
-
-impl Report {
-    fn check(&mut self, case: &str, ok: bool, detail: Arguments<'_>) {
-        if ok {
-            self.passed += 1;
-        } else {
-            self.failed += 1;
-        }
-        let verdict = if ok { "PASS" } else { "FAIL" };
-        println!("TSD-CHECK {} {case} {verdict} {detail}", self.name);
     }
 }
 
