@@ -11,9 +11,12 @@
 //! - `poll-us=`: after serving, poll the ring this long before blocking (0: block at once; default 200). A
 //!   busy guest's next call then finds the mediator running (saves a vCPU block and wake-up:
 //!   ~110 µs of a ~200 µs round trip under TCG) at the price of a busy pCPU.
-//! - `notif=`: offer OP-TEE's asynchronous notifications to guests (`1`) or mask
-//!   `OPTEE_SMC_SEC_CAP_ASYNC_NOTIF` in EXCHANGE_CAPABILITIES (`0`, the default while the
-//!   notification interrupt cannot reach the mediator).
+//! - `notif=`: offer OP-TEE's asynchronous notifications to guests (`1`, the default: the
+//!   mediator takes OP-TEE's notification SPI that Xen routes to it, fetches the values per guest
+//!   with each guest's client ID and raises that guest's interrupt) or mask
+//!   `OPTEE_SMC_SEC_CAP_ASYNC_NOTIF` in EXCHANGE_CAPABILITIES (`0`).
+//! - `max-buffers=`, `max-pages=`, `max-pinned=`: the core's per-guest limits (Xen's by
+//!   default: 16 buffers, 129 pages per buffer, 16384 pinned pages).
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;

@@ -47,6 +47,26 @@ impl fmt::Display for Line<'_> {
             s.open_sessions,
             s.notifications,
             if self.live { "live" } else { "destroyed" }
-        )
+        )?;
+        // The non-zero error kinds (mediator::GuestError order).
+        const KINDS: [&str; mediator::error::GUEST_ERROR_KINDS] = [
+            "unknown",
+            "unavailable",
+            "notavail",
+            "badaddr",
+            "badcmd",
+            "threadlimit",
+            "nomem",
+            "badresume",
+            "badparam",
+            "limit",
+            "denied",
+        ];
+        for (k, n) in KINDS.iter().zip(s.errors.iter()) {
+            if *n > 0 {
+                write!(f, " err_{k}={n}")?;
+            }
+        }
+        Ok(())
     }
 }

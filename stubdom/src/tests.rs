@@ -274,3 +274,50 @@ fn lifecycle_and_fast_calls_through_the_server() {
         u64::from(mediator::abi::OPTEE_MSG_UID[0])
     );
 }
+
+/// Two standard calls of one guest in flight at once, each going through OP-TEE's RPCs (RPC
+/// argument allocation, SHM_ALLOC, SHM_FREE, ...), their RPCs answered alternately: what a Linux
+/// guest with two vCPUs (or one vCPU and two threads blocked in RPCs) does. Both must complete.
+#[test]
+fn two_interleaved_calls_with_rpcs_of_one_guest_complete() {
+    use mediator::abi::{msg, split};
+    use mediator::sim::world::ARG_AREA;
+    use mediator::sim::{FN_SHM_RPC, SIM_TA};
+    let g = DomId(1);
+    let mut w = mediator::sim::World::new(4, Config::default(), &[g]);
+    w.exchange(g);
+    let o = w.open(g, ARG_AREA, SIM_TA);
+    assert_eq!((o.x0, o.ret), (0, 0), "{o:?}");
+    let s = o.session;
+    let a = ARG_AREA + 4096;
+    let b = ARG_AREA + 2 * 4096;
+    w.write_arg(g, a, msg::CMD_INVOKE_COMMAND, FN_SHM_RPC, s, &[]);
+    w.write_arg(g, b, msg::CMD_INVOKE_COMMAND, FN_SHM_RPC, s, &[]);
+    let start = |w: &mut mediator::sim::World, ipa: u64| {
+        let (hi, lo) = split(ipa);
+        w.call(g, [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0])
+    };
+    let mut ra = start(&mut w, a);
+    let mut rb = start(&mut w, b);
+    for _ in 0..50 {
+        let mut progressed = false;
+        if ret::is_rpc(ra[0]) {
+            let n = w.answer_rpc(g, &ra);
+            ra = w.call(g, n);
+            progressed = true;
+        }
+        if ret::is_rpc(rb[0]) {
+            let n = w.answer_rpc(g, &rb);
+            rb = w.call(g, n);
+            progressed = true;
+        }
+        if !progressed {
+            break;
+        }
+    }
+    assert_eq!(ra[0], ret::OK, "call a: {ra:x?}");
+    assert_eq!(rb[0], ret::OK, "call b: {rb:x?}");
+    let oa = w.read_arg(g, a, 0);
+    let ob = w.read_arg(g, b, 0);
+    assert_eq!((oa.ret, ob.ret), (0, 0), "{oa:?} {ob:?}");
+}
