@@ -530,8 +530,12 @@ pub(crate) fn after_smc<P: Platform>(
     let mut restarts = 0u32;
     loop {
         // OP-TEE has read the page lists of RPC-allocated buffers given in
-        // the SMC that just returned.
-        release_rpc_lists(cx, g, call.serial);
+        // the SMC that just returned, unless a foreign interrupt stopped the
+        // resumed thread before it got to them (it reads them when resumed
+        // again): Xen keeps them until the next RPC command or completion.
+        if !(ret::is_rpc(res[0]) && ret::rpc_func(res[0]) == ret::RPC_FUNC_FOREIGN_INTR) {
+            release_rpc_lists(cx, g, call.serial);
+        }
         if !ret::is_rpc(res[0]) {
             complete(cx, g, call, res, out);
             return;

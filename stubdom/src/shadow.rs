@@ -74,6 +74,9 @@ impl ShadowStore {
             }
         };
         self.in_use = self.in_use.saturating_add(1);
+        if let Some(s) = self.slots.get_mut(id) {
+            s.page.0.fill(0);
+        }
         Ok(ShadowPage {
             id,
             pa: Pa::new(self.slots[id].pa),

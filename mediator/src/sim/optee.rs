@@ -95,6 +95,9 @@ struct Thread {
     ret: u32,
     alloc: Option<(u64, Vec<u64>)>,
     time: (u64, u64),
+    /// A foreign interrupt already stopped this resume (see
+    /// [`SimOptee::interrupt_before_shm_alloc_read`]).
+    interrupted: bool,
 }
 
 /// The simulated secure world.
@@ -126,6 +129,11 @@ pub struct SimOptee {
     pub rpc_answers: Vec<(u32, u32)>,
     /// Function ID and client ID (a7) of the last SMC.
     pub last: (u32, u64),
+    /// A foreign interrupt arrives right after a thread is resumed with the
+    /// answer to its SHM_ALLOC and before it reads it (page list included):
+    /// the thread returns FOREIGN_INTR and reads the answer when resumed
+    /// again, as real OP-TEE can.
+    pub interrupt_before_shm_alloc_read: bool,
     clients: BTreeMap<u64, Client>,
     threads: Vec<Option<Thread>>,
 }
@@ -153,6 +161,7 @@ impl SimOptee {
             violations: Vec::new(),
             smc_count: 0,
             last: (0, 0),
+            interrupt_before_shm_alloc_read: false,
             rpc_answers: Vec::new(),
             clients: BTreeMap::new(),
             threads: (0..threads).map(|_| None).collect(),
@@ -403,6 +412,7 @@ impl SimOptee {
             ret: 0,
             alloc: None,
             time: (0, 0),
+            interrupted: false,
         };
         let mut results: Vec<(usize, crate::abi::Param)> = Vec::new();
         let mut session_out = None;
@@ -775,6 +785,14 @@ impl SimOptee {
                 out[0] = ret::ERESUME;
                 return out;
             };
+            if act == Act::ShmAlloc && self.interrupt_before_shm_alloc_read && !th.interrupted {
+                th.interrupted = true;
+                if let Some(t) = self.threads.get_mut(tid) {
+                    *t = Some(th);
+                }
+                return rpc_out(ret::RPC_FUNC_FOREIGN_INTR, 0, 0);
+            }
+            th.interrupted = false;
             th.waiting = false;
             match act {
                 Act::NeedRpcBuf => {

@@ -381,3 +381,48 @@ fn notification_suspend_and_other_rpcs_passed_through() {
     assert_eq!(w.p.mem.pins(G1), 0);
     assert_clean(&w);
 }
+
+#[test]
+fn shm_alloc_page_list_kept_across_foreign_interrupt() {
+    // OP-TEE can take a foreign interrupt after being resumed with the
+    // SHM_ALLOC answer and before reading its page list; the list must still
+    // be there when it is resumed again (Xen frees it at the next RPC command
+    // or completion). Found on QEMU: "RPC allocation failed" under load.
+    let mut w = world();
+    w.p.optee.interrupt_before_shm_alloc_read = true;
+    let s = open(&mut w, G1);
+    let r = start(&mut w, G1, s, FN_SHM_RPC, &[]);
+    assert_eq!(ret::rpc_func(r[0]), ret::RPC_FUNC_ALLOC);
+    let r = step(&mut w, &r);
+    assert_eq!(ret::rpc_func(r[0]), ret::RPC_FUNC_CMD);
+    // The guest answers SHM_ALLOC; OP-TEE is interrupted before reading it.
+    let r = step(&mut w, &r);
+    assert_eq!(ret::rpc_func(r[0]), ret::RPC_FUNC_FOREIGN_INTR);
+    // Meanwhile another call of the guest takes shadow pages (a freed list
+    // page would be reused and overwritten here).
+    w.p.optee.interrupt_before_shm_alloc_read = false;
+    w.write_arg(
+        G1,
+        arg(2),
+        msg::CMD_INVOKE_COMMAND,
+        crate::sim::FN_NOP,
+        s,
+        &[value(msg::ATTR_TYPE_VALUE_INPUT, 7)],
+    );
+    let o = w.run(G1, arg(2), 1);
+    assert_eq!((o.x0, o.ret), (ret::OK, 0), "{o:?}");
+    let r = step(&mut w, &r);
+    // Now OP-TEE read the list and wrote "hello" into the buffer.
+    let (_, &data_ipa) = w.drivers[&G1].shm.iter().next().unwrap();
+    let mut hello = [0u8; 5];
+    w.p.mem.peek(G1, data_ipa, &mut hello);
+    assert_eq!(&hello, b"hello");
+    assert!(
+        w.p.optee.violations.is_empty(),
+        "{:?}",
+        w.p.optee.violations
+    );
+    let o = w.finish(G1, arg(1), 0, r);
+    assert_eq!((o.x0, o.ret), (ret::OK, 0), "{o:?}");
+    assert_clean(&w);
+}
