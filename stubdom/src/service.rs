@@ -51,6 +51,8 @@ pub struct Server {
     rpc_arg: bool,
     /// Counters as last printed, per live guest.
     printed: BTreeMap<u16, GuestStats>,
+    /// Whether a guest has a TEE notification interrupt (asked once per guest).
+    notif_irq: BTreeMap<u16, bool>,
     /// Guests the core knows (CREATED seen, DESTROYED not yet).
     live: BTreeSet<u16>,
     /// Final counters of destroyed guests.
@@ -82,6 +84,7 @@ impl Server {
             rpc_arg: true,
             printed: BTreeMap::new(),
             live: BTreeSet::new(),
+            notif_irq: BTreeMap::new(),
             gone: BTreeMap::new(),
             stats: ServerStats::default(),
         })
@@ -123,6 +126,19 @@ impl Server {
         self.ring.final_check(&page)
     }
 
+    /// Whether `domid` has a TEE notification interrupt: a dom0less domU gets one in its
+    /// `/firmware/optee` node (hv-patches 0007), a toolstack-created guest does not, and Linux
+    /// fails its probe when OP-TEE offers ASYNC_NOTIF without one. The hook has no query for it,
+    /// so the mediator raises the interrupt once, at the guest's capability exchange (before its
+    /// driver requests the interrupt; the notification handler then finds no value and returns):
+    /// `ENODEV` means there is none.
+    fn has_notif_irq<H: Hook>(&mut self, hook: &mut H, domid: u16) -> bool {
+        *self
+            .notif_irq
+            .entry(domid)
+            .or_insert_with(|| hook.notify(domid).is_ok())
+    }
+
     /// Handles one ring request.
     pub fn handle<H: Hook>(
         &mut self,
@@ -138,6 +154,7 @@ impl Server {
             req::CREATED => {
                 let (gname, label) = lookup(&self.guests, rq.domid);
                 hook.forget(rq.domid);
+                self.notif_irq.remove(&rq.domid);
                 let mut p = HookPlatform { hook, shadow };
                 let r = self.mediator.guest_created(&mut p, dom, &label);
                 self.gone.remove(&rq.domid);
@@ -155,6 +172,7 @@ impl Server {
                     == Progress::Pending
                 {}
                 self.live.remove(&rq.domid);
+                self.notif_irq.remove(&rq.domid);
                 hook.forget(rq.domid);
                 let rel = hook.release(rq.domid);
                 out(format_args!(
@@ -176,7 +194,7 @@ impl Server {
                 if (rq.x[0] & 0xFFFF_FFFF) == u64::from(smc::EXCHANGE_CAPABILITIES)
                     && x[0] == ret::OK
                 {
-                    if !self.notif {
+                    if !self.notif || !self.has_notif_irq(hook, rq.domid) {
                         x[1] &= !caps::SEC_ASYNC_NOTIF;
                         x[2] = 0;
                     }

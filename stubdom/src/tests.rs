@@ -99,8 +99,13 @@ impl Hook for FakeXen {
         self.released.push(domid);
         Ok(())
     }
-    fn notify(&mut self, _domid: u16) -> XenResult<()> {
-        Ok(())
+    fn notify(&mut self, domid: u16) -> XenResult<()> {
+        // Guest 7 has no notification interrupt (a toolstack-created guest).
+        if domid == 7 {
+            Err(XenError::ENODEV)
+        } else {
+            Ok(())
+        }
     }
     fn map(&mut self, domid: u16, gfn: u64) -> XenResult<FakePage> {
         let mut data = [0u8; 4096];
@@ -320,4 +325,41 @@ fn two_interleaved_calls_with_rpcs_of_one_guest_complete() {
     let oa = w.read_arg(g, a, 0);
     let ob = w.read_arg(g, b, 0);
     assert_eq!((oa.ret, ob.ret), (0, 0), "{oa:?} {ob:?}");
+}
+
+#[test]
+fn async_notif_offered_only_to_guests_with_a_notification_interrupt() {
+    let mut xen = FakeXen::new(&[2, 7]);
+    let mut shadow = ShadowStore::new(64);
+    let mut out = sink();
+    let mut s = Server::probe(
+        "mediator",
+        &mut xen,
+        &mut shadow,
+        Config::default(),
+        Vec::new(),
+        true,
+    )
+    .expect("probe");
+    let caps = [u64::from(smc::EXCHANGE_CAPABILITIES), 0, 0, 0, 0, 0, 0, 0];
+    for (seq, dom) in [(1, 2u16), (2, 7)] {
+        s.handle(
+            &mut xen,
+            &mut shadow,
+            &request(seq, req::CREATED, dom, [0; 8]),
+            &mut out,
+        );
+        s.handle(
+            &mut xen,
+            &mut shadow,
+            &request(seq + 10, req::CALL, dom, caps),
+            &mut out,
+        );
+    }
+    let with = xen.responses[0].2;
+    let without = xen.responses[1].2;
+    assert_eq!((with[0], without[0]), (ret::OK, ret::OK));
+    assert_ne!(with[1] & mediator::abi::caps::SEC_ASYNC_NOTIF, 0);
+    assert_eq!(without[1] & mediator::abi::caps::SEC_ASYNC_NOTIF, 0);
+    assert_eq!(without[2], 0);
 }
