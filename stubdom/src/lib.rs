@@ -27,7 +27,6 @@ pub mod mapcache;
 pub mod memory;
 pub mod pinning;
 pub mod profile;
-pub mod ring;
 pub mod secure;
 pub mod service;
 pub mod shadow;

@@ -16,13 +16,13 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use kernel::xenif::abi::{DomId, DOMID_SELF};
 use kernel::xenif::hook::call::{tee_stubdom_op, Arg};
+use kernel::xenif::hook::shared::{RingMem, Shared};
 use kernel::xenif::hook::{op, DomainArg, Pin, Register, Respond, SecureCall};
 use kernel::xenif::XenResult;
 use kernel::{println, ForeignPage, GicIrq, Kernel, Trigger};
 use stubdom::config::parse_guests;
 use stubdom::mapcache::MapCache;
 use stubdom::profile::{Profile, Stage};
-use stubdom::ring::{RingMem, Shared};
 use stubdom::{Hook, Server, ShadowStore};
 
 kernel::entry!(main);

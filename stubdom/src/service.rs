@@ -13,7 +13,6 @@
 
 use crate::config::{lookup, GuestName};
 use crate::hook::{Hook, HookPlatform};
-use crate::ring::Shared;
 use crate::shadow::ShadowStore;
 use crate::stats::Line;
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -21,6 +20,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use mediator::abi::{caps, ret, smc};
 use mediator::{Config, DomId, GuestStats, Mediator, ProbeError, Progress};
+use xenif::hook::shared::Shared;
 use xenif::hook::{req, BackRing, Request};
 
 /// Teardown work units per step of [`Mediator::guest_destroying`].

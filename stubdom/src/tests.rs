@@ -4,7 +4,6 @@
 use crate::config::{lookup, parse_guests};
 use crate::hook::Hook;
 use crate::memory::pieces;
-use crate::ring::{RingMem, Shared};
 use crate::secure::answer_for;
 use crate::service::Server;
 use crate::shadow::ShadowStore;
@@ -15,6 +14,7 @@ use mediator::sim::SimPlatform;
 use mediator::{Config, DomId, Ipa, PinnedPage, Pinning, SecureWorld};
 use std::collections::BTreeMap;
 use xenif::abi::DOMID_SELF;
+use xenif::hook::shared::{RingMem, Shared};
 use xenif::hook::{req, Request};
 use xenif::{XenError, XenResult};
 

@@ -22,14 +22,14 @@
 
 extern crate alloc;
 
-use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use core::time::Duration;
 use hook_mediator::{decide, filter_answer, vm_call, Action};
 use kernel::xenif::abi::{DomId, DOMID_SELF};
 use kernel::xenif::hook::call::{tee_stubdom_op, Arg};
+use kernel::xenif::hook::shared::{RingMem, Shared};
 use kernel::xenif::hook::{
-    op, req, BackRing, DomainArg, Pin, Register, Request, Respond, Response, RingPage, SecureCall,
-    F_TEE_KNOWN,
+    op, req, BackRing, DomainArg, Pin, Register, Request, Respond, SecureCall, F_TEE_KNOWN,
 };
 use kernel::xenif::{XenError, XenResult};
 use kernel::{println, GicIrq, Kernel, Trigger};
@@ -39,58 +39,8 @@ use kernel::report::Report;
 
 kernel::entry!(main);
 
-/// The ring page shared with Xen: a page of our own RAM (identity-mapped, so its address is its
-/// guest frame), accessed only through atomics because Xen writes it concurrently.
-#[repr(C, align(4096))]
-struct RingMem([AtomicU32; 1024]);
-
-static RING: RingMem = RingMem([const { AtomicU32::new(0) }; 1024]);
-
-struct Shared(&'static RingMem);
-
-impl Shared {
-    fn word(&self, off: usize) -> &AtomicU32 {
-        &self.0 .0[off / 4]
-    }
-    fn dword(&self, off: usize) -> u64 {
-        let lo = self.word(off).load(Ordering::Relaxed);
-        let hi = self.word(off + 4).load(Ordering::Relaxed);
-        u64::from(lo) | (u64::from(hi) << 32)
-    }
-}
-
-impl RingPage for Shared {
-    fn load_u32(&self, off: usize) -> u32 {
-        self.word(off).load(Ordering::Acquire)
-    }
-    fn store_u32(&self, off: usize, v: u32) {
-        self.word(off).store(v, Ordering::Release)
-    }
-    fn read_request(&self, off: usize) -> Request {
-        let w2 = self.word(off + 8).load(Ordering::Relaxed);
-        let mut x = [0; 8];
-        for (i, v) in x.iter_mut().enumerate() {
-            *v = self.dword(off + 24 + 8 * i);
-        }
-        Request {
-            seq: self.dword(off),
-            kind: w2 as u16,
-            domid: (w2 >> 16) as u16,
-            vcpu: self.word(off + 12).load(Ordering::Relaxed),
-            flags: self.word(off + 16).load(Ordering::Relaxed),
-            pad: 0,
-            x,
-        }
-    }
-    fn write_response(&self, off: usize, rsp: &Response) {
-        self.word(off).store(rsp.seq as u32, Ordering::Relaxed);
-        self.word(off + 4)
-            .store((rsp.seq >> 32) as u32, Ordering::Relaxed);
-    }
-    fn full_barrier(&self) {
-        fence(Ordering::SeqCst)
-    }
-}
+/// The ring page shared with Xen (`xenif::hook::shared`).
+static RING: RingMem = RingMem::new();
 
 /// OP-TEE notification interrupts taken.
 static OPTEE_IRQS: AtomicU32 = AtomicU32::new(0);
@@ -156,7 +106,7 @@ fn pin(cmd: u32, domid: DomId, gfn: u64) -> XenResult<u64> {
 struct State {
     name: &'static str,
     ring: BackRing,
-    page: Shared,
+    page: Shared<'static>,
     calls: u64,
     /// `release=0`: ignore DESTROYED (a hung mediator), so that Xen must finish on its own.
     release: bool,
@@ -279,7 +229,7 @@ fn main(k: &mut Kernel) {
 
     println!("TSD-INFO {name} registering with the forwarder in {delay} ms");
     k.sleep(Duration::from_millis(delay));
-    let gfn = (&RING as *const RingMem as usize as u64) >> 12;
+    let gfn = RING.gfn();
     let (res, reg) = hc(
         op::REGISTER,
         Register {
