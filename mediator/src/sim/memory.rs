@@ -211,12 +211,11 @@ impl SimMemory {
         let Some(g) = self.guests.get(&dom) else {
             return false;
         };
-        let mut i = 0usize;
-        while i < len {
-            let Some(a) = ipa.checked_add(i as u64) else {
+        for piece in frame_pieces(ipa, len) {
+            let Some((gfn, o, r)) = piece else {
                 return false;
             };
-            let Some(pfn) = g.p2m.get(&(a >> 12)) else {
+            let Some(pfn) = g.p2m.get(&gfn) else {
                 return false;
             };
             let Some((owner, frame)) = self.frames.get_mut(pfn) else {
@@ -225,12 +224,9 @@ impl SimMemory {
             if *owner != Owner::Guest(dom) {
                 return false;
             }
-            let o = usize::try_from(a & PAGE_MASK).unwrap_or(0);
-            let n = (PAGE_SIZE.saturating_sub(o)).min(len.saturating_sub(i));
-            for k in 0..n {
-                f(frame, o.saturating_add(k), i.saturating_add(k));
+            for (k, i) in r.enumerate() {
+                f(frame, o.saturating_add(k), i);
             }
-            i = i.saturating_add(n);
         }
         true
     }
@@ -269,52 +265,40 @@ impl SimMemory {
 
     /// Reads machine memory (for the simulated OP-TEE).
     pub fn read_pa(&self, pa: u64, buf: &mut [u8]) -> bool {
-        let mut i = 0usize;
-        while i < buf.len() {
-            let Some(a) = pa.checked_add(i as u64) else {
+        for piece in frame_pieces(pa, buf.len()) {
+            let Some((pfn, o, r)) = piece else {
                 return false;
             };
-            let Some((owner, frame)) = self.frames.get(&(a >> 12)) else {
+            let Some((owner, frame)) = self.frames.get(&pfn) else {
                 return false;
             };
             if *owner == Owner::Device {
                 return false;
             }
-            let o = usize::try_from(a & PAGE_MASK).unwrap_or(0);
-            let n = (PAGE_SIZE.saturating_sub(o)).min(buf.len().saturating_sub(i));
-            if let (Some(d), Some(s)) = (
-                buf.get_mut(i..i.saturating_add(n)),
-                frame.get(o..o.saturating_add(n)),
-            ) {
+            let n = r.len();
+            if let (Some(d), Some(s)) = (buf.get_mut(r), frame.get(o..o.saturating_add(n))) {
                 d.copy_from_slice(s);
             }
-            i = i.saturating_add(n);
         }
         true
     }
 
     /// Writes machine memory (for the simulated OP-TEE).
     pub fn write_pa(&mut self, pa: u64, buf: &[u8]) -> bool {
-        let mut i = 0usize;
-        while i < buf.len() {
-            let Some(a) = pa.checked_add(i as u64) else {
+        for piece in frame_pieces(pa, buf.len()) {
+            let Some((pfn, o, r)) = piece else {
                 return false;
             };
-            let Some((owner, frame)) = self.frames.get_mut(&(a >> 12)) else {
+            let Some((owner, frame)) = self.frames.get_mut(&pfn) else {
                 return false;
             };
             if *owner == Owner::Device {
                 return false;
             }
-            let o = usize::try_from(a & PAGE_MASK).unwrap_or(0);
-            let n = (PAGE_SIZE.saturating_sub(o)).min(buf.len().saturating_sub(i));
-            if let (Some(d), Some(s)) = (
-                frame.get_mut(o..o.saturating_add(n)),
-                buf.get(i..i.saturating_add(n)),
-            ) {
+            let n = r.len();
+            if let (Some(d), Some(s)) = (frame.get_mut(o..o.saturating_add(n)), buf.get(r)) {
                 d.copy_from_slice(s);
             }
-            i = i.saturating_add(n);
         }
         true
     }
@@ -446,4 +430,30 @@ fn unreachable_frame() -> &'static mut [u8; PAGE_SIZE] {
     // Only reachable if BTreeMap::entry().or_insert() did not insert, which
     // it always does; leak a page rather than panic.
     Box::leak(Box::new([0u8; PAGE_SIZE]))
+}
+
+/// Splits an access of `len` bytes at `addr` (guest or machine) at 4 KiB frame boundaries: for each
+/// piece, the frame number, the offset in the frame and the range of the caller's buffer. An
+/// address that overflows yields `None` (and ends the walk), so the access fails as a whole.
+fn frame_pieces(
+    addr: u64,
+    len: usize,
+) -> impl Iterator<Item = Option<(u64, usize, core::ops::Range<usize>)>> {
+    let mut i = 0usize;
+    let mut failed = false;
+    core::iter::from_fn(move || {
+        if failed || i >= len {
+            return None;
+        }
+        let Some(a) = addr.checked_add(i as u64) else {
+            failed = true;
+            return Some(None);
+        };
+        let o = usize::try_from(a & PAGE_MASK).unwrap_or(0);
+        // o < PAGE_SIZE and i < len, so every piece is at least one byte.
+        let n = PAGE_SIZE.saturating_sub(o).min(len.saturating_sub(i));
+        let piece = (a >> 12, o, i..i.saturating_add(n));
+        i = i.saturating_add(n);
+        Some(Some(piece))
+    })
 }
