@@ -60,29 +60,31 @@ fn msg_arg(b: &mut Bytes<'_>) {
         assert_eq!(q.ty(), q.attr & msg::ATTR_TYPE_MASK);
     }
     // Writes: each in-page word takes the value, nothing else changes.
-    let mut m = MsgArg::new(&mut page, base);
-    m.set_param(i, p);
-    m.set_ret(v);
-    m.set_num_params(v ^ 1);
     let o = base + 32 + 32 * i;
     let fits = |o: usize, n: usize| o + n <= PAGE_SIZE;
-    let got = m.param(i);
-    for (k, (w, g)) in [p.attr, p.a, p.b, p.c]
-        .iter()
-        .zip([got.attr, got.a, got.b, got.c])
-        .enumerate()
     {
-        if fits(o + 8 * k, 8) {
-            assert_eq!(*w, g);
-        } else {
-            assert_eq!(g, 0);
+        let mut m = MsgArg::new(&mut page, base);
+        m.set_param(i, p);
+        m.set_ret(v);
+        m.set_num_params(v ^ 1);
+        let got = m.param(i);
+        for (k, (w, g)) in [p.attr, p.a, p.b, p.c]
+            .iter()
+            .zip([got.attr, got.a, got.b, got.c])
+            .enumerate()
+        {
+            if fits(o + 8 * k, 8) {
+                assert_eq!(*w, g);
+            } else {
+                assert_eq!(g, 0);
+            }
         }
-    }
-    if fits(base + 20, 4) {
-        assert_eq!(m.ret(), v);
-    }
-    if fits(base + 28, 4) {
-        assert_eq!(m.num_params(), v ^ 1);
+        if fits(base + 20, 4) {
+            assert_eq!(m.ret(), v);
+        }
+        if fits(base + 28, 4) {
+            assert_eq!(m.num_params(), v ^ 1);
+        }
     }
     let mut written = [false; PAGE_SIZE];
     for (s, n) in [
@@ -97,7 +99,6 @@ fn msg_arg(b: &mut Bytes<'_>) {
             written[s..s + n].iter_mut().for_each(|x| *x = true);
         }
     }
-    drop(m);
     for k in 0..PAGE_SIZE {
         if !written[k] {
             assert_eq!(

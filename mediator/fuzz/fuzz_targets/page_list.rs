@@ -45,7 +45,7 @@ fn entry(e: u8) -> u64 {
         2 => match i {
             0 => DEVICE,
             1 => 0,
-            2 => u64::MAX & !0xfff,
+            2 => !0xfff,
             3 => RAM - 4096,
             // RAM the driver uses, or beyond RAM.
             _ => RAM + (PATTERNED + i) * 4096,

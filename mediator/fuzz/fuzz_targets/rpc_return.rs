@@ -208,9 +208,9 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     // A well-behaved driver finishes every call.
-    for c in 0..ncalls {
-        if ret::is_rpc(last[c][0]) {
-            let out = finish(&mut w, G, last[c]);
+    for (c, l) in last.iter().enumerate().take(ncalls) {
+        if ret::is_rpc(l[0]) {
+            let out = finish(&mut w, G, *l);
             assert!(!ret::is_rpc(out[0]), "call {c} did not complete: {out:x?}");
         }
     }
