@@ -511,7 +511,13 @@ impl SimOptee {
                 let Some(p0) = params.first() else {
                     return teec::ERROR_BAD_PARAMETERS;
                 };
-                if p0.attr & msg::ATTR_NONCONTIG == 0 || c.registered.contains_key(&p0.c) {
+                // OP-TEE (`entry_std.c` `register_shm`) requires exactly
+                // TMEM_OUTPUT | NONCONTIG; we accept any TMEM type with
+                // NONCONTIG (the tests register TMEM_INOUT buffers), never a
+                // NONE, VALUE or RMEM parameter that merely has the bit.
+                let tmem =
+                    (msg::ATTR_TYPE_TMEM_INPUT..=msg::ATTR_TYPE_TMEM_INOUT).contains(&p0.ty());
+                if !tmem || p0.attr & msg::ATTR_NONCONTIG == 0 || c.registered.contains_key(&p0.c) {
                     return teec::ERROR_BAD_PARAMETERS;
                 }
                 let pages = read_list(mem, p0.a, p0.b);

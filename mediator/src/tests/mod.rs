@@ -7,6 +7,7 @@
 mod beyond;
 mod calls;
 mod fast;
+mod fuzz_regressions;
 mod isolation;
 mod lifecycle;
 mod limits;
