@@ -14,7 +14,8 @@
 #![forbid(unsafe_code)]
 
 /// The attacks, in run order. The first ones hold OP-TEE threads and must run before the other
-/// TEE guest starts its own calls (see README, "Thread exhaustion").
+/// TEE guest starts its own calls (see README, "OP-TEE threads are shared"); the last two need a
+/// second vCPU (`kernel::smp`).
 pub const ATTACKS: &[&str] = &[
     "thread-exhaustion",
     "rpc-alloc-duplicate-cookie",
@@ -67,11 +68,9 @@ pub const ATTACKS: &[&str] = &[
     "rpc-shm-alloc-old-style",
     "invoke-forged-session",
     "pinned-pages-exhaustion",
+    "arg-changed-by-other-vcpu",
+    "flood-all-vcpus",
 ];
-
-/// The attacks that need a second vCPU (`kernel::smp`); run after [`ATTACKS`] when the domain has
-/// one.
-pub const SMP_ATTACKS: &[&str] = &["arg-changed-by-other-vcpu", "flood-all-vcpus"];
 
 /// An SMCCC function identifier (DEN 0028 §2.5): `fast` (bit 31), `smc64` (bit 30), owner
 /// (bits 29:24), function number (bits 15:0).
@@ -108,7 +107,7 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_at_least_thirty() {
-        let mut all: Vec<&str> = ATTACKS.iter().chain(SMP_ATTACKS).copied().collect();
+        let mut all: Vec<&str> = ATTACKS.to_vec();
         let n = all.len();
         all.sort_unstable();
         all.dedup();
@@ -119,7 +118,7 @@ mod tests {
     #[test]
     fn readme_lists_every_attack() {
         let readme = include_str!("../README.md");
-        for a in ATTACKS.iter().chain(SMP_ATTACKS) {
+        for a in ATTACKS {
             assert!(
                 readme.contains(&format!("| `{a}` |")),
                 "README table has no row for {a}"
