@@ -1693,8 +1693,9 @@ fn flooder(_: usize) {
 /// Expected: every answer exact (4.10, EBADADDR, EBADCMD, ERESUME: 1200 calls, 0 unexpected),
 /// no pin, the mediator alive and dom0's xtest unaffected (the mediator serves calls one at a
 /// time from its ring; Xen pauses each calling vCPU until answered, so a guest has at most one
-/// call per vCPU outstanding). Calls that would hold an OP-TEE thread are left out on purpose:
-/// see README, "OP-TEE threads are shared". Defence: the forwarder's per-vCPU call slot and
+/// call per vCPU outstanding). Calls that would hold an OP-TEE thread are left out on purpose, so
+/// that the other guest never meets ETHREAD_LIMIT because of us: see README, "OP-TEE threads are
+/// shared". Defence: the forwarder's per-vCPU call slot and
 /// ring, the mediator's per-call work bound.
 fn flood_all_vcpus(cx: &mut Cx<'_>) -> Outcome {
     let w = &FLOOD_PAGE.0;
@@ -1769,6 +1770,34 @@ fn main(k: &mut Kernel) {
     let only = args.get("only");
     // Probe (development; never in the scenario): a NULL TMEM_INOUT to the invoke-tests PTA's
     // PARAMS command, which writes the byte sum into memref 0's buffer without a NULL check.
+    // Probe (development; never in the scenario): after D seconds, hold every OP-TEE thread for
+    // H seconds (`probe-hold-threads=D:H`), then let the calls finish; shows what another guest
+    // does when it gets ETHREAD_LIMIT meanwhile.
+    if let Some((d, h)) = args
+        .get("probe-hold-threads")
+        .and_then(|v| v.split_once(':'))
+        .and_then(|(d, h)| Some((d.parse::<u64>().ok()?, h.parse::<u64>().ok()?)))
+    {
+        k.sleep(core::time::Duration::from_secs(d));
+        let k2: &Kernel = k;
+        let mut t = Tee::new(k2);
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut page = new_page();
+            let r = start_missing_open(&mut page);
+            held.push((page, r));
+        }
+        println!(
+            "TSD-INFO {name} probe-hold-threads: holding {:x?} for {h} s",
+            held.iter().map(|(_, r)| r[0]).collect::<Vec<_>>()
+        );
+        let t0 = k2.now();
+        while k2.since(t0).as_secs() < h {
+            core::hint::spin_loop();
+        }
+        let x = t.finish_all(k2, held.iter().map(|(_, r)| *r).collect());
+        println!("TSD-INFO {name} probe-hold-threads: released, ends {x:x?}");
+    }
     if args.get("probe-null-memref") == Some("1") {
         let k2: &Kernel = k;
         let mut t = Tee::new(k2);
