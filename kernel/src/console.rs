@@ -1,6 +1,8 @@
 //! Console: `HYPERVISOR_console_io(CONSOLEIO_write)` with the vpl011 as fallback, line buffered,
 //! behind [`print!`](crate::print)/[`println!`](crate::println) and the `log` facade.
 //!
+//! Lines from several vCPUs never mix: a line goes out whole under the line buffer's spin lock.
+//!
 //! Xen prints a domU's console_io output only with `guest_loglvl=all` and, under FLASK, only if
 //! the policy grants `xen writeconsole`; a refused write (negative return) switches to the vpl011
 //! for good. `console=pl011` or `console=xen` on the command line forces one backend.
@@ -72,8 +74,11 @@ pub fn print_fmt(args: fmt::Arguments<'_>) {
     let _ = Lined(&mut line).write_fmt(args);
 }
 
-/// Crash path: bypass the lock if it is held (the holder was interrupted by the fault) and write
-/// unbuffered.
+/// How many times the crash path tries the line lock before writing without it.
+const EMERGENCY_TRIES: u32 = 200_000;
+
+/// Crash path: take the line lock if it comes free soon (another vCPU finishing its line), else
+/// bypass it (the holder was interrupted by the fault, on this vCPU) and write unbuffered.
 pub fn emergency_fmt(args: fmt::Arguments<'_>) {
     struct Raw;
     impl Write for Raw {
@@ -82,9 +87,17 @@ pub fn emergency_fmt(args: fmt::Arguments<'_>) {
             Ok(())
         }
     }
-    if let Some(mut line) = LINE.try_lock() {
+    let mut held = None;
+    for _ in 0..EMERGENCY_TRIES {
+        if let Some(g) = LINE.try_lock() {
+            held = Some(g);
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    if let Some(line) = held.as_mut() {
         if !line.is_empty() {
-            write_raw(&line);
+            write_raw(line);
             write_raw(b"\n");
             line.clear();
         }
@@ -95,6 +108,7 @@ pub fn emergency_fmt(args: fmt::Arguments<'_>) {
     } else {
         let _ = Raw.write_fmt(args);
     }
+    drop(held);
 }
 
 /// Print to the console.

@@ -23,6 +23,16 @@ pub fn name() -> &'static str {
 
 static CRASHING: AtomicBool = AtomicBool::new(false);
 
+/// ` cpu=N` for a secondary vCPU, nothing on the boot vCPU (the marker stays as it was).
+fn cpu_tag() -> heapless::String<12> {
+    let mut s = heapless::String::new();
+    let c = crate::smp::current_cpu();
+    if c != 0 {
+        let _ = core::fmt::Write::write_fmt(&mut s, format_args!(" cpu={c}"));
+    }
+    s
+}
+
 /// Report a fatal exception and stop the domain. A fault while reporting (e.g. a broken console
 /// path) stops the domain at once instead of recursing.
 pub fn trap(kind: u64, f: &TrapFrame) -> ! {
@@ -31,8 +41,9 @@ pub fn trap(kind: u64, f: &TrapFrame) -> ! {
     }
     let ec = esr::ec(f.esr);
     emergency_fmt(format_args!(
-        "TSD-CRASH {} exception={} esr={:#x} far={:#x} elr={:#x} ec={:#x} ({}{}{})\n",
+        "TSD-CRASH {}{} exception={} esr={:#x} far={:#x} elr={:#x} ec={:#x} ({}{}{})\n",
         name(),
+        cpu_tag(),
         esr::vector_name(kind),
         f.esr,
         f.far,
@@ -71,22 +82,35 @@ pub fn boot_error(what: core::fmt::Arguments<'_>) -> ! {
     xenif::hypercall::sched_shutdown(ShutdownReason::Crash)
 }
 
+/// Report a fatal kernel error after boot (no register state) and stop the domain.
+pub fn fatal(what: core::fmt::Arguments<'_>) -> ! {
+    emergency_fmt(format_args!(
+        "TSD-CRASH {}{} fatal: {}\n",
+        name(),
+        cpu_tag(),
+        what
+    ));
+    xenif::hypercall::sched_shutdown(ShutdownReason::Crash)
+}
+
 #[cfg(target_os = "none")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     crate::arch::regs::irq_disable();
     match info.location() {
         Some(l) => emergency_fmt(format_args!(
-            "TSD-CRASH {} panic at {}:{}:{}: {}\n",
+            "TSD-CRASH {}{} panic at {}:{}:{}: {}\n",
             name(),
+            cpu_tag(),
             l.file(),
             l.line(),
             l.column(),
             info.message()
         )),
         None => emergency_fmt(format_args!(
-            "TSD-CRASH {} panic: {}\n",
+            "TSD-CRASH {}{} panic: {}\n",
             name(),
+            cpu_tag(),
             info.message()
         )),
     }

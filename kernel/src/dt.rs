@@ -14,6 +14,19 @@ use fdt::Fdt;
 /// Memory banks tracked.
 pub const MAX_BANKS: usize = 8;
 
+/// vCPUs tracked from `/cpus` (more are ignored: the kernel never starts them).
+pub const MAX_CPUS: usize = 16;
+
+/// How PSCI calls reach the firmware or hypervisor (`/psci` `method`, Linux
+/// `Documentation/devicetree/bindings/arm/psci.yaml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PsciConduit {
+    /// `hvc #0` (Xen guests).
+    Hvc,
+    /// `smc #0`.
+    Smc,
+}
+
 /// What the kernel uses from the device tree.
 #[derive(Debug, Clone)]
 pub struct DtInfo<'a> {
@@ -45,6 +58,11 @@ pub struct DtInfo<'a> {
     /// mediator raises in a TEE guest's (hv-patches 0007). Absent or malformed: `None` (no
     /// notifications; not a boot error).
     pub optee_interrupt: Option<GicIrq>,
+    /// The vCPUs' MPIDR affinities (`/cpus/cpu@*` `reg`), in device-tree order: index 0 is the
+    /// boot vCPU under Xen (vCPU n has Aff0 = n % 16, Aff1 = n / 16). Empty without `/cpus`.
+    pub cpus: heapless::Vec<u64, MAX_CPUS>,
+    /// The PSCI conduit (`/psci` `method`), if the tree has a PSCI node with a known method.
+    pub psci: Option<PsciConduit>,
 }
 
 /// A GIC interrupt named by a three-cell specifier (Linux
@@ -204,6 +222,39 @@ pub fn parse(blob: &[u8]) -> Result<DtInfo<'_>, DtError> {
         .and_then(|n| n.property("interrupts"))
         .and_then(|p| gic_irq(p.value, 0));
 
+    let mut cpus = heapless::Vec::new();
+    if let Some(c) = fdt.find_node("/cpus") {
+        for n in c.children() {
+            let is_cpu = n.name.starts_with("cpu@")
+                || n.property("device_type").and_then(|p| p.as_str()) == Some("cpu");
+            if !is_cpu {
+                continue;
+            }
+            // `reg` is one (Xen: `#address-cells = <1>`) or two cells of MPIDR affinity.
+            let id = n.property("reg").and_then(|p| match p.value.len() {
+                4 => cells(p.value).next().map(u64::from),
+                8 => {
+                    let mut c = cells(p.value);
+                    Some((u64::from(c.next()?) << 32) | u64::from(c.next()?))
+                }
+                _ => None,
+            });
+            let id = id.ok_or(DtError::Malformed("/cpus/cpu reg"))?;
+            if cpus.push(id).is_err() {
+                break; // beyond MAX_CPUS: not used
+            }
+        }
+    }
+    let psci = fdt
+        .find_node("/psci")
+        .and_then(|n| n.property("method"))
+        .and_then(|p| p.as_str())
+        .and_then(|m| match m {
+            "hvc" => Some(PsciConduit::Hvc),
+            "smc" => Some(PsciConduit::Smc),
+            _ => None,
+        });
+
     Ok(DtInfo {
         memory,
         gic_dist: g[0],
@@ -217,6 +268,8 @@ pub fn parse(blob: &[u8]) -> Result<DtInfo<'_>, DtError> {
         initrd,
         total_size: fdt.total_size(),
         optee_interrupt,
+        cpus,
+        psci,
     })
 }
 
@@ -272,6 +325,11 @@ pub mod testdtb {
         /// Add a child.
         pub fn child(mut self, c: Node) -> Self {
             self.children.push(c);
+            self
+        }
+        /// Remove the children with these names.
+        pub fn without(mut self, names: &[&str]) -> Self {
+            self.children.retain(|c| !names.contains(&c.name.as_str()));
             self
         }
 
@@ -370,6 +428,33 @@ pub mod testdtb {
                     .prop("reg", reg64(&[(0x2200_0000, 0x1000)])),
             )
             .child(
+                Node::new("psci")
+                    .prop(
+                        "compatible",
+                        strs(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"]),
+                    )
+                    .prop("method", strs(&["hvc"])),
+            )
+            .child(
+                Node::new("cpus")
+                    .prop("#address-cells", u32s(&[1]))
+                    .prop("#size-cells", u32s(&[0]))
+                    .child(
+                        Node::new("cpu@0")
+                            .prop("device_type", strs(&["cpu"]))
+                            .prop("compatible", strs(&["arm,armv8"]))
+                            .prop("enable-method", strs(&["psci"]))
+                            .prop("reg", u32s(&[0])),
+                    )
+                    .child(
+                        Node::new("cpu@1")
+                            .prop("device_type", strs(&["cpu"]))
+                            .prop("compatible", strs(&["arm,armv8"]))
+                            .prop("enable-method", strs(&["psci"]))
+                            .prop("reg", u32s(&[1])),
+                    ),
+            )
+            .child(
                 Node::new("hypervisor")
                     .prop("compatible", strs(&["xen,xen-4.17", "xen,xen"]))
                     .prop(
@@ -401,6 +486,8 @@ mod tests {
         assert_eq!(d.bootargs, "name=selftest peer-gfn=0x40fff");
         assert_eq!(d.initrd, None);
         assert_eq!(d.optee_interrupt, None);
+        assert_eq!(d.cpus.as_slice(), &[0, 1]);
+        assert_eq!(d.psci, Some(PsciConduit::Hvc));
         assert_eq!(d.total_size, blob.len());
         let hdr: [u8; 8] = blob[..8].try_into().unwrap();
         assert_eq!(header_total_size(&hdr), Some(blob.len()));
@@ -502,6 +589,42 @@ mod tests {
         assert_eq!(parse(&with_optee(none)).unwrap().optee_interrupt, None);
         let short = Node::new("optee").prop("interrupts", u32s(&[0, 187]));
         assert_eq!(parse(&with_optee(short)).unwrap().optee_interrupt, None);
+    }
+
+    #[test]
+    fn cpus_and_psci() {
+        // Two-cell reg, an Aff1 vCPU (Xen's vCPU 16), a non-cpu child, an smc conduit.
+        let cpu = |name: &str, reg: Vec<u8>| {
+            Node::new(name)
+                .prop("device_type", strs(&["cpu"]))
+                .prop("reg", reg)
+        };
+        let root = xen_domu("name=x")
+            .without(&["cpus", "psci"])
+            .child(
+                Node::new("cpus")
+                    .child(cpu("cpu@0", u32s(&[0, 0])))
+                    .child(cpu("cpu@100", u32s(&[0, 0x100])))
+                    .child(Node::new("cpu-map")),
+            )
+            .child(Node::new("psci").prop("method", strs(&["smc"])));
+        let blob = root.build();
+        let d = parse(&blob).unwrap();
+        assert_eq!(d.cpus.as_slice(), &[0, 0x100]);
+        assert_eq!(d.psci, Some(PsciConduit::Smc));
+        // No /cpus, no /psci: empty, None (the kernel then runs on the boot vCPU only).
+        let blob = xen_domu("name=x").without(&["cpus", "psci"]).build();
+        let d = parse(&blob).unwrap();
+        assert!(d.cpus.is_empty());
+        assert_eq!(d.psci, None);
+        // A cpu node with a 3-byte reg is malformed.
+        let bad = xen_domu("name=x")
+            .without(&["cpus"])
+            .child(Node::new("cpus").child(cpu("cpu@0", vec![0, 0, 0])));
+        assert_eq!(
+            parse(&bad.build()).unwrap_err(),
+            DtError::Malformed("/cpus/cpu reg")
+        );
     }
 
     #[test]

@@ -128,6 +128,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
         Err(e) => crate::crash::boot_error(format_args!("{e}")),
     };
     let t_dt = Instant(arch::timer::now());
+    crate::smp::init(&dt);
     let mut marks: heapless::Vec<(&'static str, u64), 8> = heapless::Vec::new();
     let window = crate::foreign::choose_window(&dt.xen_regions, &dt.memory);
     let mut mmio: heapless::Vec<Region, 4> = heapless::Vec::new();

@@ -47,6 +47,8 @@ pub mod crash;
 mod irq;
 #[cfg(target_arch = "aarch64")]
 mod kernel;
+#[cfg(target_arch = "aarch64")]
+pub mod smp;
 
 #[cfg(target_arch = "aarch64")]
 pub use arch::grant::SharedPage;

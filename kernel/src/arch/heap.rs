@@ -1,6 +1,6 @@
 //! The global allocator: first-fit free lists (`linked_list_allocator`) over up to two free RAM
 //! ranges (typically the RAM above the image and the RAM below it, see `link.ld`), behind a spin
-//! lock. Never used from interrupt context (the IRQ path only sets flags), so the lock cannot
+//! lock, shared by all vCPUs. Never used from interrupt context (the IRQ path only sets flags), so the lock cannot
 //! deadlock against an interrupted holder.
 
 use crate::memmap::Region;

@@ -15,6 +15,7 @@ pub mod pl011;
 pub mod rawmem;
 pub mod regs;
 pub mod shared;
+pub mod smp;
 pub mod timer;
 pub mod traps;
 pub mod window;

@@ -78,3 +78,9 @@ pub fn mpidr_affinity() -> u32 {
     let m = read_sysreg!("mpidr_el1");
     (((m >> 32) & 0xff) << 24 | (m & 0xff_ffff)) as u32
 }
+
+/// MPIDR_EL1's affinity fields as a device tree's `/cpus/cpu@*` `reg` holds them
+/// (Aff3 << 32 | Aff2 << 16 | Aff1 << 8 | Aff0).
+pub fn mpidr() -> u64 {
+    read_sysreg!("mpidr_el1") & 0xff_00ff_ffff
+}

@@ -2,6 +2,10 @@
 //! `TSD-CHECK selftest <check> PASS|FAIL detail`, measurements as `TSD-INFO`, a `TSD-RESULT`,
 //! and finally a deliberate data abort whose crash report the runner expects.
 //!
+//! With two vCPUs (the scenario gives it two) it also checks secondary-vCPU support
+//! (`kernel::smp`): a concurrent atomic counter, a hypercall, the heap and the console from vCPU 1,
+//! CPU_OFF after return, restarts, and the NoSuchCpu / AlreadyOn refusals.
+//!
 //! Command line: `name=selftest peer-port=N peer-gfn=G` (the static event channel's local port,
 //! whose remote end names the peer domain, and the peer's frame holding its pattern).
 #![no_std]
@@ -12,11 +16,12 @@ extern crate alloc;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 use kernel::xenif::abi::DOMID_SELF;
 use kernel::xenif::foreign::ForeignMapError;
 use kernel::xenif::{hypercall, XenError};
-use kernel::{println, Kernel};
+use kernel::{println, smp, Kernel};
 
 use kernel::report::Report;
 
@@ -118,6 +123,7 @@ fn main(k: &mut Kernel) {
         );
     }
     check_foreign(k, &mut r);
+    check_smp(k, &mut r);
 
     println!(
         "TSD-RESULT {name} passed={} failed={} image_bytes={} boot_us={boot_us} status={}",
@@ -134,6 +140,16 @@ fn main(k: &mut Kernel) {
     }
     if k.bootargs().get("crash") == Some("panic") {
         panic!("deliberate panic (crash=panic)");
+    }
+    if k.bootargs().get("crash") == Some("smp") {
+        // Manual check of a crash report from a secondary vCPU.
+        println!("TSD-INFO {name} deliberate data abort on vCPU 1 follows");
+        match smp::spawn(1, |_| kernel::arch::rawmem::data_abort(), 0) {
+            Ok(()) => {
+                let _ = k.run_until(k.after(Duration::from_secs(10)), |_| false);
+            }
+            Err(e) => println!("TSD-INFO {name} spawn for crash=smp: {e}"),
+        }
     }
     if k.bootargs().get("crash") == Some("text") {
         println!("TSD-INFO {name} deliberate store to text follows");
@@ -487,5 +503,262 @@ fn check_foreign(k: &mut Kernel, r: &mut Report) {
         "TSD-INFO {} measure foreign map+unmap of one page {}",
         k.name(),
         stats(k, t)
+    );
+}
+
+// ---- secondary vCPUs (kernel::smp) ----
+
+/// Increments each vCPU makes at least in the concurrent-counter check; both go on (up to
+/// [`SMP_COUNT_LIMIT`]) until each has seen the other's increments between two of its own, so the
+/// check also proves the two ran at once (or were at least interleaved by Xen's scheduler) on a
+/// busy host.
+const SMP_INCREMENTS: u64 = 100_000;
+const SMP_COUNT_LIMIT: Duration = Duration::from_secs(10);
+static SMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+static SMP_READY: AtomicBool = AtomicBool::new(false);
+static SMP_GO: AtomicBool = AtomicBool::new(false);
+static SMP_STOP: AtomicBool = AtomicBool::new(false);
+static SMP_RELEASE: AtomicBool = AtomicBool::new(false);
+/// What vCPU 1 saw: its index, its own increments and how often the other vCPU incremented the
+/// counter between two of its own (live), the xen_version hypercall's result, whether its heap
+/// churn read back what it wrote.
+static SMP_CPU: AtomicUsize = AtomicUsize::new(usize::MAX);
+static SMP_MINE_1: AtomicU64 = AtomicU64::new(0);
+static SMP_INTERLEAVED_1: AtomicU64 = AtomicU64::new(0);
+static SMP_XEN_VERSION: AtomicI64 = AtomicI64::new(i64::MIN);
+static SMP_HEAP_OK: AtomicBool = AtomicBool::new(false);
+static SMP_FLAG: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts of one vCPU in the counter check.
+#[derive(Debug, Default)]
+struct Counting {
+    /// Own increments.
+    mine: u64,
+    /// Times the other vCPU incremented between two of our increments.
+    interleaved: u64,
+    last: Option<u64>,
+}
+
+impl Counting {
+    /// 1000 increments of the shared counter.
+    fn chunk(&mut self) {
+        for _ in 0..1000 {
+            let prev = SMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            if self.last.is_some_and(|l| prev != l + 1) {
+                self.interleaved += 1;
+            }
+            self.last = Some(prev);
+            self.mine += 1;
+        }
+    }
+}
+
+/// Allocate, check and free small boxes (the heap from two vCPUs at once).
+fn smp_heap_churn(tag: u8) -> bool {
+    let mut ok = true;
+    for round in 0..100u8 {
+        let v: Vec<alloc::boxed::Box<[u8; 48]>> = (0..32u8)
+            .map(|i| alloc::boxed::Box::new([tag ^ i ^ round; 48]))
+            .collect();
+        ok &= v
+            .iter()
+            .enumerate()
+            .all(|(i, b)| b.iter().all(|&x| x == tag ^ i as u8 ^ round));
+    }
+    ok
+}
+
+/// vCPU 1 in the main check: hypercall, console, wait for the start signal, count until told to
+/// stop, churn the heap, print.
+fn smp_worker(_: usize) {
+    let cpu = smp::current_cpu();
+    SMP_CPU.store(cpu, Ordering::Relaxed);
+    let v = hypercall::xen_version().map_or(-1, i64::from);
+    SMP_XEN_VERSION.store(v, Ordering::Relaxed);
+    println!("TSD-INFO selftest smp hello from vCPU {cpu}: xen_version={v:#x}");
+    SMP_READY.store(true, Ordering::Release);
+    while !SMP_GO.load(Ordering::Acquire) {
+        core::hint::spin_loop();
+    }
+    let mut c = Counting::default();
+    while !SMP_STOP.load(Ordering::Acquire) {
+        c.chunk();
+        SMP_INTERLEAVED_1.store(c.interleaved, Ordering::Relaxed);
+    }
+    SMP_MINE_1.store(c.mine, Ordering::Relaxed);
+    SMP_HEAP_OK.store(smp_heap_churn(0x5a), Ordering::Relaxed);
+    for i in 0..10 {
+        println!(
+            "TSD-INFO selftest smp console vcpu={cpu} line={i} of 10 (both vCPUs print at once)"
+        );
+    }
+}
+
+/// Spin until `cond` holds or `timeout` passes.
+fn spin_until(k: &Kernel, timeout: Duration, cond: impl Fn() -> bool) -> bool {
+    let deadline = k.after(timeout);
+    while !cond() {
+        if k.now() >= deadline {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+    true
+}
+
+fn check_smp(k: &mut Kernel, r: &mut Report) {
+    let n = smp::cpu_count();
+    let me = smp::current_cpu();
+    r.check(
+        "smp-cpu-count",
+        n == 2 && me == 0,
+        format_args!(
+            "cpu_count={n} current_cpu={me} psci conduit={:?} mpidrs={:?}",
+            k.dt().psci,
+            k.dt().cpus
+        ),
+    );
+    if n < 2 {
+        return;
+    }
+
+    // Both vCPUs increment one counter at once; vCPU 1 also makes a hypercall and prints.
+    let t0 = k.now();
+    let spawned = smp::spawn(1, smp_worker, 0);
+    let ready = spawned.is_ok()
+        && spin_until(k, Duration::from_secs(5), || {
+            SMP_READY.load(Ordering::Acquire)
+        });
+    let start_us = k.since(t0).as_micros();
+    SMP_GO.store(true, Ordering::Release);
+    let mut c = Counting::default();
+    let limit = k.after(SMP_COUNT_LIMIT);
+    loop {
+        c.chunk();
+        let both_saw = c.interleaved > 0 && SMP_INTERLEAVED_1.load(Ordering::Relaxed) > 0;
+        if (c.mine >= SMP_INCREMENTS && both_saw) || k.now() >= limit {
+            break;
+        }
+    }
+    SMP_STOP.store(true, Ordering::Release);
+    let heap_ok = smp_heap_churn(0xa5);
+    for i in 0..10 {
+        println!("TSD-INFO selftest smp console vcpu=0 line={i} of 10 (both vCPUs print at once)");
+    }
+    let done = ready && spin_until(k, Duration::from_secs(20), || !smp::running(1));
+    let total = SMP_COUNTER.load(Ordering::Relaxed);
+    let (mine1, seen1) = (
+        SMP_MINE_1.load(Ordering::Relaxed),
+        SMP_INTERLEAVED_1.load(Ordering::Relaxed),
+    );
+    r.check(
+        "smp-spawn-counter",
+        done && total == c.mine + mine1
+            && mine1 > 0
+            && SMP_CPU.load(Ordering::Relaxed) == 1
+            && c.interleaved > 0
+            && seen1 > 0,
+        format_args!(
+            "spawn={spawned:?} ready-after={start_us}us finished={done} counter={total} = vCPU0 {} + vCPU1 {mine1} increments; vcpu1-current_cpu={} times the other vCPU incremented between two own: vCPU0={} by vCPU1={seen1}",
+            c.mine,
+            SMP_CPU.load(Ordering::Relaxed),
+            c.interleaved
+        ),
+    );
+    let v0 = hypercall::xen_version().map_or(-1, i64::from);
+    let v1 = SMP_XEN_VERSION.load(Ordering::Relaxed);
+    r.check(
+        "smp-hypercall",
+        done && v1 == v0,
+        format_args!("xen_version from vCPU 1 = {v1:#x}, from vCPU 0 = {v0:#x}"),
+    );
+    let (used, _) = k.heap_stats();
+    r.check(
+        "smp-heap",
+        done && heap_ok && SMP_HEAP_OK.load(Ordering::Relaxed),
+        format_args!("3200 boxes allocated, checked and freed on each vCPU at once; vCPU0 ok={heap_ok} vCPU1 ok={} heap used now {used}", SMP_HEAP_OK.load(Ordering::Relaxed)),
+    );
+    if !done {
+        return; // vCPU 1 is stuck: the rest cannot work
+    }
+
+    // Refusals: no vCPU 2, not the boot vCPU, not a vCPU that is running.
+    let e2 = smp::spawn(2, |_| {}, 0);
+    let e99 = smp::spawn(99, |_| {}, 0);
+    r.check(
+        "smp-no-such-cpu",
+        e2 == Err(smp::SmpError::NoSuchCpu) && e99 == Err(smp::SmpError::NoSuchCpu),
+        format_args!("spawn(2)={e2:?} spawn(99)={e99:?}"),
+    );
+    let hold = smp::spawn(
+        1,
+        |_| {
+            while !SMP_RELEASE.load(Ordering::Acquire) {
+                core::hint::spin_loop();
+            }
+        },
+        0,
+    );
+    let again = smp::spawn(1, |_| {}, 0);
+    let zero = smp::spawn(0, |_| {}, 0);
+    let on = smp::powered_on(1);
+    SMP_RELEASE.store(true, Ordering::Release);
+    let stopped = spin_until(k, Duration::from_secs(5), || !smp::running(1));
+    r.check(
+        "smp-already-on",
+        hold.is_ok()
+            && again == Err(smp::SmpError::AlreadyOn)
+            && zero == Err(smp::SmpError::AlreadyOn)
+            && on == Ok(true)
+            && stopped,
+        format_args!("spawn(1) while it runs={again:?} spawn(0)={zero:?} (holder spawn={hold:?}, PSCI says on={on:?}, returned after release={stopped})"),
+    );
+
+    // Restart at once (the vCPU may still be on its way out: spawn waits for CPU_OFF), then
+    // check that the vCPU turns itself off when its function returns, and start it again.
+    let t = k.now();
+    let quick = smp::spawn(1, |a| SMP_FLAG.store(a, Ordering::Release), 7);
+    let quick_ran = quick.is_ok()
+        && spin_until(k, Duration::from_secs(5), || {
+            SMP_FLAG.load(Ordering::Acquire) == 7
+        });
+    let quick_us = k.since(t).as_micros();
+    let ret = spin_until(k, Duration::from_secs(5), || !smp::running(1));
+    let t = k.now();
+    let off = ret
+        && spin_until(k, Duration::from_secs(5), || {
+            smp::powered_on(1) == Ok(false)
+        });
+    let off_us = k.since(t).as_micros();
+    r.check(
+        "smp-cpu-off",
+        quick_ran && off,
+        format_args!("restart right after return={quick:?} ran={quick_ran} in {quick_us}us; after return PSCI AFFINITY_INFO says off={off} after {off_us}us"),
+    );
+    let mut times = Vec::new();
+    let mut res = Ok(());
+    for i in 1..=5usize {
+        let t = k.now();
+        res = smp::spawn(1, |a| SMP_FLAG.store(a, Ordering::Release), 100 + i);
+        if res.is_err()
+            || !spin_until(k, Duration::from_secs(5), || {
+                SMP_FLAG.load(Ordering::Acquire) == 100 + i
+            })
+        {
+            break;
+        }
+        times.push(k.now().0 - t.0);
+        if !spin_until(k, Duration::from_secs(5), || !smp::running(1)) {
+            break;
+        }
+    }
+    let n_ok = times.len();
+    r.check(
+        "smp-respawn",
+        n_ok == 5,
+        format_args!(
+            "{n_ok} of 5 spawns after CPU_OFF ran (last spawn={res:?}); spawn->running {}",
+            stats(k, times)
+        ),
     );
 }

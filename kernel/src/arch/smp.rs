@@ -1,0 +1,282 @@
+//! Secondary vCPUs: PSCI calls, the secondary entry code, the per-vCPU stacks and the state that
+//! says who owns them. The safe API on top is [`crate::smp`].
+//!
+//! PSCI (Arm DEN 0022D, §5.1.4 CPU_ON, §5.1.3 CPU_OFF, §5.1.5 AFFINITY_INFO) with the device
+//! tree's conduit; Xen answers the HVC conduit itself (xen/arch/arm/vpsci.c): CPU_ON resets the
+//! target vCPU to EL1h with all exceptions masked, the MMU and caches off, PC = the entry point
+//! and x0 = the context ID, and refuses a vCPU that is not down (ALREADY_ON).
+//!
+//! Start-up: the starter writes a [`BootBlock`] (the caller's MAIR/TCR/TTBR0/SCTLR, the two stack
+//! pointers, the function and its argument) at the top of the target's stack area, cleans it to
+//! the point of coherency (the target reads it with the MMU off, i.e. uncached), and calls
+//! CPU_ON with the block as context ID. `__tsd_secondary_entry` masks exceptions, enables
+//! FP/SIMD, installs the kernel's vectors, loads the block, turns on the MMU with the same
+//! tables (identity map: the code keeps running at the same address), sets SP_EL1 (exception
+//! stack) and SP_EL0 (thread stack) and calls the Rust side, which runs the function and then
+//! turns the vCPU off with CPU_OFF.
+//!
+//! Ownership: a vCPU's stack area is allocated on its first start and kept for later starts
+//! (never freed: at most [`MAX_CPUS`] of them). [`STATE`] says whether a vCPU may be using it;
+//! only the CAS `OFF -> STARTING` hands it to a starter, and a `STOPPING` vCPU is given back
+//! (`-> OFF`) only once PSCI AFFINITY_INFO reports it off, i.e. after it can no longer execute.
+//! No guard pages: the heap is mapped with 2 MiB blocks, and splitting a live block while other
+//! vCPUs may use memory in it needs break-before-make; an overflow of a secondary's stack
+//! corrupts the heap below it (keep secondary functions shallow).
+
+use super::regs::{read_sysreg, serror_enable};
+use crate::dt::{PsciConduit, MAX_CPUS};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+/// PSCI function IDs (DEN 0022D table 5), SMC64 forms where they take addresses.
+const CPU_OFF: u32 = 0x8400_0002;
+const CPU_ON_64: u32 = 0xC400_0003;
+const AFFINITY_INFO_64: u32 = 0xC400_0004;
+
+/// PSCI return codes used here (DEN 0022D table 6).
+pub const PSCI_SUCCESS: i64 = 0;
+/// The target vCPU is already on.
+pub const PSCI_ALREADY_ON: i64 = -4;
+
+/// Exception stack (SP_EL1) of a secondary vCPU.
+pub const EXC_STACK_BYTES: usize = 16 * 1024;
+/// Thread stack (SP_EL0) of a secondary vCPU, including the boot block at its top.
+pub const STACK_BYTES: usize = 64 * 1024;
+/// Bytes at the top of the thread stack holding the [`BootBlock`].
+const BLOCK_BYTES: usize = 128;
+/// One allocation: [exception stack][thread stack], page aligned.
+const AREA_BYTES: usize = EXC_STACK_BYTES + STACK_BYTES;
+
+/// A vCPU's state as the kernel sees it (index = vCPU).
+const OFF: u8 = 0;
+const STARTING: u8 = 1;
+const RUNNING: u8 = 2;
+const STOPPING: u8 = 3;
+
+static STATE: [AtomicU8; MAX_CPUS] = [const { AtomicU8::new(OFF) }; MAX_CPUS];
+/// Base of each vCPU's stack area (0: not allocated yet). Written only by the owner of a
+/// `STARTING` slot.
+static AREA: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+
+/// What `__tsd_secondary_entry` reads (offsets fixed by the assembly below).
+#[repr(C)]
+struct BootBlock {
+    mair: u64,
+    tcr: u64,
+    ttbr0: u64,
+    sctlr: u64,
+    sp: u64,
+    exc_sp: u64,
+    f: fn(usize),
+    arg: usize,
+    cpu: usize,
+}
+
+const _: () = assert!(core::mem::size_of::<BootBlock>() <= BLOCK_BYTES);
+
+core::arch::global_asm!(
+    r#"
+.section .text.boot, "ax"
+.global __tsd_secondary_entry
+.balign 8
+__tsd_secondary_entry:
+    msr     daifset, #0xf
+    mov     x1, #(3 << 20)              /* CPACR_EL1.FPEN */
+    msr     cpacr_el1, x1
+    adrp    x1, __tsd_vectors
+    add     x1, x1, :lo12:__tsd_vectors
+    msr     vbar_el1, x1
+    /* x0: the BootBlock, cleaned to the PoC by the starter; read with the MMU off. */
+    ldp     x1, x2, [x0, #0]            /* MAIR, TCR */
+    ldp     x3, x4, [x0, #16]           /* TTBR0, SCTLR */
+    ldp     x5, x6, [x0, #32]           /* thread SP, exception SP */
+    msr     mair_el1, x1
+    msr     tcr_el1, x2
+    msr     ttbr0_el1, x3
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    msr     sctlr_el1, x4
+    isb
+    ic      iallu
+    dsb     nsh
+    isb
+    mov     sp, x6                      /* EL1h after CPU_ON: this is SP_EL1 */
+    msr     spsel, #0
+    mov     sp, x5                      /* SP_EL0: thread stack */
+    mov     x29, #0
+    mov     x30, #0
+    bl      __tsd_secondary_start
+1:  wfi
+    b       1b
+"#
+);
+
+extern "C" {
+    fn __tsd_secondary_entry();
+    fn __tsd_dcache_inval(start: usize, end: usize);
+}
+
+/// One PSCI call through `conduit`; returns x0 as a signed PSCI status (or value).
+fn psci(conduit: PsciConduit, fid: u32, a1: u64, a2: u64, a3: u64) -> i64 {
+    let mut x0 = u64::from(fid);
+    match conduit {
+        // SAFETY: a PSCI call (SMCCC, DEN 0028 §2.6) may change x0-x17 (all declared clobbered).
+        // It is not `nomem`: CPU_ON makes another vCPU read the boot block, which must be
+        // written first.
+        PsciConduit::Hvc => unsafe {
+            core::arch::asm!(
+                "hvc #0",
+                inlateout("x0") x0, inlateout("x1") a1 => _, inlateout("x2") a2 => _,
+                inlateout("x3") a3 => _, out("x4") _, out("x5") _, out("x6") _, out("x7") _,
+                out("x8") _, out("x9") _, out("x10") _, out("x11") _, out("x12") _,
+                out("x13") _, out("x14") _, out("x15") _, out("x16") _, out("x17") _,
+                options(nostack),
+            )
+        },
+        // SAFETY: as for the HVC conduit.
+        PsciConduit::Smc => unsafe {
+            core::arch::asm!(
+                "smc #0",
+                inlateout("x0") x0, inlateout("x1") a1 => _, inlateout("x2") a2 => _,
+                inlateout("x3") a3 => _, out("x4") _, out("x5") _, out("x6") _, out("x7") _,
+                out("x8") _, out("x9") _, out("x10") _, out("x11") _, out("x12") _,
+                out("x13") _, out("x14") _, out("x15") _, out("x16") _, out("x17") _,
+                options(nostack),
+            )
+        },
+    }
+    x0 as i64
+}
+
+/// PSCI AFFINITY_INFO for one vCPU: 0 on, 1 off, 2 on pending, negative a PSCI error.
+pub fn affinity_info(conduit: PsciConduit, mpidr: u64) -> i64 {
+    psci(conduit, AFFINITY_INFO_64, mpidr, 0, 0)
+}
+
+/// Why [`start`] did not start a vCPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartError {
+    /// `cpu` is not below [`MAX_CPUS`].
+    BadIndex,
+    /// The kernel started it and it has not stopped (or did not stop within the wait).
+    Busy,
+    /// No memory for its stacks.
+    NoMemory,
+    /// CPU_ON failed with this PSCI status.
+    Psci(i64),
+}
+
+/// Ticks of the virtual counter to wait for a stopping vCPU to be off (1 s).
+fn stop_wait_ticks() -> u64 {
+    super::timer::freq_hz()
+}
+
+/// Claim vCPU `cpu`'s slot (`OFF -> STARTING`), waiting for a vCPU that is on its way out
+/// (`STOPPING`: its function returned, CPU_OFF is in flight) until PSCI reports it off.
+fn claim(conduit: PsciConduit, cpu: usize, mpidr: u64) -> Result<(), StartError> {
+    let state = STATE.get(cpu).ok_or(StartError::BadIndex)?;
+    let t0 = super::timer::now();
+    loop {
+        match state.compare_exchange(OFF, STARTING, Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => return Ok(()),
+            Err(STOPPING) => {
+                if affinity_info(conduit, mpidr) == 1 {
+                    // Off in Xen's eyes: it executes nothing more, its stacks are free. A
+                    // concurrent starter may win the race for the slot; the loop sees that.
+                    let _ =
+                        state.compare_exchange(STOPPING, OFF, Ordering::AcqRel, Ordering::Relaxed);
+                } else if super::timer::now().wrapping_sub(t0) > stop_wait_ticks() {
+                    return Err(StartError::Busy);
+                } else {
+                    core::hint::spin_loop();
+                }
+            }
+            Err(_) => return Err(StartError::Busy),
+        }
+    }
+}
+
+/// The stack area of `cpu` (allocated on first use). The caller owns the `STARTING` slot.
+fn area(cpu: usize) -> Option<usize> {
+    let a = AREA[cpu].load(Ordering::Relaxed);
+    if a != 0 {
+        return Some(a);
+    }
+    let layout = core::alloc::Layout::from_size_align(AREA_BYTES, 4096).ok()?;
+    // SAFETY: `layout` has a non-zero size. The block is never freed (the vCPU keeps it).
+    let p = unsafe { alloc::alloc::alloc(layout) } as usize;
+    if p == 0 {
+        return None;
+    }
+    AREA[cpu].store(p, Ordering::Relaxed);
+    Some(p)
+}
+
+/// Start vCPU `cpu` (MPIDR affinity `mpidr`) running `f(arg)` on its own stacks with this
+/// vCPU's MMU configuration; it turns itself off when `f` returns.
+pub fn start(
+    conduit: PsciConduit,
+    cpu: usize,
+    mpidr: u64,
+    f: fn(usize),
+    arg: usize,
+) -> Result<(), StartError> {
+    claim(conduit, cpu, mpidr)?;
+    let Some(base) = area(cpu) else {
+        STATE[cpu].store(OFF, Ordering::Release);
+        return Err(StartError::NoMemory);
+    };
+    let exc_top = base + EXC_STACK_BYTES;
+    let block_addr = base + AREA_BYTES - BLOCK_BYTES;
+    let block = BootBlock {
+        mair: read_sysreg!("mair_el1"),
+        tcr: read_sysreg!("tcr_el1"),
+        ttbr0: read_sysreg!("ttbr0_el1"),
+        sctlr: read_sysreg!("sctlr_el1"),
+        sp: block_addr as u64,
+        exc_sp: exc_top as u64,
+        f,
+        arg,
+        cpu,
+    };
+    // SAFETY: `block_addr` lies in the area allocated for `cpu` (16-byte aligned, BLOCK_BYTES
+    // below its end); we own the `STARTING` slot, so no vCPU runs on this area.
+    unsafe { (block_addr as *mut BootBlock).write(block) };
+    // SAFETY: cleaning and invalidating memory we own; the target reads the block uncached.
+    unsafe { __tsd_dcache_inval(block_addr, block_addr + BLOCK_BYTES) };
+    let rc = psci(
+        conduit,
+        CPU_ON_64,
+        mpidr,
+        __tsd_secondary_entry as *const () as usize as u64,
+        block_addr as u64,
+    );
+    if rc != PSCI_SUCCESS {
+        // Nothing started on the area: give the slot back.
+        STATE[cpu].store(OFF, Ordering::Release);
+        return Err(StartError::Psci(rc));
+    }
+    Ok(())
+}
+
+/// True from a successful [`start`] until the vCPU's function has returned.
+pub fn running(cpu: usize) -> bool {
+    STATE
+        .get(cpu)
+        .is_some_and(|s| matches!(s.load(Ordering::Acquire), STARTING | RUNNING))
+}
+
+/// The Rust end of `__tsd_secondary_entry`: MMU on, stacks set, IRQs masked.
+#[no_mangle]
+extern "C" fn __tsd_secondary_start(block: &BootBlock) -> ! {
+    serror_enable();
+    let (f, arg, cpu) = (block.f, block.arg, block.cpu);
+    STATE[cpu].store(RUNNING, Ordering::Release);
+    f(arg);
+    // Publishes everything `f` wrote to whoever sees STOPPING.
+    STATE[cpu].store(STOPPING, Ordering::Release);
+    let conduit = crate::smp::conduit().unwrap_or(PsciConduit::Hvc);
+    let rc = psci(conduit, CPU_OFF, 0, 0, 0);
+    crate::crash::fatal(format_args!("PSCI CPU_OFF returned {rc}"))
+}
