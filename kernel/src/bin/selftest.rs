@@ -151,6 +151,23 @@ fn main(k: &mut Kernel) {
             Err(e) => println!("TSD-INFO {name} spawn for crash=smp: {e}"),
         }
     }
+    if k.bootargs().get("crash") == Some("smp-stack") {
+        // Manual check of a secondary's stack guard page: unbounded recursion on vCPU 1.
+        println!("TSD-INFO {name} deliberate stack overflow on vCPU 1 follows");
+        match smp::spawn(
+            1,
+            |_| {
+                let n = recurse(core::hint::black_box(1));
+                println!("TSD-INFO selftest recursion on vCPU 1 returned {n}");
+            },
+            0,
+        ) {
+            Ok(()) => {
+                let _ = k.run_until(k.after(Duration::from_secs(10)), |_| false);
+            }
+            Err(e) => println!("TSD-INFO {name} spawn for crash=smp-stack: {e}"),
+        }
+    }
     if k.bootargs().get("crash") == Some("text") {
         println!("TSD-INFO {name} deliberate store to text follows");
         kernel::arch::rawmem::write_to_text();
@@ -623,6 +640,11 @@ fn check_smp(k: &mut Kernel, r: &mut Report) {
     }
 
     // Both vCPUs increment one counter at once; vCPU 1 also makes a hypercall and prints.
+    // The first spawn takes the stacks from the heap and unmaps their guard pages; a 2 MiB
+    // allocation held across it pushes them out of the image's 2 MiB (already mapped by pages)
+    // into a 2 MiB block mapping, which the kernel must split into pages while we keep using
+    // the heap around it.
+    let pad: Vec<u8> = alloc::vec![0x3c; 2 << 20];
     let t0 = k.now();
     let spawned = smp::spawn(1, smp_worker, 0);
     let ready = spawned.is_ok()
@@ -663,6 +685,18 @@ fn check_smp(k: &mut Kernel, r: &mut Report) {
             c.mine,
             SMP_CPU.load(Ordering::Relaxed),
             c.interleaved
+        ),
+    );
+    let pad_ok = pad.iter().all(|&b| b == 0x3c);
+    drop(pad);
+    let area = smp::stack_area(1);
+    r.check(
+        "smp-stack-guards",
+        smp::stacks_guarded() && pad_ok && area.is_some(),
+        format_args!(
+            "guard pages below vCPU 1's exception and thread stacks unmapped: {} (area {:x?}; overflow by hand: crash=smp-stack); heap data around the split block intact: {pad_ok}",
+            smp::stacks_guarded(),
+            area
         ),
     );
     let v0 = hypercall::xen_version().map_or(-1, i64::from);
