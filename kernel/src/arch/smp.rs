@@ -103,6 +103,7 @@ core::arch::global_asm!(
 .balign 8
 __tsd_secondary_entry:
     msr     daifset, #0xf
+    mov     x19, x0                     /* the context ID, only for the statistics */
     mov     x1, #(3 << 20)              /* CPACR_EL1.FPEN */
     msr     cpacr_el1, x1
     adrp    x1, __tsd_vectors
@@ -136,6 +137,7 @@ __tsd_secondary_entry:
     mov     sp, x5                      /* SP_EL0: thread stack */
     mov     x29, #0
     mov     x30, #0
+    mov     x1, x19
     bl      __tsd_secondary_start
 1:  wfi
     b       1b
@@ -212,6 +214,7 @@ fn claim(conduit: PsciConduit, cpu: usize, mpidr: u64) -> Result<(), StartError>
             Ok(_) => return Ok(()),
             Err(STOPPING) => {
                 if affinity_info(conduit, mpidr) == 1 {
+                    STOP_WAITS.fetch_add(1, Ordering::Relaxed);
                     // Off in Xen's eyes: it executes nothing more, its stacks are free. A
                     // concurrent starter may win the race for the slot; the loop sees that.
                     let _ =
@@ -348,7 +351,24 @@ pub fn start(
         STATE[cpu].store(OFF, Ordering::Release);
         return Err(StartError::Psci(rc));
     }
+    STARTS.fetch_add(1, Ordering::Relaxed);
     Ok(())
+}
+
+/// Successful starts.
+static STARTS: AtomicUsize = AtomicUsize::new(0);
+/// Starts that found the vCPU still on its way out (`STOPPING`) and waited for PSCI to say off.
+static STOP_WAITS: AtomicUsize = AtomicUsize::new(0);
+/// Entries whose x0 was not the context ID passed to CPU_ON (the Xen race described above).
+static X0_CLOBBERED: AtomicUsize = AtomicUsize::new(0);
+
+/// (successful starts, starts that waited for a stopping vCPU, entries with a clobbered x0).
+pub fn stats() -> (usize, usize, usize) {
+    (
+        STARTS.load(Ordering::Relaxed),
+        STOP_WAITS.load(Ordering::Relaxed),
+        X0_CLOBBERED.load(Ordering::Relaxed),
+    )
 }
 
 /// True from a successful [`start`] until the vCPU's function has returned.
@@ -360,8 +380,11 @@ pub fn running(cpu: usize) -> bool {
 
 /// The Rust end of `__tsd_secondary_entry`: MMU on, stacks set, IRQs masked.
 #[no_mangle]
-extern "C" fn __tsd_secondary_start(block: &BootBlock) -> ! {
+extern "C" fn __tsd_secondary_start(block: &BootBlock, x0: usize) -> ! {
     serror_enable();
+    if x0 != block as *const BootBlock as usize {
+        X0_CLOBBERED.fetch_add(1, Ordering::Relaxed);
+    }
     let (f, arg, cpu) = (block.f, block.arg, block.cpu);
     STATE[cpu].store(RUNNING, Ordering::Release);
     f(arg);

@@ -545,6 +545,8 @@ static SMP_INTERLEAVED_1: AtomicU64 = AtomicU64::new(0);
 static SMP_XEN_VERSION: AtomicI64 = AtomicI64::new(i64::MIN);
 static SMP_HEAP_OK: AtomicBool = AtomicBool::new(false);
 static SMP_FLAG: AtomicUsize = AtomicUsize::new(0);
+/// Back-to-back restarts in smp-rapid-restart.
+const SMP_RAPID: usize = 50;
 
 /// Counts of one vCPU in the counter check.
 #[derive(Debug, Default)]
@@ -774,9 +776,10 @@ fn check_smp(k: &mut Kernel, r: &mut Report) {
     for i in 1..=5usize {
         let t = k.now();
         res = smp::spawn(1, |a| SMP_FLAG.store(a, Ordering::Release), 100 + i);
+        let want = 100 + i;
         if res.is_err()
             || !spin_until(k, Duration::from_secs(5), || {
-                SMP_FLAG.load(Ordering::Acquire) == 100 + i
+                SMP_FLAG.load(Ordering::Acquire) == want
             })
         {
             break;
@@ -791,8 +794,37 @@ fn check_smp(k: &mut Kernel, r: &mut Report) {
         "smp-respawn",
         n_ok == 5,
         format_args!(
-            "{n_ok} of 5 spawns after CPU_OFF ran (last spawn={res:?}); spawn->running {}",
+            "{n_ok} of 5 spawns after return ran (last spawn={res:?}); spawn->running {}",
             stats(k, times)
+        ),
+    );
+
+    // Rapid restarts: spawn again as soon as the function returned, so most spawns meet the
+    // vCPU still in CPU_OFF (the window where Xen already says off but still writes x0).
+    let before = smp::stats();
+    let mut n_ok = 0;
+    let mut res = Ok(());
+    for i in 1..=SMP_RAPID {
+        let want = 1000 + i;
+        res = smp::spawn(1, |a| SMP_FLAG.store(a, Ordering::Release), want);
+        if res.is_err()
+            || !spin_until(k, Duration::from_secs(5), || {
+                SMP_FLAG.load(Ordering::Acquire) == want
+            })
+            || !spin_until(k, Duration::from_secs(5), || !smp::running(1))
+        {
+            break;
+        }
+        n_ok += 1;
+    }
+    let after = smp::stats();
+    r.check(
+        "smp-rapid-restart",
+        n_ok == SMP_RAPID,
+        format_args!(
+            "{n_ok} of {SMP_RAPID} back-to-back spawns ran (last spawn={res:?}); {} waited for CPU_OFF to finish, {} entered with x0 clobbered by Xen",
+            after.waited_for_off - before.waited_for_off,
+            after.context_id_clobbered - before.context_id_clobbered
         ),
     );
 }
