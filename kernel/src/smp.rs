@@ -21,7 +21,7 @@
 //! page-table pool ran out of tables for the split, the stacks go unguarded: see
 //! [`stacks_guarded`]). The stacks of all secondaries (88 KiB each with guards) are taken from
 //! the heap at the first spawn and never returned. Event channels stay bound to vCPU 0. At most
-//! [`MAX_CPUS`](crate::dt::MAX_CPUS) vCPUs are used.
+//! [`MAX_CPUS`] vCPUs are used.
 #![forbid(unsafe_code)]
 
 use crate::arch::smp::{self as arch_smp, StartError, PSCI_ALREADY_ON};

@@ -6,7 +6,7 @@
 //! target vCPU to EL1h with all exceptions masked, the MMU and caches off, PC = the entry point
 //! and x0 = the context ID, and refuses a vCPU that is not down (ALREADY_ON).
 //!
-//! Start-up: the starter writes a [`BootBlock`] (the caller's MAIR/TCR/TTBR0/SCTLR, the two stack
+//! Start-up: the starter writes a `BootBlock` (the caller's MAIR/TCR/TTBR0/SCTLR, the two stack
 //! pointers, the function and its argument) at the top of the target's stack area, publishes its
 //! address in `__tsd_secondary_blocks[Aff0]` and cleans both to the point of coherency (the
 //! target reads them with the MMU off, i.e. uncached), and calls CPU_ON. `__tsd_secondary_entry`
@@ -31,7 +31,7 @@
 //! is safe only while no other vCPU runs: true at the first start, before any CPU_ON. Should
 //! the page-table pool run out, the stacks go without guards ([`guarded`] says so).
 //!
-//! Ownership: [`STATE`] says whether a vCPU may be using its stack area; only the CAS
+//! Ownership: `STATE` says whether a vCPU may be using its stack area; only the CAS
 //! `OFF -> STARTING` hands it to a starter, and a `STOPPING` vCPU is given back (`-> OFF`) only
 //! once PSCI AFFINITY_INFO reports it off, i.e. after it can no longer execute.
 
@@ -53,7 +53,7 @@ pub const PSCI_ALREADY_ON: i64 = -4;
 pub const EXC_STACK_BYTES: usize = 16 * 1024;
 /// Thread stack (SP_EL0) of a secondary vCPU, including the boot block at its top.
 pub const STACK_BYTES: usize = 64 * 1024;
-/// Bytes at the top of the thread stack holding the [`BootBlock`].
+/// Bytes at the top of the thread stack holding the `BootBlock`.
 const BLOCK_BYTES: usize = 128;
 const GUARD_BYTES: usize = 4096;
 /// One vCPU's area: [guard][exception stack][guard][thread stack], page aligned.
