@@ -414,8 +414,12 @@ fn destroyed_line_reports_xen_pin_count() {
         .filter(|l| l.starts_with("TSD-INFO") && l.contains("destroyed"))
         .collect();
     assert_eq!(destroyed.len(), 2, "{lines:?}");
-    assert!(destroyed[0].starts_with("TSD-INFO mediator guest dom2 destroyed, xen_pinned=0 "));
-    assert!(destroyed[1].starts_with("TSD-INFO mediator guest dom3 destroyed, xen_pinned=1 "));
+    assert!(
+        destroyed[0].starts_with("TSD-INFO mediator guest dom2 destroyed, pinned=0 xen_pinned=0 ")
+    );
+    assert!(
+        destroyed[1].starts_with("TSD-INFO mediator guest dom3 destroyed, pinned=0 xen_pinned=1 ")
+    );
     // The final statistics line of a gone guest carries the same count.
     assert!(lines
         .iter()

@@ -10,12 +10,15 @@
 #    call's completion ("long-call done").
 # With tsd.mediator=NAME (a mediator domain, tee=stubdom) each cycle also reads Xen's console
 # (`xl dmesg`) for the mediator's line about the destroyed guest and requires Xen's pin count
-# after the mediator's teardown to be 0: "TSD-INFO NAME guest domN destroyed, xen_pinned=0 ...".
-# Each cycle prints "TSD-CHECK dom0 cycle-I PASS|FAIL domid=D create=Xs result=Ys destroy=Zs ...".
+# after the mediator's teardown to be 0: "TSD-INFO NAME guest domN destroyed, pinned=P
+# xen_pinned=0 released: Ok(())" (P: the mediator's own count when the guest died).
+# Each cycle prints "TSD-CHECK dom0 cycle-I PASS|FAIL domid=D create=Xs result=Ys destroy=Zs
+# kheap=BYTES/FRAG%/FAILED ..." (kheap: OP-TEE's nexus heap after the cycle).
 # Parameters (kernel command line): tsd.cycles=N (3), tsd.guest_xtest=ARGS (-t,regression,1001),
 # tsd.guest_mem=MiB (192), tsd.guest_label=LABEL (system_u:system_r:domU_t), tsd.midcall_every=K
 # (0: never), tsd.midcall_after=S (2), tsd.longcall=ARGS (guest-longcall.sh's default),
-# tsd.mediator=NAME (none).
+# tsd.mediator=NAME (none), tsd.kheap_failures=0 (fail a cycle once OP-TEE's nexus heap counts a
+# failed allocation; not with xtest 1001, whose self test makes one on purpose).
 # Writes "passed=N failed=M cycles=N midcall=K ..." to /tmp/tsd-result.
 . /tsd/scripts/toolstack.sh
 
@@ -43,6 +46,17 @@ longcall_initramfs() {
         cat /tsd/guests/initramfs /tmp/gx.cpio > /tmp/initramfs-longcall
 }
 
+# OP-TEE's nexus heap (shared by all partitions; "KHeap" of `xtest --stats --alloc`, asked by
+# dom0): bytes allocated/fragmentation %/failed allocations, to watch it across cycles.
+kheap() {
+    xtest --stats --alloc 2>/dev/null | awk '
+        /^Pool:/ { p = $2 }
+        p == "KHeap" && /^Bytes allocated/ { a = $3 }
+        p == "KHeap" && /^Fragmentation/ { f = $2 }
+        p == "KHeap" && /^Number of failed/ { n = $5 }
+        END { printf "%s/%s%%/%s", a, f, n }'
+}
+
 # mediator_check DOMID: the mediator's line about the destroyed guest, from Xen's console.
 mediator_check() {
     [ -n "${TSD_MEDIATOR:-}" ] || return 0
@@ -57,6 +71,7 @@ mediator_check() {
     return 1
 }
 
+echo "TSD-INFO $TSD_NAME OP-TEE nexus heap before the cycles: kheap=$(kheap) (bytes/fragmentation/failed)"
 i=1
 while [ $i -le "$cycles" ]; do
     name=tee$i
@@ -117,8 +132,12 @@ CFG
     if ! mediator_check "$domid"; then
         fail $name "dom$domid: the mediator did not report xen_pinned=0 and a successful release"; i=$((i + 1)); continue
     fi
-    extra=
-    [ -n "${TSD_MEDIATOR:-}" ] && extra=" xen_pinned=$xen_pinned"
+    kh=$(kheap)
+    extra=" kheap=$kh"
+    if [ "${TSD_KHEAP_FAILURES:-}" = 0 ] && [ "${kh##*/}" != 0 ]; then
+        fail $name "OP-TEE's nexus heap had a failed allocation (kheap=$kh)"; i=$((i + 1)); continue
+    fi
+    [ -n "${TSD_MEDIATOR:-}" ] && extra="$extra xen_pinned=$xen_pinned"
     if [ $mid = 1 ]; then
         sleep 0.5  # let xenconsoled write what the guest printed last
         if grep -aq -- "TSD-INFO $name long-call done" "$log"; then
@@ -128,6 +147,7 @@ CFG
             *"use rc=0 "*) ;;
             *) fail $name "guest $name: $result"; i=$((i + 1)); continue ;;
         esac
+        tail -n 2 "$log" | tr -d '\r' | sed "s|^|TSD-INFO $TSD_NAME $name's last words: |"
         last=$(grep -a -- "long-call in-optee s=" "$log" | tail -1 | sed 's/.*s=//' | tr -d '\r')
         # The mediator's answers Xen refused because the guest was gone (its call was pending).
         refused=$(xl dmesg 2>/dev/null | grep -ac "TSD-INFO ${TSD_MEDIATOR:-mediator} answer to dom$domid ")
