@@ -116,6 +116,36 @@ def _log_counts(v: str) -> list[tuple[str, int]]:
     return out
 
 
+def _log_each(v: str) -> list[tuple[str, int]]:
+    """``REGEX=N;...`` where each REGEX has one capture group: every distinct value it captures
+    must occur in exactly N matching lines (e.g. "each client ID is added exactly once")."""
+    out = _log_counts(v)
+    for rx, _ in out:
+        if re.compile(rx).groups != 1:
+            raise ValueError(f"'{rx}' must have exactly one capture group")
+    return out
+
+
+def secure_log_failure(sc: "Scenario", lines: list[str]) -> str | None:
+    """The first EXPECT_SECURE / EXPECT_SECURE_EACH expectation the secure log's lines break, as
+    a message; None if it meets them all."""
+    for rx, want in sc.expect_secure:
+        seen = sum(1 for line in lines if re.search(rx, line))
+        if seen != want:
+            return f"secure log: /{rx}/ matched {seen} lines, expected {want}"
+    for rx, want in sc.expect_secure_each:
+        counts: dict[str, int] = {}
+        for line in lines:
+            m = re.search(rx, line)
+            if m:
+                counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+        bad = [f"{k} ({n} lines)" for k, n in counts.items() if n != want]
+        if bad:
+            return (f"secure log: /{rx}/ must match {want} lines per captured value; "
+                    f"not so for {', '.join(bad)}")
+    return None
+
+
 def _props(v: str) -> list[tuple[str, str | None]]:
     """Extra device-tree properties: ``name``, ``name=<cells>`` or ``name=str:TEXT``, ';'-separated."""
     out = []
@@ -152,6 +182,7 @@ SCALARS = {
     "EXPECT": (_names, []),
     "EXPECT_CRASH": (_names, []),
     "EXPECT_SECURE": (_log_counts, []),
+    "EXPECT_SECURE_EACH": (_log_each, []),
 }
 ARRAYS = {
     "DOMU_NAME": (_name, None),
@@ -211,6 +242,10 @@ class Scenario:
     @property
     def expect_secure(self) -> list[tuple[str, int]]:
         return self.fields["EXPECT_SECURE"]
+
+    @property
+    def expect_secure_each(self) -> list[tuple[str, int]]:
+        return self.fields["EXPECT_SECURE_EACH"]
 
     def domains(self) -> list[Domain]:
         return ([self.dom0] if self.dom0 else []) + self.domus

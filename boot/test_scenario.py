@@ -87,6 +87,36 @@ class ParseTests(unittest.TestCase):
         self.assertError(BASE + 'EXPECT_SECURE="Added guest"\n', "REGEX=COUNT")
         self.assertError(BASE + 'EXPECT_SECURE="(unclosed=1"\n', "not a regular expression")
 
+    def test_expect_secure_each_parses_and_needs_one_group(self):
+        sc = scn.parse(write_scenario(BASE + 'EXPECT_SECURE_EACH="Added guest ([0-9]+)$=1"\n'))
+        self.assertEqual(sc.expect_secure_each, [("Added guest ([0-9]+)$", 1)])
+        self.assertError(BASE + 'EXPECT_SECURE_EACH="Added guest [0-9]+=1"\n', "exactly one capture group")
+        self.assertError(BASE + 'EXPECT_SECURE_EACH="(a)(b)=1"\n', "exactly one capture group")
+        self.assertError(BASE + 'EXPECT_SECURE_EACH="(a)"\n', "REGEX=COUNT")
+
+    def test_secure_log_checks(self):
+        text = BASE + ('EXPECT_SECURE="Added guest [0-9]+$=3"\n'
+                       'EXPECT_SECURE_EACH="Added guest ([0-9]+)$=1;Removing guest ([1-9][0-9]*)$=1;'
+                       '(?:Added|Removing) guest ([2-9]|[1-9][0-9]+)$=2"\n')
+        sc = scn.parse(write_scenario(text))
+        good = ["I/TC: Removing guest 0", "I/TC: Added guest 1", "D/TC:3 noise", "I/TC: Added guest 3",
+                "I/TC: Removing guest 3", "I/TC: Added guest 4", "I/TC: Removing guest 4"]
+        self.assertIsNone(scn.secure_log_failure(sc, good))
+        # A client added twice (and removed once), though the total count of Added lines is right.
+        twice = good[:4] + ["I/TC: Added guest 3", "I/TC: Removing guest 3"]
+        msg = scn.secure_log_failure(sc, twice)
+        self.assertIn("per captured value", msg)
+        self.assertIn("3 (2 lines)", msg)
+        # A client removed twice.
+        msg = scn.secure_log_failure(sc, good + ["I/TC: Removing guest 4"])
+        self.assertIn("4 (2 lines)", msg)
+        # A client added but never removed: caught by the pairing expression.
+        msg = scn.secure_log_failure(sc, good[:5] + ["I/TC: Added guest 5"])
+        self.assertIn("5 (1 lines)", msg)
+        # Plain counts come first.
+        msg = scn.secure_log_failure(sc, good[:4])
+        self.assertIn("matched 2 lines, expected 3", msg)
+
     def test_evtchn_peer_checks(self):
         self.assertError(BASE + 'DOMU_EVTCHN[0]="10:0:11"\n', "not another domU")
         self.assertError(BASE + 'DOMU_EVTCHN[0]="10:dom0:11"\n', "no dom0")

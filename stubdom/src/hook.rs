@@ -22,6 +22,8 @@ pub trait Hook {
     fn secure_call(&mut self, x: [u64; 8]) -> XenResult<[u64; 8]>;
     /// `TEE_STUBDOM_OP_release`: done with a destroyed domain.
     fn release(&mut self, domid: DomId) -> XenResult<()>;
+    /// `TEE_STUBDOM_OP_query`: the pins Xen holds for `domid` (our bookkeeping's ground truth).
+    fn pinned(&mut self, domid: DomId) -> XenResult<u32>;
     /// `TEE_STUBDOM_OP_notify`: raise the guest's TEE notification interrupt.
     fn notify(&mut self, domid: DomId) -> XenResult<()>;
     /// Map page `gfn` of `domid`.

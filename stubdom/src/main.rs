@@ -17,7 +17,7 @@ use core::time::Duration;
 use kernel::xenif::abi::{DomId, DOMID_SELF};
 use kernel::xenif::hook::call::{tee_stubdom_op, Arg};
 use kernel::xenif::hook::shared::{RingMem, Shared};
-use kernel::xenif::hook::{op, DomainArg, Pin, Register, Respond, SecureCall};
+use kernel::xenif::hook::{op, DomainArg, Pin, Query, Register, Respond, SecureCall};
 use kernel::xenif::XenResult;
 use kernel::{println, ForeignPage, GicIrq, Kernel, Trigger};
 use stubdom::config::parse_guests;
@@ -150,6 +150,16 @@ impl Hook for Xen<'_> {
     }
     fn release(&mut self, domid: DomId) -> XenResult<()> {
         hc(op::RELEASE, dom_arg(domid)).0.map(|_| ())
+    }
+    fn pinned(&mut self, domid: DomId) -> XenResult<u32> {
+        let (r, q) = hc(
+            op::QUERY,
+            Query {
+                domid,
+                ..Query::default()
+            },
+        );
+        r.map(|_| q.nr_pinned)
     }
     fn notify(&mut self, domid: DomId) -> XenResult<()> {
         hc(op::NOTIFY, dom_arg(domid)).0.map(|_| ())

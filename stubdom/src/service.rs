@@ -174,14 +174,23 @@ impl Server {
                 self.live.remove(&rq.domid);
                 self.notif_irq.remove(&rq.domid);
                 hook.forget(rq.domid);
+                // `pinned`: the core's count when the guest died; `xen_pinned`: what Xen still
+                // holds for it after our teardown, before `release` (which drops whatever is
+                // left): 0 unless the teardown leaked pins.
+                let xen_pinned = hook.pinned(rq.domid);
                 let rel = hook.release(rq.domid);
                 out(format_args!(
-                    "TSD-INFO {name} guest dom{} destroyed, released: {rel:?}",
-                    rq.domid
+                    "TSD-INFO {name} guest dom{} destroyed, pinned={} xen_pinned={} released: {rel:?}",
+                    rq.domid,
+                    last.map_or(0, |s| s.pinned_pages),
+                    match xen_pinned {
+                        Ok(n) => alloc::format!("{n}"),
+                        Err(e) => alloc::format!("{e:?}"),
+                    }
                 ));
                 if let Some(s) = last {
                     let mut s = s;
-                    s.pinned_pages = 0;
+                    s.pinned_pages = xen_pinned.map_or(s.pinned_pages, u64::from);
                     self.gone.insert(rq.domid, s);
                     self.printed.remove(&rq.domid);
                     self.print_one(rq.domid, &s, false, out);

@@ -99,6 +99,15 @@ impl Hook for FakeXen {
         self.released.push(domid);
         Ok(())
     }
+    fn pinned(&mut self, domid: u16) -> XenResult<u32> {
+        let n: usize = self
+            .pins
+            .iter()
+            .filter(|((d, _), _)| *d == domid)
+            .map(|(_, v)| v.len())
+            .sum();
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
     fn notify(&mut self, domid: u16) -> XenResult<()> {
         // Guest 7 has no notification interrupt (a toolstack-created guest).
         if domid == 7 {
@@ -362,4 +371,60 @@ fn async_notif_offered_only_to_guests_with_a_notification_interrupt() {
     assert_ne!(with[1] & mediator::abi::caps::SEC_ASYNC_NOTIF, 0);
     assert_eq!(without[1] & mediator::abi::caps::SEC_ASYNC_NOTIF, 0);
     assert_eq!(without[2], 0);
+}
+
+/// The destroyed line reports the pins Xen still holds for the guest after the teardown (queried
+/// before `release`), not a constant: 0 after a clean teardown, 1 with a pin the core never
+/// knew of (as a leak would look).
+#[test]
+fn destroyed_line_reports_xen_pin_count() {
+    let guests = parse_guests("2:domu1:tee_guest_t,3:domu2:tee_guest_t");
+    let mut xen = FakeXen::new(&[2, 3]);
+    let mut shadow = ShadowStore::new(64);
+    let mut s = Server::probe(
+        "mediator",
+        &mut xen,
+        &mut shadow,
+        Config::default(),
+        guests,
+        false,
+    )
+    .expect("probe");
+    let mut lines = Vec::new();
+    let mut out = |a: core::fmt::Arguments<'_>| lines.push(alloc::format!("{a}"));
+    for (seq, dom) in [(1, 2), (2, 3)] {
+        s.handle(
+            &mut xen,
+            &mut shadow,
+            &request(seq, req::CREATED, dom, [0; 8]),
+            &mut out,
+        );
+    }
+    xen.pin(3, 0x40010).expect("pin");
+    for (seq, dom) in [(3, 2), (4, 3)] {
+        s.handle(
+            &mut xen,
+            &mut shadow,
+            &request(seq, req::DESTROYED, dom, [0; 8]),
+            &mut out,
+        );
+    }
+    let destroyed: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("TSD-INFO") && l.contains("destroyed"))
+        .collect();
+    assert_eq!(destroyed.len(), 2, "{lines:?}");
+    assert!(
+        destroyed[0].starts_with("TSD-INFO mediator guest dom2 destroyed, pinned=0 xen_pinned=0 ")
+    );
+    assert!(
+        destroyed[1].starts_with("TSD-INFO mediator guest dom3 destroyed, pinned=0 xen_pinned=1 ")
+    );
+    // The final statistics line of a gone guest carries the same count.
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("TSD-STATS mediator domid=3 ")
+            && l.contains(" pinned=1 ")
+            && l.ends_with("state=destroyed")));
+    assert_eq!(xen.released, [2, 3]);
 }
