@@ -18,8 +18,11 @@
 //! } // returning enters the event loop forever
 //! ```
 //!
+//! Secondary vCPUs run plain functions ([`smp::spawn`]), with the console, heap and hypercalls
+//! but without interrupts.
+//!
 //! Layout: `arch/` holds all `unsafe` (entry and vectors, MMU, GIC, timer, UART, heap, the
-//! shared-info views, the foreign window). Everything else is safe; the pure parts (`bootargs`,
+//! shared-info views, the foreign window, secondary-vCPU start-up). Everything else is safe; the pure parts (`bootargs`,
 //! `dt`, `memmap`, `pagetable`, `time`, `foreign`, `esr`, `gicreg`) build and test on the host.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]

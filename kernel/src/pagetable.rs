@@ -81,6 +81,25 @@ fn index(va: u64, level: u32) -> usize {
     ((va >> shift(level)) & 511) as usize
 }
 
+/// Where a page's level-3 entry is, or will be once its 2 MiB block is split
+/// ([`Builder::page_slot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageSlot {
+    /// The page is mapped through level-3 table `table`, at `entry`.
+    L3 { table: usize, entry: usize },
+    /// The page lies in a 2 MiB block. Level-3 table `table` (new, not linked yet) now maps the
+    /// same 2 MiB as 512 pages with the block's attributes; entry `l2_entry` of level-2 table
+    /// `l2_table` must become `desc` (break-before-make: invalidate, TLB invalidate, write), and
+    /// then the page's entry is `entry` of `table`.
+    Split {
+        l2_table: usize,
+        l2_entry: usize,
+        desc: u64,
+        table: usize,
+        entry: usize,
+    },
+}
+
 /// Builds tables in a pool; table 0 is the level-1 root.
 #[derive(Debug)]
 pub struct Builder<'a> {
@@ -218,6 +237,57 @@ impl<'a> Builder<'a> {
         Some((l3, index(va, 3)))
     }
 
+    /// The level-3 entry of the mapped page at `va`, preparing a split of its 2 MiB block into
+    /// pages if needed (see [`PageSlot::Split`]: the caller links the new table). Errors:
+    /// `BadRange` if `va` is not mapped (or beyond the VA space), `Conflict` if it lies in a
+    /// 1 GiB block (not split here), `NoTables` if the pool is exhausted.
+    pub fn page_slot(&mut self, va: u64) -> Result<PageSlot, PtError> {
+        Self::check(va & !(PAGE - 1), PAGE)?;
+        let l1 = self.pool[0].0[index(va, 1)];
+        if l1 & VALID == 0 {
+            return Err(PtError::BadRange);
+        }
+        if l1 & TABLE == 0 {
+            return Err(PtError::Conflict);
+        }
+        let l2_table = self.table_index(l1);
+        let l2_entry = index(va, 2);
+        let l2 = self.pool[l2_table].0[l2_entry];
+        if l2 & VALID == 0 {
+            return Err(PtError::BadRange);
+        }
+        let entry = index(va, 3);
+        if l2 & TABLE != 0 {
+            return Ok(PageSlot::L3 {
+                table: self.table_index(l2),
+                entry,
+            });
+        }
+        let n = self.used;
+        let t = self.pool.get_mut(n).ok_or(PtError::NoTables)?;
+        // Block and page descriptors share the attribute fields; a page also sets bit 1.
+        let attrs = l2 & !ADDR_MASK;
+        let base = l2 & ADDR_MASK;
+        for (i, e) in t.0.iter_mut().enumerate() {
+            *e = (base + i as u64 * PAGE) | attrs | TABLE;
+        }
+        self.used += 1;
+        Ok(PageSlot::Split {
+            l2_table,
+            l2_entry,
+            desc: (self.base + n as u64 * PAGE) | TABLE | VALID,
+            table: n,
+            entry,
+        })
+    }
+
+    /// Write `desc` to entry `entry` of table `table` (test support for what the MMU module
+    /// does with stores).
+    #[cfg(test)]
+    fn set(&mut self, table: usize, entry: usize, desc: u64) {
+        self.pool[table].0[entry] = desc;
+    }
+
     /// Walk the tables: the leaf descriptor mapping `va`, if any (test and debug aid).
     pub fn lookup(&self, va: u64) -> Option<u64> {
         let mut t = 0;
@@ -339,6 +409,68 @@ mod tests {
             Builder::resume(&mut p, 0, 0).unwrap_err(),
             PtError::NoTables
         );
+    }
+
+    #[test]
+    fn split_block_into_pages() {
+        let mut p = pool(8);
+        let mut b = Builder::new(&mut p, 0x1000_0000).unwrap();
+        b.map(0x4020_1000, 0x1000, Attr::Code).unwrap(); // a level-3 table already
+        b.map(0x4000_0000, 0x20_1000, Attr::Normal).unwrap();
+        b.map(0x4020_2000, 0x4100_0000 - 0x4020_2000, Attr::Normal)
+            .unwrap();
+        let used = b.tables_used();
+        assert_eq!(used, 3);
+        let block = b.lookup(0x40a0_0000).unwrap();
+        let slot = b.page_slot(0x40a0_3abc).unwrap();
+        let PageSlot::Split {
+            l2_table,
+            l2_entry,
+            desc,
+            table,
+            entry,
+        } = slot
+        else {
+            panic!("expected a split, got {slot:?}");
+        };
+        assert_eq!((table, entry), (used, 3));
+        assert_eq!(b.tables_used(), used + 1);
+        // Not linked yet: the block still maps it.
+        assert_eq!(b.lookup(0x40a0_3000), Some(block));
+        b.set(l2_table, l2_entry, desc);
+        // Every page of the old block: same address and attributes, now as pages.
+        for i in 0..512u64 {
+            let va = 0x40a0_0000 + i * PAGE;
+            let d = b.lookup(va).unwrap();
+            assert_eq!(d & ADDR_MASK, va);
+            assert_eq!(d & !ADDR_MASK, (block & !ADDR_MASK) | TABLE);
+        }
+        // Now a level-3 slot; unmapping it leaves its neighbours.
+        assert_eq!(
+            b.page_slot(0x40a0_3000),
+            Ok(PageSlot::L3 { table, entry: 3 })
+        );
+        b.set(table, 3, 0);
+        assert_eq!(b.lookup(0x40a0_3000), None);
+        assert!(b.lookup(0x40a0_2fff).is_some() && b.lookup(0x40a0_4000).is_some());
+        // Already pages: no new table.
+        assert_eq!(
+            b.page_slot(0x4020_1000),
+            Ok(PageSlot::L3 { table: 2, entry: 1 })
+        );
+        assert_eq!(b.page_slot(0x5000_0000), Err(PtError::BadRange));
+    }
+
+    #[test]
+    fn split_limits() {
+        let mut p = pool(2);
+        let mut b = Builder::new(&mut p, 0).unwrap();
+        b.map(0x4000_0000, 0x4000_0000, Attr::Normal).unwrap(); // a 1 GiB block
+        assert_eq!(b.page_slot(0x4000_0000), Err(PtError::Conflict));
+        b.map(0x20_0000, 0x20_0000, Attr::Normal).unwrap(); // level-2 table 1, a 2 MiB block
+        assert_eq!(b.page_slot(0x20_0000), Err(PtError::NoTables));
+        assert_eq!(b.page_slot(0x1000), Err(PtError::BadRange));
+        assert_eq!(b.page_slot(1 << 39), Err(PtError::BadRange));
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! `/cpus` node (Xen writes one `cpu@N` per vCPU; index 0 is the boot vCPU) and the PSCI conduit
 //! from `/psci` (`method = "hvc"` under Xen). [`spawn`] claims the target's slot (a per-vCPU
 //! state, so a vCPU is started at most once at a time), gives it a 16 KiB exception stack and a
-//! 64 KiB thread stack from the heap (allocated on its first start and reused afterwards) and
-//! calls PSCI CPU_ON. The new vCPU enters `__tsd_secondary_entry` (`arch/smp.rs`) with the MMU
+//! 64 KiB thread stack from the heap, each above an unmapped guard page (the first spawn
+//! allocates these for every secondary vCPU at once, while no other vCPU runs, because it may
+//! have to split a live 2 MiB heap mapping into pages; later spawns reuse them) and calls PSCI
+//! CPU_ON. The new vCPU enters `__tsd_secondary_entry` (`arch/smp.rs`) with the MMU
 //! off, installs the kernel's exception vectors, turns on the MMU with the boot vCPU's page
 //! tables, TCR, MAIR and SCTLR (one identity map for all vCPUs), and runs `f(arg)` with IRQs
 //! masked; when `f` returns it calls PSCI CPU_OFF. Hypercalls work from any vCPU (they are just
@@ -15,10 +17,11 @@
 //! redistributor is not initialised and its virtual timer and event-channel upcall are not
 //! enabled), so it cannot use the event loop, timers or the [`Kernel`](crate::Kernel) object
 //! (which stays on the boot vCPU, `!Send`); it may busy-wait, use atomics, the heap, the console
-//! and hypercalls. Its stacks have no guard pages (the heap is mapped with 2 MiB blocks; splitting
-//! one while other vCPUs run needs break-before-make): an overflow corrupts the heap, so keep
-//! secondary functions shallow. Event channels stay bound to vCPU 0. At most
-//! [`MAX_CPUS`](crate::dt::MAX_CPUS) vCPUs are used.
+//! and hypercalls. A stack overflow hits the guard page and is reported as a crash (if the
+//! page-table pool ran out of tables for the split, the stacks go unguarded: see
+//! [`stacks_guarded`]). The stacks of all secondaries (88 KiB each with guards) are taken from
+//! the heap at the first spawn and never returned. Event channels stay bound to vCPU 0. At most
+//! [`MAX_CPUS`] vCPUs are used.
 #![forbid(unsafe_code)]
 
 use crate::arch::smp::{self as arch_smp, StartError, PSCI_ALREADY_ON};
@@ -109,7 +112,7 @@ pub fn spawn(cpu: usize, f: fn(usize), arg: usize) -> Result<(), SmpError> {
     if cpu == 0 || cpu == current_cpu() {
         return Err(SmpError::AlreadyOn);
     }
-    match arch_smp::start(conduit, cpu, mpidr, f, arg) {
+    match arch_smp::start(conduit, cpu_count(), cpu, mpidr, f, arg) {
         Ok(()) => Ok(()),
         Err(StartError::BadIndex) => Err(SmpError::NoSuchCpu),
         Err(StartError::Busy) | Err(StartError::Psci(PSCI_ALREADY_ON)) => Err(SmpError::AlreadyOn),
@@ -135,5 +138,40 @@ pub fn powered_on(cpu: usize) -> Result<bool, SmpError> {
         0 | 2 => Ok(true),
         1 => Ok(false),
         rc => Err(SmpError::Psci(rc)),
+    }
+}
+
+/// Whether the secondary vCPUs' stacks sit above unmapped guard pages (false before the first
+/// [`spawn`], or if the page-table pool had no table left to split the heap's 2 MiB mapping).
+pub fn stacks_guarded() -> bool {
+    arch_smp::guarded()
+}
+
+/// vCPU `cpu`'s stack area once the first [`spawn`] allocated it: a guard page, the 16 KiB
+/// exception stack, a guard page, the 64 KiB thread stack (its top 128 bytes hold the start-up
+/// block).
+pub fn stack_area(cpu: usize) -> Option<core::ops::Range<usize>> {
+    arch_smp::area(cpu)
+}
+
+/// Counters for reports and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmpStats {
+    /// Successful spawns.
+    pub spawns: usize,
+    /// Spawns that found the vCPU still turning itself off and waited for PSCI to report it off.
+    pub waited_for_off: usize,
+    /// Starts whose x0 on entry was not the CPU_ON context ID: Xen 4.17 wrote the previous
+    /// CPU_OFF's result over it (see `arch/smp.rs`; harmless, the entry does not use x0).
+    pub context_id_clobbered: usize,
+}
+
+/// The counters so far.
+pub fn stats() -> SmpStats {
+    let (spawns, waited_for_off, context_id_clobbered) = arch_smp::stats();
+    SmpStats {
+        spawns,
+        waited_for_off,
+        context_id_clobbered,
     }
 }

@@ -16,7 +16,7 @@
 
 use super::regs::{dsb_sy, isb, read_sysreg, write_sysreg};
 use crate::memmap::Region;
-use crate::pagetable::{page_desc, Attr, Builder, PtError, Table, MAIR, PAGE};
+use crate::pagetable::{page_desc, Attr, Builder, PageSlot, PtError, Table, MAIR, PAGE};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -29,7 +29,8 @@ struct Pool(UnsafeCell<[Table; POOL_TABLES]>);
 
 // SAFETY: the pool is written only by `init_early`/`init_full` (single CPU, at boot, IRQs masked)
 // and afterwards only through `window_set`, which performs single aligned 64-bit stores to
-// entries that nothing else writes.
+// entries that nothing else writes, and `unmap_page`, whose contract excludes any concurrent
+// user of the pool.
 unsafe impl Sync for Pool {}
 
 static POOL: Pool = Pool(UnsafeCell::new([Table::EMPTY; POOL_TABLES]));
@@ -188,6 +189,82 @@ pub(crate) fn init_full(
         )
     };
     Ok(used)
+}
+
+/// Unmap the page at `va` (a stack guard page), first splitting the 2 MiB block that maps it
+/// into level-3 pages if needed (one table from the pool).
+///
+/// The split is a break-before-make on a live block entry (Arm ARM D8.14.1): the block entry
+/// is invalidated, its TLB entries are invalidated on all vCPUs, then the new table is linked.
+/// In between, any access to that 2 MiB faults. The break, the invalidation and the make are one
+/// `asm` block, so this code itself touches nothing in between.
+///
+/// # Safety
+///
+/// 1. No other vCPU of this domain runs (it could access the block during the break).
+/// 2. Nothing else modifies the table pool meanwhile (no concurrent `window_set` or
+///    `unmap_page`), and IRQs are masked (an interrupt handler could touch the block).
+/// 3. Nothing uses the page at `va` afterwards (accessing it faults), and it is never handed
+///    out again (the mapping is not restored).
+pub(crate) unsafe fn unmap_page(va: usize) -> Result<(), PtError> {
+    // SAFETY: conditions 1 and 2: this is the only code touching the pool now. The pool's
+    // tables are live; the builder's stores below either fill a table that nothing links yet
+    // or happen in the asm sequences, which follow the architecture's rules for live entries.
+    let pool = unsafe { &mut *POOL.0.get() };
+    let mut b = Builder::resume(pool, pool_addr() as u64, USED.load(Ordering::Relaxed))?;
+    let slot = b.page_slot(va as u64)?;
+    USED.store(b.tables_used(), Ordering::Relaxed);
+    let (table, entry) = match slot {
+        PageSlot::L3 { table, entry } => (table, entry),
+        PageSlot::Split {
+            l2_table,
+            l2_entry,
+            desc,
+            table,
+            entry,
+        } => {
+            let l2 = (pool_addr() + l2_table * PAGE as usize + l2_entry * 8) as *mut u64;
+            // SAFETY: `l2` is the level-2 entry of the block in our pool (indices from the
+            // builder). Break (store 0), make the invalidation visible to every vCPU's walker
+            // and TLB (condition 1: none runs, but Xen may move us between pCPUs), make (store
+            // the new table, whose contents were written above and are ordered before by the
+            // first `dsb ishst`). No Rust code runs between break and make (condition 2: no
+            // interrupt either).
+            unsafe {
+                core::arch::asm!(
+                    "dsb ishst",
+                    "str xzr, [{e}]",
+                    "dsb ishst",
+                    "tlbi vaae1is, {p}",
+                    "dsb ish",
+                    "str {d}, [{e}]",
+                    "dsb ishst",
+                    "isb",
+                    e = in(reg) l2,
+                    d = in(reg) desc,
+                    p = in(reg) (va >> 12) as u64,
+                    options(nostack, preserves_flags)
+                )
+            };
+            (table, entry)
+        }
+    };
+    let e = (pool_addr() + table * PAGE as usize + entry * 8) as *mut u64;
+    // SAFETY: `e` is the page's level-3 entry in our pool; condition 3 says nothing uses the
+    // page, so it can go invalid at once; the TLB invalidation removes any cached translation.
+    unsafe {
+        core::arch::asm!(
+            "str xzr, [{e}]",
+            "dsb ishst",
+            "tlbi vaae1is, {p}",
+            "dsb ish",
+            "isb",
+            e = in(reg) e,
+            p = in(reg) (va >> 12) as u64,
+            options(nostack, preserves_flags)
+        )
+    };
+    Ok(())
 }
 
 /// The window base address (0 if there is no window).

@@ -58,6 +58,12 @@ pub fn irq_enable() {
     unsafe { core::arch::asm!("msr daifclr, #2", options(nostack, preserves_flags)) };
 }
 
+/// Whether IRQs are masked (PSTATE.I).
+#[inline(always)]
+pub fn irqs_masked() -> bool {
+    read_sysreg!("daif") & (1 << 7) != 0
+}
+
 /// Unmask SError (PSTATE.A = 0) so that asynchronous aborts are reported.
 #[inline(always)]
 pub fn serror_enable() {
