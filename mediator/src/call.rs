@@ -827,7 +827,7 @@ pub(crate) fn return_from_rpc<P: Platform>(
 
 /// Xen handle_rpc_func_alloc: the guest gives the page (a1/a2) and cookie
 /// (a4/a5) of an RPC argument buffer; OP-TEE gets a shadow page, or a null
-/// address when the guest's answer is unusable.
+/// address and cookie 0 when the guest's answer is unusable.
 fn rpc_alloc<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, regs: &Regs) -> Next {
     let cookie = ShmCookie(regpair(regs[4], regs[5]));
     let r = (|| {
@@ -851,9 +851,20 @@ fn rpc_alloc<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, regs: &Regs) -> Nex
         g.stats.pinned(1);
         Ok(pa)
     })();
-    let pa = ok_or_count(g, r).unwrap_or(0);
-    let (hi, lo) = split(pa);
-    Next::Resume(hi, lo, regs[4], regs[5])
+    // A refused answer resumes OP-TEE with a null buffer AND cookie 0
+    // (deviation from Xen, which passes the guest's cookie on): OP-TEE gives
+    // back a buffer it cannot use with an RPC_FUNC_FREE of the cookie it was
+    // handed (thread_optee_smc.c thread_rpc_alloc_arg → thread_rpc_free_arg,
+    // which sends nothing for cookie 0), and that FREE would release
+    // whichever of this guest's RPC buffers has the cookie, e.g. another
+    // call's live one, whose shadow page OP-TEE still writes into.
+    match ok_or_count(g, r) {
+        Some(pa) => {
+            let (hi, lo) = split(pa);
+            Next::Resume(hi, lo, regs[4], regs[5])
+        }
+        None => Next::Resume(0, 0, 0, 0),
+    }
 }
 
 /// The guest answered an RPC_FUNC_CMD (Xen handle_rpc_cmd): read its answer

@@ -804,8 +804,24 @@ impl SimOptee {
                 Act::NeedRpcBuf => {
                     let pa = regpair(r[1], r[2]);
                     if pa == 0 {
+                        // OP-TEE thread_rpc_alloc_arg (thread_optee_smc.c):
+                        // a buffer it cannot use is given back with
+                        // thread_rpc_free_arg(cookie), an RPC_FUNC_FREE for
+                        // the cookie the normal world returned in a4/a5,
+                        // unless that cookie is 0; get_rpc_arg then fails
+                        // the command with OUT_OF_MEMORY.
                         th.ret = teec::ERROR_OUT_OF_MEMORY;
                         th.pc = th.script.len();
+                        let cookie = regpair(r[4], r[5]);
+                        if cookie != 0 {
+                            let (hi, lo) = split(cookie);
+                            // Resumed at Finish, which ignores the answer.
+                            th.waiting = true;
+                            if let Some(t) = self.threads.get_mut(tid) {
+                                *t = Some(th);
+                            }
+                            return rpc_out(ret::RPC_FUNC_FREE, hi, lo);
+                        }
                         continue;
                     }
                     if mem.owner_of(pa) != Some(Owner::Shadow) {

@@ -426,3 +426,51 @@ fn shm_alloc_page_list_kept_across_foreign_interrupt() {
     assert_eq!((o.x0, o.ret), (ret::OK, 0), "{o:?}");
     assert_clean(&w);
 }
+
+/// Regression (attacker `rpc-alloc-duplicate-cookie`): a refused RPC_ALLOC
+/// answer must not let OP-TEE free another call's live RPC buffer. OP-TEE
+/// frees the cookie it is resumed with after a null buffer
+/// (thread_rpc_alloc_arg → thread_rpc_free_arg); the mediator resumes a
+/// refused allocation with cookie 0, so the first call's buffer stays
+/// pinned, owned and usable.
+#[test]
+fn refused_rpc_alloc_cannot_free_another_calls_rpc_buffer() {
+    let mut w = world();
+    let s = open(&mut w, G1);
+    let out = [value(msg::ATTR_TYPE_VALUE_OUTPUT, 0)];
+    // Call A: its RPC argument buffer is allocated, then A waits in GET_TIME.
+    let ra = start(&mut w, G1, s, FN_GET_TIME, &out);
+    assert_eq!(ret::rpc_func(ra[0]), ret::RPC_FUNC_ALLOC);
+    let ra = step(&mut w, &ra);
+    assert_eq!(ret::rpc_func(ra[0]), ret::RPC_FUNC_CMD);
+    let cookie_a = regpair(ra[1], ra[2]);
+    assert_eq!(w.p.mem.pins(G1), 1);
+    // Call B needs an RPC buffer too: the guest answers with A's cookie and
+    // a refused (unaligned) address.
+    w.write_arg(G1, arg(2), msg::CMD_INVOKE_COMMAND, FN_GET_TIME, s, &out);
+    let (hi, lo) = split(arg(2));
+    let rb = w.call(G1, [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]);
+    assert_eq!(ret::rpc_func(rb[0]), ret::RPC_FUNC_ALLOC);
+    let (hi, lo) = split(crate::sim::world::DRIVER_AREA + 0x10_0008);
+    let (chi, clo) = split(cookie_a);
+    let mut rb = w.call(G1, rfr(hi, lo, rb[3], chi, clo));
+    // OP-TEE got a null buffer and no cookie: it frees nothing, B fails.
+    // (Were it given A's cookie, it would free it: answer that as a driver.)
+    let mut frees = 0;
+    while ret::is_rpc(rb[0]) && frees < 4 {
+        assert_eq!(ret::rpc_func(rb[0]), ret::RPC_FUNC_FREE);
+        frees += 1;
+        rb = w.call(G1, rfr(0, 0, rb[3], 0, 0));
+    }
+    assert_eq!(rb[0], ret::OK);
+    assert_eq!(w.read_arg(G1, arg(2), 1).ret, teec::ERROR_OUT_OF_MEMORY);
+    assert_eq!(w.p.mem.pins(G1), 1, "A's RPC buffer is still pinned");
+    assert_eq!(frees, 0, "OP-TEE was given a cookie to free");
+    // A completes normally through its own buffer, which is then released.
+    let o = w.finish(G1, arg(1), 1, ra);
+    assert_eq!((o.x0, o.ret), (0, 0));
+    assert_eq!((o.params[0].a, o.params[0].b), (1_700_000_000, 42));
+    assert_eq!(w.p.mem.pins(G1), 0);
+    assert!(w.drivers[&G1].rpc_pages.is_empty());
+    assert_clean(&w);
+}
