@@ -712,12 +712,11 @@ fn thread_exhaustion(cx: &mut Cx<'_>) -> Outcome {
 /// second call ends with x0 = OK; the first call, whose buffer C is legitimate, is unaffected and
 /// ends with `TEEC_ERROR_ITEM_NOT_FOUND`, origin TEE. Defence: `call::rpc_alloc`.
 ///
-/// KNOWN MEDIATOR BUG (reported, see README): the null answer still carries the guest's cookie C
-/// in a4/a5 (Xen does the same); OP-TEE answers a failed allocation with RPC_FUNC_FREE of that
-/// cookie, and the mediator then frees the *first* call's buffer C (its shadow page goes back to
-/// the shared pool while OP-TEE's thread still uses it): the first call fails with
-/// OUT_OF_MEMORY. The scenario lists this attack under `known=` until the mediator resumes a
-/// refused allocation with cookie 0.
+/// Found by this attack and fixed in ef00994 (see README): the null answer used to carry the
+/// guest's cookie C in a4/a5 (Xen still does); OP-TEE answers a failed allocation with
+/// RPC_FUNC_FREE of that cookie, and the mediator then freed the *first* call's buffer C while
+/// OP-TEE's thread still used it. The mediator now resumes a refused allocation with cookie 0, so
+/// OP-TEE frees C exactly once (`optee_freed_cookie_times=1`, when the first call completes).
 fn rpc_alloc_duplicate_cookie(cx: &mut Cx<'_>) -> Outcome {
     if cx.threads < 2 {
         return outcome(
