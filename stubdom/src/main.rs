@@ -6,7 +6,8 @@
 //! forever: see [`stubdom::service`]. Statistics: `TSD-STATS` lines every `stats-ms` when they
 //! changed (see [`stubdom::config`]).
 //!
-//! Command line: `name=mediator guests=DOMID:NAME:LABEL,... stats-ms=N notif=0|1`.
+//! Command line: `name=mediator guests=DOMID:NAME:LABEL,... stats-ms=N notif=0|1`; the test-only
+//! `test-panic-after=N` ([`stubdom::testfault`]).
 #![no_std]
 #![no_main]
 
@@ -23,6 +24,7 @@ use kernel::{println, ForeignPage, GicIrq, Kernel, Trigger};
 use stubdom::config::parse_guests;
 use stubdom::mapcache::MapCache;
 use stubdom::profile::{Profile, Stage};
+use stubdom::testfault::PanicAfter;
 use stubdom::{Hook, Server, ShadowStore};
 
 kernel::entry!(main);
@@ -58,6 +60,7 @@ struct Xen<'k> {
     maps: &'k mut MapCache<ForeignPage>,
     prof: &'k mut Option<Profile>,
     call_t0: Option<kernel::time::Instant>,
+    fault: &'k mut PanicAfter,
 }
 
 fn dom_arg(domid: DomId) -> DomainArg {
@@ -189,6 +192,9 @@ impl Hook for Xen<'_> {
         // Kept mapped in the cache.
     }
     fn begin_call(&mut self) {
+        if self.fault.on_call() {
+            panic!("test-panic-after: deliberate crash with a call pending (test-only option)");
+        }
         if self.prof.is_some() {
             self.call_t0 = Some(self.k.now());
         }
@@ -219,6 +225,7 @@ fn main(k: &mut Kernel) {
     let stats_ms = args.get_u64("stats-ms").unwrap_or(2000);
     let notif = args.get_u64("notif").unwrap_or(1) != 0;
     let poll_us = args.get_u64("poll-us").unwrap_or(DEFAULT_POLL_US);
+    let mut fault = PanicAfter::new(args.get_u64("test-panic-after"));
 
     let gfn = RING.gfn();
     let (res, reg) = hc(
@@ -255,6 +262,7 @@ fn main(k: &mut Kernel) {
             maps: &mut maps,
             prof: &mut prof,
             call_t0: None,
+            fault: &mut fault,
         },
         &mut shadow,
         config_from(&args),
@@ -274,6 +282,12 @@ fn main(k: &mut Kernel) {
         server.mediator().threads(),
         if notif { "on" } else { "off" }
     );
+    if fault.armed() {
+        println!(
+            "TSD-INFO {name} TEST ONLY: test-panic-after={}: will panic on that forwarded call",
+            args.get_u64("test-panic-after").unwrap_or(0)
+        );
+    }
     println!("TSD-RESULT {name} passed=1 failed=0 status=PASS");
 
     // OP-TEE's notification interrupt, routed to us by Xen under its own number (edge rising,
@@ -306,6 +320,7 @@ fn main(k: &mut Kernel) {
                 maps: &mut maps,
                 prof: &mut prof,
                 call_t0: None,
+                fault: &mut fault,
             },
             &mut shadow,
             Shared(&RING),
@@ -318,6 +333,7 @@ fn main(k: &mut Kernel) {
                     maps: &mut maps,
                     prof: &mut prof,
                     call_t0: None,
+                    fault: &mut fault,
                 },
                 &mut shadow,
             );
