@@ -60,7 +60,6 @@ struct Xen<'k> {
     maps: &'k mut MapCache<ForeignPage>,
     prof: &'k mut Option<Profile>,
     call_t0: Option<kernel::time::Instant>,
-    fault: &'k mut PanicAfter,
 }
 
 fn dom_arg(domid: DomId) -> DomainArg {
@@ -192,9 +191,6 @@ impl Hook for Xen<'_> {
         // Kept mapped in the cache.
     }
     fn begin_call(&mut self) {
-        if self.fault.on_call() {
-            panic!("test-panic-after: deliberate crash with a call pending (test-only option)");
-        }
         if self.prof.is_some() {
             self.call_t0 = Some(self.k.now());
         }
@@ -225,7 +221,7 @@ fn main(k: &mut Kernel) {
     let stats_ms = args.get_u64("stats-ms").unwrap_or(2000);
     let notif = args.get_u64("notif").unwrap_or(1) != 0;
     let poll_us = args.get_u64("poll-us").unwrap_or(DEFAULT_POLL_US);
-    let mut fault = PanicAfter::new(args.get_u64("test-panic-after"));
+    let fault = PanicAfter::new(args.get_u64("test-panic-after"));
 
     let gfn = RING.gfn();
     let (res, reg) = hc(
@@ -262,7 +258,6 @@ fn main(k: &mut Kernel) {
             maps: &mut maps,
             prof: &mut prof,
             call_t0: None,
-            fault: &mut fault,
         },
         &mut shadow,
         config_from(&args),
@@ -277,6 +272,7 @@ fn main(k: &mut Kernel) {
         }
     };
     server.set_rpc_arg(args.get_u64("rpc-arg").unwrap_or(1) != 0);
+    server.set_panic_after(fault);
     println!(
         "TSD-INFO {name} OP-TEE probed: {} threads; serving (stats every {stats_ms} ms, async notifications {})",
         server.mediator().threads(),
@@ -284,7 +280,7 @@ fn main(k: &mut Kernel) {
     );
     if fault.armed() {
         println!(
-            "TSD-INFO {name} TEST ONLY: test-panic-after={}: will panic on that forwarded call",
+            "TSD-INFO {name} TEST ONLY: test-panic-after={}: will panic on that forwarded call (or the next one with no OP-TEE thread suspended)",
             args.get_u64("test-panic-after").unwrap_or(0)
         );
     }
@@ -320,7 +316,6 @@ fn main(k: &mut Kernel) {
                 maps: &mut maps,
                 prof: &mut prof,
                 call_t0: None,
-                fault: &mut fault,
             },
             &mut shadow,
             Shared(&RING),
@@ -333,7 +328,6 @@ fn main(k: &mut Kernel) {
                     maps: &mut maps,
                     prof: &mut prof,
                     call_t0: None,
-                    fault: &mut fault,
                 },
                 &mut shadow,
             );

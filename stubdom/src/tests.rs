@@ -27,6 +27,8 @@ struct FakeXen {
     responses: Vec<(u64, u16, [u64; 8])>,
     released: Vec<u16>,
     known: Vec<u64>,
+    /// Function IDs and clients of the secure calls made.
+    secure_calls: Vec<(u32, u64)>,
 }
 
 struct FakePage {
@@ -48,6 +50,7 @@ impl FakeXen {
             responses: Vec::new(),
             released: Vec::new(),
             known: Vec::new(),
+            secure_calls: Vec::new(),
         }
     }
 }
@@ -84,6 +87,7 @@ impl Hook for FakeXen {
     }
     fn secure_call(&mut self, x: [u64; 8]) -> XenResult<[u64; 8]> {
         let fid = x[0] as u32;
+        self.secure_calls.push((fid, x[7]));
         if fid == smc::VM_DESTROYED && x[1] == 0 {
             return Err(XenError::EINVAL);
         }
@@ -257,16 +261,28 @@ fn lifecycle_and_fast_calls_through_the_server() {
     );
     assert_eq!(xen.released, [2]);
     assert!(!s.mediator().has_guest(DomId(2)));
-    // A replayed CREATED of a client OP-TEE already knows is accepted.
+    // A replayed CREATED of a client OP-TEE already knows is accepted, and OP-TEE's RPC
+    // argument cache of the client is emptied (DISABLE_SHM_CACHE until ENOTAVAIL) and enabled
+    // again; a CREATED without TEE_KNOWN makes no such call.
+    assert!(!xen
+        .secure_calls
+        .iter()
+        .any(|&(f, _)| f == smc::DISABLE_SHM_CACHE));
     let _ = xen
         .sim
         .smc([u64::from(smc::VM_CREATED), 3, 0, 0, 0, 0, 0, 0]);
     xen.known.push(3);
-    s.handle(
-        &mut xen,
-        &mut shadow,
-        &request(6, req::CREATED, 2, [0; 8]),
-        &mut out,
+    let mut replay = request(6, req::CREATED, 2, [0; 8]);
+    replay.flags = xenif::hook::F_REPLAY | xenif::hook::F_TEE_KNOWN;
+    xen.secure_calls.clear();
+    s.handle(&mut xen, &mut shadow, &replay, &mut out);
+    assert_eq!(
+        xen.secure_calls,
+        [
+            (smc::VM_CREATED, 0),
+            (smc::DISABLE_SHM_CACHE, 3),
+            (smc::ENABLE_SHM_CACHE, 3)
+        ]
     );
     s.handle(
         &mut xen,
