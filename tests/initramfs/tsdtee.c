@@ -4,11 +4,15 @@
  *   tsdtee pins            Xen's forwarder state of this domain: TEE_STUBDOM_OP_query with
  *                          DOMID_SELF (public/tee_stubdom.h, hv-patches 0005) through privcmd's
  *                          IOCTL_PRIVCMD_HYPERCALL. Prints "mediator=N pinned=N flags=0xN".
- *   tsdtee call            one TEE call pair: open a session to the os_test TA and close it.
- *   tsdtee load SECONDS    repeat "call" until one fails or SECONDS pass.
+ *   tsdtee call            open a session to the os_test TA (TA loading: RPCs to tee-supplicant)
+ *                          and close it.
+ *   tsdtee load SECONDS    open one such session, then invoke it with a command the TA does not
+ *                          have (a standard call without RPC; the TA's "bad parameters" answer
+ *                          counts as served) until an invocation fails in the transport
+ *                          (origin COMMS) or SECONDS pass.
  *
  * "call" and "load" print one line: result=ok|error n=<calls that succeeded> ret=0x<TEEC result
- * of the last open> origin=<its origin> start=<uptime at its start> end=<uptime at its end>
+ * of the last call> origin=<its origin> start=<uptime at its start> end=<uptime at its end>
  * ms=<its duration> (seconds on the /proc/uptime clock, CLOCK_BOOTTIME). Exit status: 0 when the
  * last call succeeded, 1 when it failed, 2 on a usage or system error.
  */
@@ -88,15 +92,17 @@ static int pins(void)
     return 0;
 }
 
-/* One open + close; fills *ret / *origin with the open's result. 0: ok. */
-static int one_call(int fd, uint32_t *ret, uint32_t *origin)
+#define TEEC_ORIGIN_COMMS 2
+#define NO_SUCH_COMMAND 0x7fffffffU
+
+/* Open a session to os_test; fills *ret / *origin. 0: ok, *session set. */
+static int open_session(int fd, uint32_t *session, uint32_t *ret, uint32_t *origin)
 {
     union {
         struct tee_ioctl_open_session_arg arg;
         uint8_t b[sizeof(struct tee_ioctl_open_session_arg)];
     } u;
     struct tee_ioctl_buf_data data = { .buf_ptr = (uintptr_t)&u, .buf_len = sizeof(u) };
-    struct tee_ioctl_close_session_arg c;
 
     memset(&u, 0, sizeof(u));
     memcpy(u.arg.uuid, os_test_uuid, sizeof(os_test_uuid));
@@ -110,31 +116,63 @@ static int one_call(int fd, uint32_t *ret, uint32_t *origin)
     *origin = u.arg.ret_origin;
     if (u.arg.ret)
         return -1;
-    c.session = u.arg.session;
-    ioctl(fd, TEE_IOC_CLOSE_SESSION, &c);
+    *session = u.arg.session;
     return 0;
+}
+
+static void close_session(int fd, uint32_t session)
+{
+    struct tee_ioctl_close_session_arg c = { .session = session };
+
+    ioctl(fd, TEE_IOC_CLOSE_SESSION, &c);
+}
+
+/* One invocation the TA refuses; 0: served (any answer from the TA), -1: transport failure. */
+static int invoke(int fd, uint32_t session, uint32_t *ret, uint32_t *origin)
+{
+    union {
+        struct tee_ioctl_invoke_arg arg;
+        uint8_t b[sizeof(struct tee_ioctl_invoke_arg)];
+    } u;
+    struct tee_ioctl_buf_data data = { .buf_ptr = (uintptr_t)&u, .buf_len = sizeof(u) };
+
+    memset(&u, 0, sizeof(u));
+    u.arg.func = NO_SUCH_COMMAND;
+    u.arg.session = session;
+    if (ioctl(fd, TEE_IOC_INVOKE, &data) < 0) {
+        *ret = 0xffff000eU;
+        *origin = 0;
+        return -1;
+    }
+    *ret = u.arg.ret;
+    *origin = u.arg.ret_origin;
+    return u.arg.ret_origin == TEEC_ORIGIN_COMMS ? -1 : 0;
 }
 
 static int calls(double seconds)
 {
     double t_end = uptime() + seconds, start, end;
-    uint32_t ret = 0, origin = 0;
+    uint32_t ret = 0, origin = 0, session = 0;
     unsigned long n = 0;
-    int fd, rc;
+    int fd, rc, opened;
 
     fd = open("/dev/tee0", O_RDWR);
     if (fd < 0) {
         perror("tsdtee: /dev/tee0");
         return 2;
     }
-    for ( ; ; ) {
-        start = uptime();
-        rc = one_call(fd, &ret, &origin);
-        end = uptime();
-        if (rc || end >= t_end)
-            break;
+    start = uptime();
+    rc = open_session(fd, &session, &ret, &origin);
+    end = uptime();
+    opened = !rc;
+    while (!rc && end < t_end) {
         n++;
+        start = uptime();
+        rc = invoke(fd, session, &ret, &origin);
+        end = uptime();
     }
+    if (opened)
+        close_session(fd, session);
     close(fd);
     printf("result=%s n=%lu ret=%#x origin=%u start=%.3f end=%.3f ms=%.1f\n",
            rc ? "error" : "ok", n, ret, origin, start, end, (end - start) * 1000);
