@@ -273,6 +273,7 @@ fn main(k: &mut Kernel) {
     };
     server.set_rpc_arg(args.get_u64("rpc-arg").unwrap_or(1) != 0);
     server.set_panic_after(fault);
+    server.set_shm_cache(args.get_u64("shm-cache").unwrap_or(1) != 0);
     println!(
         "TSD-INFO {name} OP-TEE probed: {} threads; serving (stats every {stats_ms} ms, async notifications {})",
         server.mediator().threads(),

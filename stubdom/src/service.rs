@@ -37,8 +37,9 @@ const FLUSH_MAX: usize = 64;
 /// frees them with its domain, and OP-TEE would write its next RPC command into them. Called
 /// for a replayed CREATED of a client OP-TEE knows, before any call of that client. Returns how
 /// many were dropped, or OP-TEE's (or Xen's) refusal: `EBUSY` means a thread is still suspended,
-/// e.g. in an RPC of the dead mediator, and the cache could not be emptied.
-fn flush_rpc_cache<H: Hook>(hook: &mut H, domid: u16) -> Result<usize, u64> {
+/// e.g. in an RPC of the dead mediator, and the cache could not be emptied (harmless only if
+/// the earlier mediators ran with `shm-cache=0`, so that OP-TEE cached none of their pages).
+fn flush_rpc_cache<H: Hook>(hook: &mut H, domid: u16, reenable: bool) -> Result<usize, u64> {
     let client = ClientId::of(DomId(domid)).raw();
     let mut call = |fid: u32| {
         hook.secure_call([u64::from(fid), 0, 0, 0, 0, 0, 0, client])
@@ -50,8 +51,10 @@ fn flush_rpc_cache<H: Hook>(hook: &mut H, domid: u16) -> Result<usize, u64> {
         match call(smc::DISABLE_SHM_CACHE)? {
             ret::OK => dropped += 1,
             ret::ENOTAVAIL => {
-                // Empty: cache again, now buffers this mediator hands out.
-                let _ = call(smc::ENABLE_SHM_CACHE);
+                // Empty: cache again (unless shm-cache=0), now buffers this mediator hands out.
+                if reenable {
+                    let _ = call(smc::ENABLE_SHM_CACHE);
+                }
                 return Ok(dropped);
             }
             e => return Err(e),
@@ -83,6 +86,7 @@ pub struct Server {
     guests: Vec<GuestName>,
     notif: bool,
     rpc_arg: bool,
+    shm_cache: bool,
     /// Counters as last printed, per live guest.
     printed: BTreeMap<u16, GuestStats>,
     /// Whether a guest has a TEE notification interrupt (asked once per guest).
@@ -118,6 +122,7 @@ impl Server {
             guests,
             notif,
             rpc_arg: true,
+            shm_cache: true,
             printed: BTreeMap::new(),
             live: BTreeSet::new(),
             notif_irq: BTreeMap::new(),
@@ -125,6 +130,14 @@ impl Server {
             stats: ServerStats::default(),
             panic_after: PanicAfter::default(),
         })
+    }
+
+    /// Let guests enable OP-TEE's preallocated RPC argument cache (`OPTEE_SMC_ENABLE_SHM_CACHE`,
+    /// forwarded: the default), or answer it `OK` without forwarding, so that OP-TEE frees the
+    /// RPC buffers this mediator hands out at the end of each call and none outlives a mediator
+    /// death (`shm-cache=0`, see [`flush_rpc_cache`]).
+    pub fn set_shm_cache(&mut self, on: bool) {
+        self.shm_cache = on;
     }
 
     /// Offer `OPTEE_SMC_SEC_CAP_RPC_ARG` (CALL_WITH_RPC_ARG / CALL_WITH_REGD_ARG) to guests
@@ -215,7 +228,7 @@ impl Server {
                     if label.is_empty() { "-" } else { &label },
                 ));
                 if rq.flags & F_TEE_KNOWN != 0 {
-                    let f = flush_rpc_cache(hook, rq.domid);
+                    let f = flush_rpc_cache(hook, rq.domid, self.shm_cache);
                     out(format_args!(
                         "TSD-INFO {name} guest dom{} known to OP-TEE (replayed): RPC argument buffers of an earlier mediator dropped: {f:?}",
                         rq.domid
@@ -252,7 +265,18 @@ impl Server {
                 }
                 hook.begin_call();
                 let mut p = HookPlatform { hook, shadow };
-                let mut x = self.mediator.handle_call(&mut p, dom, rq.x);
+                let fid = rq.x[0] & 0xFFFF_FFFF;
+                let mut x = if fid == u64::from(smc::ENABLE_SHM_CACHE)
+                    && !self.shm_cache
+                    && self.live.contains(&rq.domid)
+                {
+                    // shm-cache=0: OP-TEE keeps its cache off; the guest need not know.
+                    let mut x = rq.x;
+                    x[0] = ret::OK;
+                    x
+                } else {
+                    self.mediator.handle_call(&mut p, dom, rq.x)
+                };
                 if (rq.x[0] & 0xFFFF_FFFF) == u64::from(smc::EXCHANGE_CAPABILITIES)
                     && x[0] == ret::OK
                 {

@@ -379,3 +379,47 @@ fn async_notif_offered_only_to_guests_with_a_notification_interrupt() {
     assert_eq!(without[1] & mediator::abi::caps::SEC_ASYNC_NOTIF, 0);
     assert_eq!(without[2], 0);
 }
+
+/// `shm-cache=0`: a guest's ENABLE_SHM_CACHE is answered OK without reaching OP-TEE, so OP-TEE
+/// never caches this mediator's RPC buffers across calls; a replayed CREATED then empties the
+/// cache without enabling it again.
+#[test]
+fn shm_cache_off_keeps_optee_cache_off() {
+    let mut xen = FakeXen::new(&[2]);
+    let mut shadow = ShadowStore::new(64);
+    let mut out = sink();
+    let mut s = Server::probe(
+        "mediator",
+        &mut xen,
+        &mut shadow,
+        Config::default(),
+        parse_guests(""),
+        false,
+    )
+    .expect("probe");
+    s.set_shm_cache(false);
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(1, req::CREATED, 2, [0; 8]),
+        &mut out,
+    );
+    xen.secure_calls.clear();
+    let enable = [u64::from(smc::ENABLE_SHM_CACHE), 0, 0, 0, 0, 0, 0, 0];
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(2, req::CALL, 2, enable),
+        &mut out,
+    );
+    assert_eq!(xen.responses[0].2[0], ret::OK);
+    assert!(xen.secure_calls.is_empty());
+    let mut replay = request(3, req::CREATED, 2, [0; 8]);
+    replay.flags = xenif::hook::F_REPLAY | xenif::hook::F_TEE_KNOWN;
+    s.handle(&mut xen, &mut shadow, &replay, &mut out);
+    assert!(xen
+        .secure_calls
+        .iter()
+        .all(|&(f, _)| f != smc::ENABLE_SHM_CACHE));
+    assert!(xen.secure_calls.contains(&(smc::DISABLE_SHM_CACHE, 3)));
+}
