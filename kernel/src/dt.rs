@@ -184,9 +184,8 @@ pub fn parse(blob: &[u8]) -> Result<DtInfo<'_>, DtError> {
         .ok_or(DtError::Missing("an arm,armv8-timer node"))?;
     let vtimer_intid = intid(&timer, 2, "arm,armv8-timer interrupts (virtual timer)")?;
 
-    let hyp = fdt
-        .find_node("/hypervisor")
-        .ok_or(DtError::Missing("/hypervisor (xen,enhanced)"))?;
+    let hyp =
+        find_path(&fdt, "/hypervisor").ok_or(DtError::Missing("/hypervisor (xen,enhanced)"))?;
     let xen_compatible = hyp
         .compatible()
         .map(|c| c.first())
@@ -200,7 +199,7 @@ pub fn parse(blob: &[u8]) -> Result<DtInfo<'_>, DtError> {
         None => None,
     };
 
-    let chosen = fdt.find_node("/chosen");
+    let chosen = find_path(&fdt, "/chosen");
     let bootargs = chosen
         .and_then(|c| c.property("bootargs"))
         .and_then(|p| p.as_str())
@@ -217,8 +216,7 @@ pub fn parse(blob: &[u8]) -> Result<DtInfo<'_>, DtError> {
         _ => return Err(DtError::Malformed("/chosen linux,initrd-start/-end")),
     };
 
-    let optee_interrupt = fdt
-        .find_node("/firmware/optee")
+    let optee_interrupt = find_path(&fdt, "/firmware/optee")
         .and_then(|n| n.property("interrupts"))
         .and_then(|p| gic_irq(p.value, 0));
 
@@ -466,10 +464,48 @@ pub mod testdtb {
     }
 }
 
+/// The node at absolute `path` (`/firmware/optee`), found by walking the children from the root.
+/// `Fdt::find_node` of fdt 0.1.5 gives up at a nop'ed node (`FDT_NOP` tokens, which libxl leaves
+/// where the node of an unused RAM bank was), so in a tree made by `xl create` it misses every
+/// node after one; the child iterators skip `FDT_NOP`.
+fn find_path<'b, 'a>(fdt: &'b Fdt<'a>, path: &str) -> Option<FdtNode<'b, 'a>> {
+    let mut node = fdt.find_node("/")?;
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        node = node
+            .children()
+            .find(|c| c.name == part || c.name.split('@').next() == Some(part))?;
+    }
+    Some(node)
+}
+
 #[cfg(test)]
 mod tests {
     use super::testdtb::*;
     use super::*;
+
+    /// Like libxl's `fdt_nop_node` of the unused second RAM bank: a node before `/hypervisor`
+    /// and `/chosen` becomes `FDT_NOP` tokens.
+    #[test]
+    fn finds_nodes_after_a_nopped_node() {
+        // The first child is "unused", an empty node (BEGIN_NODE, "unused\0" padded to 8,
+        // END_NODE), which becomes NOPs; /chosen comes last.
+        let tree = xen_domu_with(Node::new("unused"))
+            .child(Node::new("chosen").prop("bootargs", strs(&["name=after-nop"])));
+        let mut blob = tree.build();
+        let pat: Vec<u8> = [&[0, 0, 0, 1][..], b"unused\0\0", &[0, 0, 0, 2][..]].concat();
+        let at = blob.windows(pat.len()).position(|w| w == pat).unwrap();
+        for w in blob[at..at + pat.len()].chunks_mut(4) {
+            w.copy_from_slice(&[0, 0, 0, 4]);
+        }
+        let f = Fdt::new(&blob).unwrap();
+        assert!(
+            f.find_node("/hypervisor").is_none(),
+            "fdt's find_node handles NOPs now"
+        );
+        let d = parse(&blob).unwrap();
+        assert_eq!(d.evtchn_intid, 31);
+        assert_eq!(d.bootargs, "name=after-nop");
+    }
 
     #[test]
     fn parses_a_xen_domu_tree() {

@@ -14,7 +14,7 @@
 //! Everything that touches Xen goes through the [`Hook`] trait ([`hook`]): the image implements
 //! it with hypercalls, the host tests with a fake over the core's simulators. [`service`] is the
 //! request loop's logic (ring requests → core → respond), [`stats`] the `TSD-STATS` lines,
-//! [`config`] the command line. No `unsafe` here: the kernel and xenif APIs are safe.
+//! [`config`] the command line, [`testfault`] the test-only crash trigger. No `unsafe` here: the kernel and xenif APIs are safe.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -31,6 +31,7 @@ pub mod secure;
 pub mod service;
 pub mod shadow;
 pub mod stats;
+pub mod testfault;
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,8 @@
 //! forever: see [`stubdom::service`]. Statistics: `TSD-STATS` lines every `stats-ms` when they
 //! changed (see [`stubdom::config`]).
 //!
-//! Command line: `name=mediator guests=DOMID:NAME:LABEL,... stats-ms=N notif=0|1`.
+//! Command line: `name=mediator guests=DOMID:NAME:LABEL,... stats-ms=N notif=0|1`; the test-only
+//! `test-panic-after=N` ([`stubdom::testfault`]).
 #![no_std]
 #![no_main]
 
@@ -23,6 +24,7 @@ use kernel::{println, ForeignPage, GicIrq, Kernel, Trigger};
 use stubdom::config::parse_guests;
 use stubdom::mapcache::MapCache;
 use stubdom::profile::{Profile, Stage};
+use stubdom::testfault::PanicAfter;
 use stubdom::{Hook, Server, ShadowStore};
 
 kernel::entry!(main);
@@ -229,6 +231,7 @@ fn main(k: &mut Kernel) {
     let stats_ms = args.get_u64("stats-ms").unwrap_or(2000);
     let notif = args.get_u64("notif").unwrap_or(1) != 0;
     let poll_us = args.get_u64("poll-us").unwrap_or(DEFAULT_POLL_US);
+    let fault = PanicAfter::new(args.get_u64("test-panic-after"));
 
     let gfn = RING.gfn();
     let (res, reg) = hc(
@@ -279,11 +282,19 @@ fn main(k: &mut Kernel) {
         }
     };
     server.set_rpc_arg(args.get_u64("rpc-arg").unwrap_or(1) != 0);
+    server.set_panic_after(fault);
+    server.set_shm_cache(args.get_u64("shm-cache").unwrap_or(1) != 0);
     println!(
         "TSD-INFO {name} OP-TEE probed: {} threads; serving (stats every {stats_ms} ms, async notifications {})",
         server.mediator().threads(),
         if notif { "on" } else { "off" }
     );
+    if fault.armed() {
+        println!(
+            "TSD-INFO {name} TEST ONLY: test-panic-after={}: will panic on that forwarded call (or the next one with no OP-TEE thread suspended)",
+            args.get_u64("test-panic-after").unwrap_or(0)
+        );
+    }
     println!("TSD-RESULT {name} passed=1 failed=0 status=PASS");
 
     // OP-TEE's notification interrupt, routed to us by Xen under its own number (edge rising,

@@ -15,16 +15,53 @@ use crate::config::{lookup, GuestName};
 use crate::hook::{Hook, HookPlatform};
 use crate::shadow::ShadowStore;
 use crate::stats::Line;
+use crate::testfault::PanicAfter;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::fmt;
 use mediator::abi::{caps, ret, smc};
-use mediator::{Config, DomId, GuestStats, Mediator, ProbeError, Progress};
+use mediator::{ClientId, Config, DomId, GuestStats, Mediator, ProbeError, Progress};
 use xenif::hook::shared::Shared;
-use xenif::hook::{req, BackRing, Request};
+use xenif::hook::{req, BackRing, Request, F_TEE_KNOWN};
 
 /// Teardown work units per step of [`Mediator::guest_destroying`].
 const TEARDOWN_BUDGET: usize = 64;
+
+/// DISABLE_SHM_CACHE calls at most per client in [`flush_rpc_cache`] (OP-TEE caches one RPC
+/// argument buffer per thread and frees one per call; it has a handful of threads).
+const FLUSH_MAX: usize = 64;
+
+/// Drops OP-TEE's preallocated RPC argument buffers of a client that an earlier mediator served
+/// (`OPTEE_SMC_DISABLE_SHM_CACHE` until `ENOTAVAIL`, then `OPTEE_SMC_ENABLE_SHM_CACHE` again;
+/// `optee_smc.h`). They are that mediator's shadow pages: Xen unpinned them when it died and
+/// frees them with its domain, and OP-TEE would write its next RPC command into them. Called
+/// for a replayed CREATED of a client OP-TEE knows, before any call of that client. Returns how
+/// many were dropped, or OP-TEE's (or Xen's) refusal: `EBUSY` means a thread is still suspended,
+/// e.g. in an RPC of the dead mediator, and the cache could not be emptied (harmless only if
+/// the earlier mediators ran with `shm-cache=0`, so that OP-TEE cached none of their pages).
+fn flush_rpc_cache<H: Hook>(hook: &mut H, domid: u16, reenable: bool) -> Result<usize, u64> {
+    let client = ClientId::of(DomId(domid)).raw();
+    let mut call = |fid: u32| {
+        hook.secure_call([u64::from(fid), 0, 0, 0, 0, 0, 0, client])
+            .map(|x| x[0])
+            .map_err(|_| ret::ENOTAVAIL)
+    };
+    let mut dropped = 0;
+    for _ in 0..FLUSH_MAX {
+        match call(smc::DISABLE_SHM_CACHE)? {
+            ret::OK => dropped += 1,
+            ret::ENOTAVAIL => {
+                // Empty: cache again (unless shm-cache=0), now buffers this mediator hands out.
+                if reenable {
+                    let _ = call(smc::ENABLE_SHM_CACHE);
+                }
+                return Ok(dropped);
+            }
+            e => return Err(e),
+        }
+    }
+    Err(ret::EBUSY)
+}
 
 /// Where output lines go (the console in the image).
 pub type Sink<'a> = &'a mut dyn FnMut(fmt::Arguments<'_>);
@@ -49,6 +86,7 @@ pub struct Server {
     guests: Vec<GuestName>,
     notif: bool,
     rpc_arg: bool,
+    shm_cache: bool,
     /// Counters as last printed, per live guest.
     printed: BTreeMap<u16, GuestStats>,
     /// Whether a guest has a TEE notification interrupt (asked once per guest).
@@ -59,6 +97,8 @@ pub struct Server {
     gone: BTreeMap<u16, GuestStats>,
     /// The mediator's own counters.
     pub stats: ServerStats,
+    /// The test-only crash trigger (off by default).
+    panic_after: PanicAfter,
 }
 
 impl Server {
@@ -82,18 +122,41 @@ impl Server {
             guests,
             notif,
             rpc_arg: true,
+            shm_cache: true,
             printed: BTreeMap::new(),
             live: BTreeSet::new(),
             notif_irq: BTreeMap::new(),
             gone: BTreeMap::new(),
             stats: ServerStats::default(),
+            panic_after: PanicAfter::default(),
         })
+    }
+
+    /// Let guests enable OP-TEE's preallocated RPC argument cache (`OPTEE_SMC_ENABLE_SHM_CACHE`,
+    /// forwarded: the default), or answer it `OK` without forwarding, so that OP-TEE frees the
+    /// RPC buffers this mediator hands out at the end of each call and none outlives a mediator
+    /// death (`shm-cache=0`, see [`flush_rpc_cache`]).
+    pub fn set_shm_cache(&mut self, on: bool) {
+        self.shm_cache = on;
     }
 
     /// Offer `OPTEE_SMC_SEC_CAP_RPC_ARG` (CALL_WITH_RPC_ARG / CALL_WITH_REGD_ARG) to guests
     /// (default), or mask it as Xen's in-hypervisor mediator does.
     pub fn set_rpc_arg(&mut self, on: bool) {
         self.rpc_arg = on;
+    }
+
+    /// Arms the test-only crash trigger (`test-panic-after=`, [`crate::testfault`]).
+    pub fn set_panic_after(&mut self, p: PanicAfter) {
+        self.panic_after = p;
+    }
+
+    /// OP-TEE threads suspended in an RPC for the live guests.
+    pub fn suspended_calls(&self) -> usize {
+        self.live
+            .iter()
+            .map(|&d| self.mediator.suspended_calls(DomId(d)))
+            .sum()
     }
 
     /// The core.
@@ -164,6 +227,13 @@ impl Server {
                     rq.domid,
                     if label.is_empty() { "-" } else { &label },
                 ));
+                if rq.flags & F_TEE_KNOWN != 0 {
+                    let f = flush_rpc_cache(hook, rq.domid, self.shm_cache);
+                    out(format_args!(
+                        "TSD-INFO {name} guest dom{} known to OP-TEE (replayed): RPC argument buffers of an earlier mediator dropped: {f:?}",
+                        rq.domid
+                    ));
+                }
             }
             req::DESTROYED => {
                 let last = self.mediator.stats(dom);
@@ -197,9 +267,25 @@ impl Server {
                 }
             }
             req::CALL => {
+                if self.panic_after.on_call(self.suspended_calls() == 0) {
+                    panic!(
+                        "test-panic-after: deliberate crash with a call pending (test-only option)"
+                    );
+                }
                 hook.begin_call();
                 let mut p = HookPlatform { hook, shadow };
-                let mut x = self.mediator.handle_call(&mut p, dom, rq.x);
+                let fid = rq.x[0] & 0xFFFF_FFFF;
+                let mut x = if fid == u64::from(smc::ENABLE_SHM_CACHE)
+                    && !self.shm_cache
+                    && self.live.contains(&rq.domid)
+                {
+                    // shm-cache=0: OP-TEE keeps its cache off; the guest need not know.
+                    let mut x = rq.x;
+                    x[0] = ret::OK;
+                    x
+                } else {
+                    self.mediator.handle_call(&mut p, dom, rq.x)
+                };
                 if (rq.x[0] & 0xFFFF_FFFF) == u64::from(smc::EXCHANGE_CAPABILITIES)
                     && x[0] == ret::OK
                 {

@@ -27,6 +27,8 @@ struct FakeXen {
     responses: Vec<(u64, u16, [u64; 8])>,
     released: Vec<u16>,
     known: Vec<u64>,
+    /// Function IDs and clients of the secure calls made.
+    secure_calls: Vec<(u32, u64)>,
 }
 
 struct FakePage {
@@ -48,6 +50,7 @@ impl FakeXen {
             responses: Vec::new(),
             released: Vec::new(),
             known: Vec::new(),
+            secure_calls: Vec::new(),
         }
     }
 }
@@ -84,6 +87,7 @@ impl Hook for FakeXen {
     }
     fn secure_call(&mut self, x: [u64; 8]) -> XenResult<[u64; 8]> {
         let fid = x[0] as u32;
+        self.secure_calls.push((fid, x[7]));
         if fid == smc::VM_DESTROYED && x[1] == 0 {
             return Err(XenError::EINVAL);
         }
@@ -266,16 +270,28 @@ fn lifecycle_and_fast_calls_through_the_server() {
     );
     assert_eq!(xen.released, [2]);
     assert!(!s.mediator().has_guest(DomId(2)));
-    // A replayed CREATED of a client OP-TEE already knows is accepted.
+    // A replayed CREATED of a client OP-TEE already knows is accepted, and OP-TEE's RPC
+    // argument cache of the client is emptied (DISABLE_SHM_CACHE until ENOTAVAIL) and enabled
+    // again; a CREATED without TEE_KNOWN makes no such call.
+    assert!(!xen
+        .secure_calls
+        .iter()
+        .any(|&(f, _)| f == smc::DISABLE_SHM_CACHE));
     let _ = xen
         .sim
         .smc([u64::from(smc::VM_CREATED), 3, 0, 0, 0, 0, 0, 0]);
     xen.known.push(3);
-    s.handle(
-        &mut xen,
-        &mut shadow,
-        &request(6, req::CREATED, 2, [0; 8]),
-        &mut out,
+    let mut replay = request(6, req::CREATED, 2, [0; 8]);
+    replay.flags = xenif::hook::F_REPLAY | xenif::hook::F_TEE_KNOWN;
+    xen.secure_calls.clear();
+    s.handle(&mut xen, &mut shadow, &replay, &mut out);
+    assert_eq!(
+        xen.secure_calls,
+        [
+            (smc::VM_CREATED, 0),
+            (smc::DISABLE_SHM_CACHE, 3),
+            (smc::ENABLE_SHM_CACHE, 3)
+        ]
     );
     s.handle(
         &mut xen,
@@ -427,4 +443,48 @@ fn destroyed_line_reports_xen_pin_count() {
             && l.contains(" pinned=1 ")
             && l.ends_with("state=destroyed")));
     assert_eq!(xen.released, [2, 3]);
+}
+
+/// `shm-cache=0`: a guest's ENABLE_SHM_CACHE is answered OK without reaching OP-TEE, so OP-TEE
+/// never caches this mediator's RPC buffers across calls; a replayed CREATED then empties the
+/// cache without enabling it again.
+#[test]
+fn shm_cache_off_keeps_optee_cache_off() {
+    let mut xen = FakeXen::new(&[2]);
+    let mut shadow = ShadowStore::new(64);
+    let mut out = sink();
+    let mut s = Server::probe(
+        "mediator",
+        &mut xen,
+        &mut shadow,
+        Config::default(),
+        parse_guests(""),
+        false,
+    )
+    .expect("probe");
+    s.set_shm_cache(false);
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(1, req::CREATED, 2, [0; 8]),
+        &mut out,
+    );
+    xen.secure_calls.clear();
+    let enable = [u64::from(smc::ENABLE_SHM_CACHE), 0, 0, 0, 0, 0, 0, 0];
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(2, req::CALL, 2, enable),
+        &mut out,
+    );
+    assert_eq!(xen.responses[0].2[0], ret::OK);
+    assert!(xen.secure_calls.is_empty());
+    let mut replay = request(3, req::CREATED, 2, [0; 8]);
+    replay.flags = xenif::hook::F_REPLAY | xenif::hook::F_TEE_KNOWN;
+    s.handle(&mut xen, &mut shadow, &replay, &mut out);
+    assert!(xen
+        .secure_calls
+        .iter()
+        .all(|&(f, _)| f != smc::ENABLE_SHM_CACHE));
+    assert!(xen.secure_calls.contains(&(smc::DISABLE_SHM_CACHE, 3)));
 }
