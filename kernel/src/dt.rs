@@ -221,7 +221,7 @@ pub fn parse(blob: &[u8]) -> Result<DtInfo<'_>, DtError> {
         .and_then(|p| gic_irq(p.value, 0));
 
     let mut cpus = heapless::Vec::new();
-    if let Some(c) = fdt.find_node("/cpus") {
+    if let Some(c) = find_path(&fdt, "/cpus") {
         for n in c.children() {
             let is_cpu = n.name.starts_with("cpu@")
                 || n.property("device_type").and_then(|p| p.as_str()) == Some("cpu");
@@ -243,8 +243,7 @@ pub fn parse(blob: &[u8]) -> Result<DtInfo<'_>, DtError> {
             }
         }
     }
-    let psci = fdt
-        .find_node("/psci")
+    let psci = find_path(&fdt, "/psci")
         .and_then(|n| n.property("method"))
         .and_then(|p| p.as_str())
         .and_then(|m| match m {
@@ -505,6 +504,9 @@ mod tests {
         let d = parse(&blob).unwrap();
         assert_eq!(d.evtchn_intid, 31);
         assert_eq!(d.bootargs, "name=after-nop");
+        // /cpus and /psci come after the NOPs too (a multi-vCPU domain made by xl).
+        assert_eq!(d.cpus.as_slice(), &[0, 1]);
+        assert_eq!(d.psci, Some(PsciConduit::Hvc));
     }
 
     #[test]
