@@ -29,16 +29,17 @@ use alloc::vec::Vec;
 use attacker::{fid, within, ATTACKS, GUEST_PL011_BASE, OPTEE_STATIC_SHM_PA, SECURE_RAM_PA};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::report::Report;
-use kernel::time::Instant;
 use kernel::xenif::abi::DOMID_SELF;
 use kernel::xenif::hook::call::{smccc_hvc, tee_stubdom_op};
 use kernel::xenif::hook::{op, Query};
 use kernel::{println, Kernel, SharedPage};
 use mediator::abi::teec as gp;
-use mediator::abi::{caps, msg, regpair, ret, rpc, smc, split, MsgArg, Param, PAGE_SIZE};
+use mediator::abi::{caps, msg, ret, smc, split, MsgArg, Param, PAGE_SIZE};
+use tee_client::client::{
+    self, ipa, new_page, read_answer, rmem, write_msg, Answer, Hooks, Page, Scatter,
+};
 use tee_client::{
-    byte_sum, fill_page_list, is_unknown, pattern, pta, teec, uuid_words, LOGIN_PUBLIC,
-    MISSING_TA_UUID, OPTEE_MSG_REVISION, PTA_INVOKE_TESTS_UUID,
+    is_unknown, pta, teec, MISSING_TA_UUID, OPTEE_MSG_REVISION, PTA_INVOKE_TESTS_UUID,
 };
 
 kernel::entry!(main);
@@ -46,79 +47,6 @@ kernel::entry!(main);
 /// `TEE_ERROR_SECURITY` (GP TEE Internal Core API): OP-TEE's answer to an RMEM reference
 /// outside its registered buffer (`entry_std.c`, `set_rmem_param`).
 const TEE_ERROR_SECURITY: u32 = 0xFFFF_000F;
-
-/// One page of our RAM, page-aligned.
-#[repr(C, align(4096))]
-struct Page([u8; PAGE_SIZE]);
-
-fn new_page() -> Box<Page> {
-    Box::new(Page([0; PAGE_SIZE]))
-}
-
-/// The IPA of a value in our RAM (identity map). The cast exposes the pointer's provenance, so
-/// the compiler assumes the SMC asm may read and write it.
-fn ipa<T>(v: &T) -> u64 {
-    v as *const T as usize as u64
-}
-
-/// A buffer of `n` ≤ 511 pages, every other page of a pool (so no two are adjacent), with one
-/// OP-TEE page-list page (`OPTEE_MSG_ATTR_NONCONTIG`) that the attacks then corrupt.
-struct Scatter {
-    pool: Vec<Page>,
-    order: Vec<usize>,
-    list: Box<Page>,
-}
-
-impl Scatter {
-    fn new(n: usize) -> Scatter {
-        let mut pool = Vec::with_capacity(2 * n);
-        for _ in 0..2 * n {
-            pool.push(Page([0; PAGE_SIZE]));
-        }
-        let order: Vec<usize> = (0..n).map(|i| 2 * (n - 1 - i) + 1).collect();
-        let mut list = new_page();
-        let addrs: Vec<u64> = order.iter().map(|&i| ipa(&pool[i])).collect();
-        fill_page_list(&mut list.0, &addrs, 0);
-        Scatter { pool, order, list }
-    }
-
-    /// `buf_ptr` of a NONCONTIG memref starting `off` bytes into the first page.
-    fn buf_ptr(&self, off: usize) -> u64 {
-        ipa(&*self.list) | off as u64
-    }
-
-    fn byte(&self, i: usize) -> u8 {
-        self.pool[self.order[i / PAGE_SIZE]].0[i % PAGE_SIZE]
-    }
-
-    /// Fills `len` bytes from `off` with the pattern; returns their sum.
-    fn fill(&mut self, off: usize, len: usize) -> u8 {
-        for i in off..off + len {
-            let p = self.order[i / PAGE_SIZE];
-            self.pool[p].0[i % PAGE_SIZE] = pattern(i);
-        }
-        let bytes: Vec<u8> = (off..off + len).map(|i| self.byte(i)).collect();
-        byte_sum([&bytes[..]])
-    }
-
-    fn set_entry(&mut self, i: usize, v: u64) {
-        self.list.0[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
-    }
-
-    /// The list page's "next list page" slot.
-    fn set_next(&mut self, v: u64) {
-        self.set_entry(msg::PAGELIST_ENTRIES, v);
-    }
-
-    fn memref(&self, ty: u64, off: usize, len: usize, cookie: u64) -> Param {
-        Param {
-            attr: ty | msg::ATTR_NONCONTIG,
-            a: self.buf_ptr(off),
-            b: len as u64,
-            c: cookie,
-        }
-    }
-}
 
 /// How to answer OP-TEE's next RPC of a kind, on purpose wrongly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,98 +62,102 @@ enum Twist {
     ShmAllocOldStyle,
 }
 
-/// RPCs seen, by kind.
-#[derive(Clone, Copy, Debug, Default)]
-struct Rpcs {
-    alloc: u32,
-    free: u32,
-    foreign_intr: u32,
-    shm_alloc: u32,
-    shm_free: u32,
-    other: u32,
+/// What the attacker adds to tests/tee-client's protocol side ([`client::Tee`]): the twist for
+/// the next RPC and what it needs to see afterwards.
+#[derive(Debug)]
+struct Twists {
+    twist: Twist,
+    /// SHM_FREE requests for cookies of twisted SHM_ALLOC answers.
+    freed_twisted: u32,
+    twisted_cookie: u64,
+    /// The last RETURN_FROM_RPC we sent.
+    last_resume: [u64; 8],
+    /// Cookies OP-TEE freed with RPC_FUNC_FREE (since the last reset).
+    freed: Vec<u64>,
 }
 
-/// What a std call returned.
-#[derive(Clone, Copy, Debug)]
-struct Answer {
-    x0: u64,
-    ret: u32,
-    origin: u32,
-    session: u32,
-    p: [Param; 4],
-    num_params: u32,
+impl Hooks for Twists {
+    /// An oversized SHM_ALLOC gets 64 pages rather than a refusal.
+    const CLAMP_SHM_ALLOC: bool = true;
+
+    fn alloc(t: &mut Tee) -> Option<(u64, u64, u64, u64)> {
+        match t.hooks.twist {
+            Twist::AllocAt(addr) => {
+                t.hooks.twist = Twist::None;
+                let (h, l) = split(addr);
+                let (ch, cl) = split(t.cookie());
+                Some((h, l, ch, cl))
+            }
+            Twist::AllocCookie(c) => {
+                t.hooks.twist = Twist::None;
+                let page = new_page();
+                let (h, l) = split(ipa(&*page));
+                t.rpc_args.push((c, page));
+                let (ch, cl) = split(c);
+                Some((h, l, ch, cl))
+            }
+            _ => None,
+        }
+    }
+
+    fn freed(t: &mut Tee, cookie: u64) {
+        t.hooks.freed.push(cookie);
+    }
+
+    fn shm_alloc(t: &mut Tee, cookie: u64, buf: &mut Scatter, p: &mut Param) {
+        match t.hooks.twist {
+            Twist::ShmAllocEntry(v) => {
+                t.hooks.twist = Twist::None;
+                t.hooks.twisted_cookie = cookie;
+                buf.set_entry(0, v);
+            }
+            Twist::ShmAllocOldStyle => {
+                t.hooks.twist = Twist::None;
+                t.hooks.twisted_cookie = cookie;
+                p.attr = msg::ATTR_TYPE_TMEM_OUTPUT;
+                p.a = ipa(&buf.pool[0]);
+            }
+            _ => {}
+        }
+    }
+
+    fn shm_free(t: &mut Tee, cookie: u64) {
+        if cookie == t.hooks.twisted_cookie && cookie != 0 {
+            t.hooks.freed_twisted += 1;
+        }
+    }
+
+    fn resuming(t: &mut Tee, x: &[u64; 8]) {
+        t.hooks.last_resume = *x;
+    }
 }
 
-impl Answer {
-    fn ok(&self) -> bool {
-        self.x0 == ret::OK && self.ret == teec::SUCCESS
-    }
-    /// x0 = OK and the message says `r` with origin `o`.
-    fn is(&self, r: u32, o: u32) -> bool {
-        self.x0 == ret::OK && self.ret == r && self.origin == o
-    }
-    /// The mediator refused in the message: `r`, origin COMMS.
-    fn comms(&self, r: u32) -> bool {
-        self.is(r, gp::ORIGIN_COMMS)
-    }
+/// The client's side of the OP-TEE message protocol (tests/tee-client's), plus the twists.
+type Tee = client::Tee<Twists>;
+
+fn new_tee(k: &Kernel) -> Tee {
+    let twists = Twists {
+        twist: Twist::None,
+        freed_twisted: 0,
+        twisted_cookie: 0,
+        last_resume: [0; 8],
+        freed: Vec::new(),
+    };
+    Tee::new(k, 0xa77a_0000, twists)
 }
 
-impl core::fmt::Display for Answer {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "x0={:#x} ret={:#x} origin={}",
-            self.x0, self.ret, self.origin
-        )
-    }
-}
-
-/// Writes a message into `page`.
-fn write_msg(page: &mut Page, cmd: u32, func: u32, session: u32, params: &[Param]) {
-    page.0.fill(0);
-    let mut m = MsgArg::new(&mut page.0, 0);
-    m.set_cmd(cmd);
-    m.set_session(session);
-    m.set_num_params(params.len() as u32);
-    for (i, p) in params.iter().enumerate() {
-        m.set_param(i, *p);
-    }
-    page.0[4..8].copy_from_slice(&func.to_le_bytes());
-}
-
-fn read_answer(page: &mut Page, x0: u64) -> Answer {
-    let m = MsgArg::new(&mut page.0, 0);
-    Answer {
-        x0,
-        ret: m.ret(),
-        origin: m.ret_origin(),
-        session: m.session(),
-        p: [m.param(0), m.param(1), m.param(2), m.param(3)],
-        num_params: m.num_params(),
-    }
+/// Forgets what an attack left on our side (buffers OP-TEE never got, twists not used).
+fn reset(t: &mut Tee) {
+    t.rpc_args.clear();
+    t.rpc_shm.clear();
+    t.hooks.twist = Twist::None;
+    t.hooks.twisted_cookie = 0;
+    t.hooks.freed_twisted = 0;
+    t.hooks.freed.clear();
 }
 
 fn open_params() -> [Param; 2] {
-    open_params_for(&PTA_INVOKE_TESTS_UUID)
-}
-
-fn open_params_for(uuid: &[u8; 16]) -> [Param; 2] {
-    let (a, b) = uuid_words(uuid);
-    let meta = msg::ATTR_TYPE_VALUE_INPUT | msg::ATTR_META;
-    [
-        Param {
-            attr: meta,
-            a,
-            b,
-            c: 0,
-        },
-        Param {
-            attr: meta,
-            a: 0,
-            b: 0,
-            c: LOGIN_PUBLIC,
-        },
-    ]
+    client::open_params(&PTA_INVOKE_TESTS_UUID)
 }
 
 fn value_inout(a: u64, b: u64) -> Param {
@@ -237,277 +169,27 @@ fn value_inout(a: u64, b: u64) -> Param {
     }
 }
 
-fn rmem(ty: u64, offs: u64, size: u64, cookie: u64) -> Param {
-    Param {
-        attr: ty,
-        a: offs,
-        b: size,
-        c: cookie,
+/// Serves suspended calls in turn, one RPC each, until all have returned: one may wait in
+/// OP-TEE for a lock another holds (an RPC NOTIFICATION wait, which we answer "not supported",
+/// so OP-TEE looks at the lock again). The final a0s.
+fn finish_all(t: &mut Tee, k: &Kernel, mut rs: Vec<[u64; 8]>) -> Vec<u64> {
+    while rs.iter().any(|r| ret::is_rpc(r[0])) {
+        for r in rs.iter_mut() {
+            if ret::is_rpc(r[0]) {
+                *r = t.resume(k, r);
+            }
+        }
     }
+    rs.iter().map(|r| r[0]).collect()
 }
 
-/// The client's side of the OP-TEE message protocol (as tests/tee-client), plus the twists.
-struct Tee {
-    arg: Box<Page>,
-    rpc_args: Vec<(u64, Box<Page>)>,
-    rpc_shm: Vec<(u64, Scatter)>,
-    next_cookie: u64,
-    rpcs: Rpcs,
-    twist: Twist,
-    /// SHM_FREE requests for cookies of twisted SHM_ALLOC answers.
-    freed_twisted: u32,
-    twisted_cookie: u64,
-    /// The last RETURN_FROM_RPC we sent.
-    last_resume: [u64; 8],
-    /// Cookies OP-TEE freed with RPC_FUNC_FREE (since the last reset).
-    freed: Vec<u64>,
-    boot: Instant,
-}
-
-impl Tee {
-    fn new(k: &Kernel) -> Tee {
-        Tee {
-            arg: new_page(),
-            rpc_args: Vec::new(),
-            rpc_shm: Vec::new(),
-            next_cookie: 0xa77a_0000,
-            rpcs: Rpcs::default(),
-            twist: Twist::None,
-            freed_twisted: 0,
-            twisted_cookie: 0,
-            last_resume: [0; 8],
-            freed: Vec::new(),
-            boot: k.now(),
-        }
+/// Serves RPCs other than RPC_FUNC_ALLOC (foreign interrupts) until OP-TEE asks for an
+/// argument buffer or returns.
+fn until_alloc(t: &mut Tee, k: &Kernel, mut r: [u64; 8]) -> [u64; 8] {
+    while ret::is_rpc(r[0]) && ret::rpc_func(r[0]) != ret::RPC_FUNC_ALLOC {
+        r = t.resume(k, &r);
     }
-
-    fn cookie(&mut self) -> u64 {
-        self.next_cookie += 1;
-        self.next_cookie
-    }
-
-    /// Serves one RPC and resumes: OP-TEE's next answer.
-    fn resume(&mut self, k: &Kernel, r: &[u64; 8]) -> [u64; 8] {
-        let (a1, a2, a4, a5) = self.rpc(k, r);
-        // a3 (thread), a6, a7: "resume information, must be preserved" (optee_smc.h).
-        let x = [
-            u64::from(smc::RETURN_FROM_RPC),
-            a1,
-            a2,
-            r[3],
-            a4,
-            a5,
-            r[6],
-            r[7],
-        ];
-        self.last_resume = x;
-        smccc_hvc(x)
-    }
-
-    /// Serves RPCs other than RPC_FUNC_ALLOC (foreign interrupts) until OP-TEE asks for an
-    /// argument buffer or returns.
-    fn until_alloc(&mut self, k: &Kernel, mut r: [u64; 8]) -> [u64; 8] {
-        while ret::is_rpc(r[0]) && ret::rpc_func(r[0]) != ret::RPC_FUNC_ALLOC {
-            r = self.resume(k, &r);
-        }
-        r
-    }
-
-    /// Serves suspended calls in turn, one RPC each, until all have returned: one may wait in
-    /// OP-TEE for a lock another holds (an RPC NOTIFICATION wait, which we answer "not
-    /// supported", so OP-TEE looks at the lock again). The final a0s.
-    fn finish_all(&mut self, k: &Kernel, mut rs: Vec<[u64; 8]>) -> Vec<u64> {
-        while rs.iter().any(|r| ret::is_rpc(r[0])) {
-            for r in rs.iter_mut() {
-                if ret::is_rpc(r[0]) {
-                    *r = self.resume(k, r);
-                }
-            }
-        }
-        rs.iter().map(|r| r[0]).collect()
-    }
-
-    /// Serves RPCs until OP-TEE returns; the final a0.
-    fn finish(&mut self, k: &Kernel, mut r: [u64; 8]) -> u64 {
-        while ret::is_rpc(r[0]) {
-            r = self.resume(k, &r);
-        }
-        r[0]
-    }
-
-    fn call_at(&mut self, k: &Kernel, pa: u64) -> u64 {
-        let (hi, lo) = split(pa);
-        let r = smccc_hvc([u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]);
-        self.finish(k, r)
-    }
-
-    fn msg(&mut self, k: &Kernel, cmd: u32, func: u32, session: u32, p: &[Param]) -> Answer {
-        write_msg(&mut self.arg, cmd, func, session, p);
-        self.send(k)
-    }
-
-    /// The message already in the argument page, sent.
-    fn send(&mut self, k: &Kernel) -> Answer {
-        let pa = ipa(&*self.arg);
-        let x0 = self.call_at(k, pa);
-        read_answer(&mut self.arg, x0)
-    }
-
-    fn open(&mut self, k: &Kernel, uuid: &[u8; 16]) -> Answer {
-        self.msg(k, msg::CMD_OPEN_SESSION, 0, 0, &open_params_for(uuid))
-    }
-
-    fn invoke(&mut self, k: &Kernel, session: u32, func: u32, p: &[Param]) -> Answer {
-        self.msg(k, msg::CMD_INVOKE_COMMAND, func, session, p)
-    }
-
-    fn register(&mut self, k: &Kernel, p: Param) -> Answer {
-        self.msg(k, msg::CMD_REGISTER_SHM, 0, 0, &[p])
-    }
-
-    fn unregister(&mut self, k: &Kernel, cookie: u64) -> Answer {
-        let p = rmem(msg::ATTR_TYPE_RMEM_INPUT, 0, 0, cookie);
-        self.msg(k, msg::CMD_UNREGISTER_SHM, 0, 0, &[p])
-    }
-
-    /// One RPC (`optee_smc.h`, OPTEE_SMC_RPC_FUNC_*): a1, a2, a4, a5 of RETURN_FROM_RPC.
-    fn rpc(&mut self, k: &Kernel, r: &[u64; 8]) -> (u64, u64, u64, u64) {
-        let same = (r[1], r[2], r[4], r[5]);
-        match ret::rpc_func(r[0]) {
-            ret::RPC_FUNC_ALLOC => {
-                self.rpcs.alloc += 1;
-                match self.twist {
-                    Twist::AllocAt(addr) => {
-                        self.twist = Twist::None;
-                        let (h, l) = split(addr);
-                        let (ch, cl) = split(self.cookie());
-                        return (h, l, ch, cl);
-                    }
-                    Twist::AllocCookie(c) => {
-                        self.twist = Twist::None;
-                        let page = new_page();
-                        let (h, l) = split(ipa(&*page));
-                        self.rpc_args.push((c, page));
-                        let (ch, cl) = split(c);
-                        return (h, l, ch, cl);
-                    }
-                    _ => {}
-                }
-                if r[1] == 0 || r[1] > PAGE_SIZE as u64 {
-                    return (0, 0, 0, 0);
-                }
-                let page = new_page();
-                let (h, l) = split(ipa(&*page));
-                let cookie = self.cookie();
-                self.rpc_args.push((cookie, page));
-                let (ch, cl) = split(cookie);
-                (h, l, ch, cl)
-            }
-            ret::RPC_FUNC_FREE => {
-                self.rpcs.free += 1;
-                let cookie = regpair(r[1], r[2]);
-                self.rpc_args.retain(|(c, _)| *c != cookie);
-                self.freed.push(cookie);
-                same
-            }
-            ret::RPC_FUNC_FOREIGN_INTR => {
-                self.rpcs.foreign_intr += 1;
-                same
-            }
-            ret::RPC_FUNC_CMD => {
-                self.rpc_cmd(k, regpair(r[1], r[2]));
-                same
-            }
-            _ => {
-                self.rpcs.other += 1;
-                same
-            }
-        }
-    }
-
-    /// An RPC command in the argument buffer with `cookie` (`optee_rpc_cmd.h`).
-    fn rpc_cmd(&mut self, k: &Kernel, cookie: u64) {
-        let Some(i) = self.rpc_args.iter().position(|(c, _)| *c == cookie) else {
-            self.rpcs.other += 1;
-            return;
-        };
-        let (cmd, p0) = {
-            let m = MsgArg::new(&mut self.rpc_args[i].1 .0, 0);
-            (m.cmd(), m.param(0))
-        };
-        let mut out = None;
-        let status = match cmd {
-            rpc::CMD_GET_TIME => {
-                let t = k.since(self.boot);
-                out = Some(Param {
-                    attr: msg::ATTR_TYPE_VALUE_OUTPUT,
-                    a: t.as_secs(),
-                    b: u64::from(t.subsec_nanos()),
-                    c: 0,
-                });
-                teec::SUCCESS
-            }
-            rpc::CMD_SHM_ALLOC => {
-                self.rpcs.shm_alloc += 1;
-                let n = (p0.b as usize).div_ceil(PAGE_SIZE).clamp(1, 64);
-                let mut buf = Scatter::new(n);
-                let c = self.cookie();
-                let mut p = buf.memref(msg::ATTR_TYPE_TMEM_OUTPUT, 0, p0.b as usize, c);
-                match self.twist {
-                    Twist::ShmAllocEntry(v) => {
-                        self.twist = Twist::None;
-                        self.twisted_cookie = c;
-                        buf.set_entry(0, v);
-                    }
-                    Twist::ShmAllocOldStyle => {
-                        self.twist = Twist::None;
-                        self.twisted_cookie = c;
-                        p.attr = msg::ATTR_TYPE_TMEM_OUTPUT;
-                        p.a = ipa(&buf.pool[0]);
-                    }
-                    _ => {}
-                }
-                out = Some(p);
-                self.rpc_shm.push((c, buf));
-                teec::SUCCESS
-            }
-            rpc::CMD_SHM_FREE => {
-                self.rpcs.shm_free += 1;
-                if p0.b == self.twisted_cookie && p0.b != 0 {
-                    self.freed_twisted += 1;
-                }
-                let before = self.rpc_shm.len();
-                self.rpc_shm.retain(|(c, _)| *c != p0.b);
-                if self.rpc_shm.len() < before {
-                    teec::SUCCESS
-                } else {
-                    gp::ERROR_BAD_PARAMETERS
-                }
-            }
-            // No REE file system and no TA store: "not found", as tee-supplicant says.
-            rpc::CMD_FS | rpc::CMD_LOAD_TA => gp::ERROR_ITEM_NOT_FOUND,
-            _ => {
-                self.rpcs.other += 1;
-                teec::ERROR_NOT_SUPPORTED
-            }
-        };
-        let mut m = MsgArg::new(&mut self.rpc_args[i].1 .0, 0);
-        if let Some(p) = out {
-            m.set_param(0, p);
-        }
-        m.set_ret(status);
-        m.set_ret_origin(0);
-    }
-
-    /// Forgets what an attack left on our side (buffers OP-TEE never got, twists not used).
-    fn reset(&mut self) {
-        self.rpc_args.clear();
-        self.rpc_shm.clear();
-        self.twist = Twist::None;
-        self.twisted_cookie = 0;
-        self.freed_twisted = 0;
-        self.freed.clear();
-    }
+    r
 }
 
 fn fast(f: u64, x1: u64) -> [u64; 8] {
@@ -652,7 +334,7 @@ fn start_missing_open(page: &mut Page) -> [u64; 8] {
         msg::CMD_OPEN_SESSION,
         0,
         0,
-        &open_params_for(&MISSING_TA_UUID),
+        &client::open_params(&MISSING_TA_UUID),
     );
     let (hi, lo) = split(ipa(page));
     smccc_hvc([u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0])
@@ -683,8 +365,7 @@ fn thread_exhaustion(cx: &mut Cx<'_>) -> Outcome {
         // Not refused after all: finish it so that nothing stays held.
         cx.t.finish(cx.k, x);
     }
-    let x0s =
-        cx.t.finish_all(cx.k, held.iter().map(|(_, r)| *r).collect());
+    let x0s = finish_all(&mut cx.t, cx.k, held.iter().map(|(_, r)| *r).collect());
     let ends: Vec<Answer> = held
         .iter_mut()
         .zip(x0s)
@@ -729,11 +410,11 @@ fn rpc_alloc_duplicate_cookie(cx: &mut Cx<'_>) -> Outcome {
     let r1 = start_missing_open(&mut p1);
     let r2 = start_missing_open(&mut p2);
     // Foreign interrupts may come first: serve them until both wait in ALLOC.
-    let r1 = cx.t.until_alloc(cx.k, r1);
-    let r2 = cx.t.until_alloc(cx.k, r2);
+    let r1 = until_alloc(&mut cx.t, cx.k, r1);
+    let r2 = until_alloc(&mut cx.t, cx.k, r2);
     let in_alloc = |r: &[u64; 8]| ret::is_rpc(r[0]) && ret::rpc_func(r[0]) == ret::RPC_FUNC_ALLOC;
     if !(in_alloc(&r1) && in_alloc(&r2)) {
-        let x = cx.t.finish_all(cx.k, alloc::vec![r1, r2]);
+        let x = finish_all(&mut cx.t, cx.k, alloc::vec![r1, r2]);
         let (x1, x2) = (x[0], x[1]);
         return outcome(
             false,
@@ -746,13 +427,13 @@ fn rpc_alloc_duplicate_cookie(cx: &mut Cx<'_>) -> Outcome {
     // First call: an ordinary answer; remember its cookie.
     let r1 = cx.t.resume(cx.k, &r1);
     let c1 = cx.t.rpc_args.last().map(|(c, _)| *c).unwrap_or(0);
-    cx.t.twist = Twist::AllocCookie(c1);
+    cx.t.hooks.twist = Twist::AllocCookie(c1);
     let r2 = cx.t.resume(cx.k, &r2);
-    let x = cx.t.finish_all(cx.k, alloc::vec![r1, r2]);
+    let x = finish_all(&mut cx.t, cx.k, alloc::vec![r1, r2]);
     let (x1, x2) = (x[0], x[1]);
     let a2 = read_answer(&mut p2, x2);
     let a1 = read_answer(&mut p1, x1);
-    let freed_c1 = cx.t.freed.iter().filter(|&&c| c == c1).count();
+    let freed_c1 = cx.t.hooks.freed.iter().filter(|&&c| c == c1).count();
     outcome(
         a1.is(gp::ERROR_ITEM_NOT_FOUND, gp::ORIGIN_TEE) && a2.x0 == ret::OK,
         format!("cookie={c1:#x} first: {a1} second: {a2} optee_freed_cookie_times={freed_c1}"),
@@ -785,7 +466,7 @@ fn return_from_rpc_unowned_thread(_cx: &mut Cx<'_>) -> Outcome {
 fn return_from_rpc_replayed(cx: &mut Cx<'_>) -> Outcome {
     let before = cx.t.rpcs.alloc;
     let a = cx.t.open(cx.k, &MISSING_TA_UUID);
-    let replay = cx.t.last_resume;
+    let replay = cx.t.hooks.last_resume;
     let r = smccc_hvc(replay);
     outcome(
         a.ret == gp::ERROR_ITEM_NOT_FOUND && cx.t.rpcs.alloc > before && r[0] == ret::ERESUME,
@@ -1168,7 +849,7 @@ fn pagelist_loop_within_limit(cx: &mut Cx<'_>) -> Outcome {
     let mut buf = Scatter::new(129);
     let len = 129 * PAGE_SIZE;
     let sum = buf.fill(0, len);
-    let me = ipa(&*buf.list);
+    let me = ipa(&*buf.lists[0]);
     buf.set_next(me);
     let p = buf.memref(msg::ATTR_TYPE_TMEM_INOUT, 0, len, 0x7a_0005);
     let a = cx.invoke(&[p]);
@@ -1185,7 +866,7 @@ fn pagelist_loop_within_limit(cx: &mut Cx<'_>) -> Outcome {
 /// per buffer, Xen's MAX_SHM_BUFFER_PG). Defence: `PageList::new`.
 fn pagelist_loop_overlong(cx: &mut Cx<'_>) -> Outcome {
     let mut buf = Scatter::new(1);
-    let me = ipa(&*buf.list);
+    let me = ipa(&*buf.lists[0]);
     buf.set_next(me);
     let p = buf.memref(msg::ATTR_TYPE_TMEM_INOUT, 0, 1000 * PAGE_SIZE, 0x7a_0006);
     refused(cx, p, gp::ERROR_OUT_OF_MEMORY, String::from("pages=1000"))
@@ -1383,7 +1064,7 @@ fn rmem_offset_overflow(cx: &mut Cx<'_>) -> Outcome {
 
 /// Opens the missing TA with `twist` armed; the answer.
 fn twisted_open(cx: &mut Cx<'_>, twist: Twist) -> Answer {
-    cx.t.twist = twist;
+    cx.t.hooks.twist = twist;
     cx.t.open(cx.k, &MISSING_TA_UUID)
 }
 
@@ -1396,7 +1077,7 @@ fn twisted_open(cx: &mut Cx<'_>, twist: Twist) -> Answer {
 fn rpc_alloc_answer_dom0_pa(cx: &mut Cx<'_>) -> Outcome {
     let a = twisted_open(cx, Twist::AllocAt(cx.dom0_pa));
     outcome(
-        a.x0 == ret::OK && a.ret != teec::SUCCESS && cx.t.twist == Twist::None,
+        a.x0 == ret::OK && a.ret != teec::SUCCESS && cx.t.hooks.twist == Twist::None,
         format!("alloc_answer={:#x} {a}", cx.dom0_pa),
     )
 }
@@ -1409,7 +1090,7 @@ fn rpc_alloc_answer_unaligned(cx: &mut Cx<'_>) -> Outcome {
     let at = ipa(&*page) + 0x10;
     let a = twisted_open(cx, Twist::AllocAt(at));
     outcome(
-        a.x0 == ret::OK && a.ret != teec::SUCCESS && cx.t.twist == Twist::None,
+        a.x0 == ret::OK && a.ret != teec::SUCCESS && cx.t.hooks.twist == Twist::None,
         format!("alloc_answer={at:#x} {a}"),
     )
 }
@@ -1424,7 +1105,7 @@ fn rpc_shm_alloc_bad_list(cx: &mut Cx<'_>) -> Outcome {
     let before = cx.t.rpcs.shm_alloc;
     let a = twisted_open(cx, Twist::ShmAllocEntry(cx.dom0_pa));
     let asked = cx.t.rpcs.shm_alloc > before;
-    let freed = cx.t.freed_twisted;
+    let freed = cx.t.hooks.freed_twisted;
     outcome(
         asked && freed == 1 && a.x0 == ret::OK && a.ret != teec::SUCCESS,
         format!("shm_alloc_asked={asked} our_cookie_freed={freed} {a}"),
@@ -1779,7 +1460,7 @@ fn main(k: &mut Kernel) {
     {
         k.sleep(core::time::Duration::from_secs(d));
         let k2: &Kernel = k;
-        let mut t = Tee::new(k2);
+        let mut t = new_tee(k2);
         let mut held = Vec::new();
         for _ in 0..2 {
             let mut page = new_page();
@@ -1794,12 +1475,12 @@ fn main(k: &mut Kernel) {
         while k2.since(t0).as_secs() < h {
             core::hint::spin_loop();
         }
-        let x = t.finish_all(k2, held.iter().map(|(_, r)| *r).collect());
+        let x = finish_all(&mut t, k2, held.iter().map(|(_, r)| *r).collect());
         println!("TSD-INFO {name} probe-hold-threads: released, ends {x:x?}");
     }
     if args.get("probe-null-memref") == Some("1") {
         let k2: &Kernel = k;
-        let mut t = Tee::new(k2);
+        let mut t = new_tee(k2);
         let a = t.msg(k2, msg::CMD_OPEN_SESSION, 0, 0, &open_params());
         let p = Param {
             attr: msg::ATTR_TYPE_TMEM_INOUT,
@@ -1838,7 +1519,7 @@ fn main(k: &mut Kernel) {
     let threads = if tc[0] == ret::OK { tc[1] } else { 0 };
     let mut cx = Cx {
         k,
-        t: Tee::new(k),
+        t: new_tee(k),
         ram,
         dom0_pa,
         gic_dist,
@@ -1879,7 +1560,7 @@ fn main(k: &mut Kernel) {
             pass_ran += 1;
             let ta = cx.k.now();
             let o = (at.run)(&mut cx);
-            cx.t.reset();
+            reset(&mut cx.t);
             let up = alive();
             let sess = if i % 4 == 3 {
                 Some(real_session(&mut cx))

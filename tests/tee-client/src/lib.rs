@@ -12,6 +12,10 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
+pub mod client;
+
 use mediator::abi::{caps, msg, PAGE_SIZE};
 
 /// Which mediator the client runs behind (`mode=` boot argument).

@@ -16,16 +16,14 @@
 
 extern crate alloc;
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
-use kernel::time::Instant;
 use kernel::xenif::hook::call::smccc_hvc;
 use kernel::{println, Kernel};
-use mediator::abi::{caps, msg, regpair, ret, rpc, smc, split, MsgArg, Param, PAGE_SIZE};
+use mediator::abi::{caps, msg, regpair, ret, smc, MsgArg, Param, PAGE_SIZE};
+use tee_client::client::{self, ipa, Rpcs, Scatter};
 use tee_client::{
-    byte_sum, fill_page_list, is_unknown, list_pages, page_list_chain, pattern, pta, teec,
-    uuid_words, w, words_are, Mode, Summary, LOGIN_PUBLIC, MISSING_TA_UUID, OPTEE_MSG_REVISION,
-    OPTEE_OS_REVISION, OPTEE_OS_UUID, PTA_INVOKE_TESTS_UUID,
+    is_unknown, pattern, pta, teec, w, words_are, Mode, Summary, MISSING_TA_UUID,
+    OPTEE_MSG_REVISION, OPTEE_OS_REVISION, OPTEE_OS_UUID, PTA_INVOKE_TESTS_UUID,
 };
 
 use kernel::report::Report;
@@ -34,381 +32,8 @@ kernel::entry!(main);
 
 use mediator::abi::teec as gp;
 
-/// One page of our RAM, page-aligned.
-#[repr(C, align(4096))]
-struct Page([u8; PAGE_SIZE]);
-
-fn new_page() -> Box<Page> {
-    Box::new(Page([0; PAGE_SIZE]))
-}
-
-/// The IPA of a value in our RAM (identity map). The cast exposes the pointer's provenance, so
-/// the compiler assumes the SMC asm may read and write it.
-fn ipa<T>(v: &T) -> u64 {
-    v as *const T as usize as u64
-}
-
-/// A buffer of `n` pages that are deliberately not consecutive in guest RAM (every other page
-/// of a pool, in descending order), described by an OP-TEE non-contiguous page list.
-struct Scatter {
-    pool: Vec<Page>,
-    order: Vec<usize>,
-    lists: Vec<Box<Page>>,
-}
-
-impl Scatter {
-    fn new(n: usize) -> Scatter {
-        let mut pool = Vec::with_capacity(2 * n);
-        for _ in 0..2 * n {
-            pool.push(Page([0; PAGE_SIZE]));
-        }
-        let order: Vec<usize> = (0..n).map(|i| 2 * (n - 1 - i) + 1).collect();
-        let mut lists: Vec<Box<Page>> = (0..list_pages(n)).map(|_| new_page()).collect();
-        let addrs: Vec<u64> = order.iter().map(|&i| ipa(&pool[i])).collect();
-        let list_addrs: Vec<u64> = lists.iter().map(|l| ipa(&**l)).collect();
-        for (li, chunk, next) in page_list_chain(&addrs, &list_addrs) {
-            fill_page_list(&mut lists[li].0, chunk, next);
-        }
-        Scatter { pool, order, lists }
-    }
-
-    /// `buf_ptr` of a NONCONTIG memref starting `off` bytes into the first page.
-    fn buf_ptr(&self, off: usize) -> u64 {
-        ipa(&*self.lists[0]) | off as u64
-    }
-
-    fn pages(&self) -> impl Iterator<Item = &[u8; PAGE_SIZE]> {
-        self.order.iter().map(|&i| &self.pool[i].0)
-    }
-
-    /// Byte `i` of the buffer (in list order).
-    fn byte(&self, i: usize) -> u8 {
-        self.pool[self.order[i / PAGE_SIZE]].0[i % PAGE_SIZE]
-    }
-
-    /// Fills `len` bytes from `off` with the pattern; returns their sum.
-    fn fill(&mut self, off: usize, len: usize) -> u8 {
-        for i in off..off + len {
-            let p = self.order[i / PAGE_SIZE];
-            self.pool[p].0[i % PAGE_SIZE] = pattern(i);
-        }
-        let bytes: Vec<u8> = (off..off + len).map(|i| self.byte(i)).collect();
-        byte_sum([&bytes[..]])
-    }
-
-    /// Overwrites entry `i` of the first page-list page.
-    fn set_entry(&mut self, i: usize, v: u64) {
-        self.lists[0].0[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
-    }
-
-    /// The IPA of the buffer's page `i`.
-    fn page_ipa(&self, i: usize) -> u64 {
-        ipa(&self.pool[self.order[i]])
-    }
-
-    /// The pages' IPAs are pairwise non-adjacent.
-    fn scattered(&self) -> bool {
-        let a: Vec<u64> = self.pages().map(ipa).collect();
-        a.windows(2)
-            .all(|p| p[1].abs_diff(p[0]) != PAGE_SIZE as u64)
-    }
-}
-
-/// RPCs seen (OP-TEE → normal world), by kind.
-#[derive(Clone, Copy, Debug, Default)]
-struct Rpcs {
-    alloc: u32,
-    free: u32,
-    foreign_intr: u32,
-    load_ta: u32,
-    shm_alloc: u32,
-    shm_free: u32,
-    get_time: u32,
-    fs: u32,
-    other_cmd: u32,
-    unknown: u32,
-}
-
-/// What a std call returned.
-#[derive(Clone, Copy, Debug)]
-struct Answer {
-    x0: u64,
-    ret: u32,
-    origin: u32,
-    session: u32,
-    p: [Param; 4],
-}
-
-impl Answer {
-    fn ok(&self) -> bool {
-        self.x0 == ret::OK && self.ret == teec::SUCCESS
-    }
-}
-
-impl core::fmt::Display for Answer {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "x0={:#x} ret={:#x} origin={}",
-            self.x0, self.ret, self.origin
-        )
-    }
-}
-
-/// The client's side of the OP-TEE message protocol: one argument page, the RPC buffers
-/// OP-TEE asked for (by cookie), the shared memory it allocated through RPC (by cookie).
-struct Tee {
-    arg: Box<Page>,
-    rpc_args: Vec<(u64, Box<Page>)>,
-    rpc_shm: Vec<(u64, Scatter)>,
-    next_cookie: u64,
-    rpcs: Rpcs,
-    boot: Instant,
-}
-
-impl Tee {
-    fn new(k: &Kernel) -> Tee {
-        Tee {
-            arg: new_page(),
-            rpc_args: Vec::new(),
-            rpc_shm: Vec::new(),
-            next_cookie: 0x7ee0_0000,
-            rpcs: Rpcs::default(),
-            boot: k.now(),
-        }
-    }
-
-    fn cookie(&mut self) -> u64 {
-        self.next_cookie += 1;
-        self.next_cookie
-    }
-
-    /// Writes a message into the argument page.
-    fn prepare(&mut self, cmd: u32, func: u32, session: u32, params: &[Param]) {
-        self.arg.0.fill(0);
-        self.arg.0[4..8].copy_from_slice(&func.to_le_bytes());
-        let mut m = MsgArg::new(&mut self.arg.0, 0);
-        m.set_cmd(cmd);
-        m.set_session(session);
-        m.set_num_params(params.len() as u32);
-        for (i, p) in params.iter().enumerate() {
-            m.set_param(i, *p);
-        }
-    }
-
-    fn answer(&mut self, x0: u64) -> Answer {
-        let m = MsgArg::new(&mut self.arg.0, 0);
-        Answer {
-            x0,
-            ret: m.ret(),
-            origin: m.ret_origin(),
-            session: m.session(),
-            p: [m.param(0), m.param(1), m.param(2), m.param(3)],
-        }
-    }
-
-    /// CALL_WITH_ARG at `pa`, serving RPCs until OP-TEE returns; the final a0.
-    fn call_at(&mut self, k: &Kernel, pa: u64) -> u64 {
-        let (hi, lo) = split(pa);
-        let mut r = smccc_hvc([u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]);
-        while ret::is_rpc(r[0]) {
-            let (a1, a2, a4, a5) = self.rpc(k, &r);
-            // a3 (thread), a6, a7: "resume information, must be preserved" (optee_smc.h).
-            r = smccc_hvc([
-                u64::from(smc::RETURN_FROM_RPC),
-                a1,
-                a2,
-                r[3],
-                a4,
-                a5,
-                r[6],
-                r[7],
-            ]);
-        }
-        r[0]
-    }
-
-    /// The prepared message, sent.
-    fn call(&mut self, k: &Kernel) -> Answer {
-        let pa = ipa(&*self.arg);
-        let x0 = self.call_at(k, pa);
-        self.answer(x0)
-    }
-
-    fn msg(&mut self, k: &Kernel, cmd: u32, func: u32, session: u32, p: &[Param]) -> Answer {
-        self.prepare(cmd, func, session, p);
-        self.call(k)
-    }
-
-    fn open(&mut self, k: &Kernel, uuid: &[u8; 16]) -> Answer {
-        let (a, b) = uuid_words(uuid);
-        let meta = msg::ATTR_TYPE_VALUE_INPUT | msg::ATTR_META;
-        let p = [
-            Param {
-                attr: meta,
-                a,
-                b,
-                c: 0,
-            },
-            Param {
-                attr: meta,
-                a: 0,
-                b: 0,
-                c: LOGIN_PUBLIC,
-            },
-        ];
-        self.msg(k, msg::CMD_OPEN_SESSION, 0, 0, &p)
-    }
-
-    fn invoke(&mut self, k: &Kernel, session: u32, func: u32, p: &[Param]) -> Answer {
-        self.msg(k, msg::CMD_INVOKE_COMMAND, func, session, p)
-    }
-
-    fn close(&mut self, k: &Kernel, session: u32) -> Answer {
-        self.msg(k, msg::CMD_CLOSE_SESSION, 0, session, &[])
-    }
-
-    fn register(
-        &mut self,
-        k: &Kernel,
-        buf: &Scatter,
-        off: usize,
-        len: usize,
-        cookie: u64,
-    ) -> Answer {
-        let p = Param {
-            attr: msg::ATTR_TYPE_TMEM_OUTPUT | msg::ATTR_NONCONTIG,
-            a: buf.buf_ptr(off),
-            b: len as u64,
-            c: cookie,
-        };
-        self.msg(k, msg::CMD_REGISTER_SHM, 0, 0, &[p])
-    }
-
-    fn unregister(&mut self, k: &Kernel, cookie: u64) -> Answer {
-        let p = Param {
-            attr: msg::ATTR_TYPE_RMEM_INPUT,
-            a: 0,
-            b: 0,
-            c: cookie,
-        };
-        self.msg(k, msg::CMD_UNREGISTER_SHM, 0, 0, &[p])
-    }
-
-    /// One RPC (`optee_smc.h`, OPTEE_SMC_RPC_FUNC_*): a1, a2, a4, a5 of RETURN_FROM_RPC.
-    fn rpc(&mut self, k: &Kernel, r: &[u64; 8]) -> (u64, u64, u64, u64) {
-        let same = (r[1], r[2], r[4], r[5]);
-        match ret::rpc_func(r[0]) {
-            ret::RPC_FUNC_ALLOC => {
-                self.rpcs.alloc += 1;
-                if r[1] == 0 || r[1] > PAGE_SIZE as u64 {
-                    return (0, 0, 0, 0); // "a1 == 0 && a2 == 0: memory can't be allocated"
-                }
-                let page = new_page();
-                let (h, l) = split(ipa(&*page));
-                let cookie = self.cookie();
-                self.rpc_args.push((cookie, page));
-                let (ch, cl) = split(cookie);
-                (h, l, ch, cl)
-            }
-            ret::RPC_FUNC_FREE => {
-                self.rpcs.free += 1;
-                let cookie = regpair(r[1], r[2]);
-                self.rpc_args.retain(|(c, _)| *c != cookie);
-                same
-            }
-            ret::RPC_FUNC_FOREIGN_INTR => {
-                // Our interrupts stay masked here; Xen has taken its own. Just resume.
-                self.rpcs.foreign_intr += 1;
-                same
-            }
-            ret::RPC_FUNC_CMD => {
-                self.rpc_cmd(k, regpair(r[1], r[2]));
-                same
-            }
-            _ => {
-                self.rpcs.unknown += 1;
-                same
-            }
-        }
-    }
-
-    /// An RPC command in the argument buffer with `cookie` (`optee_rpc_cmd.h`).
-    fn rpc_cmd(&mut self, k: &Kernel, cookie: u64) {
-        let Some(i) = self.rpc_args.iter().position(|(c, _)| *c == cookie) else {
-            self.rpcs.unknown += 1;
-            return;
-        };
-        let (cmd, p0) = {
-            let m = MsgArg::new(&mut self.rpc_args[i].1 .0, 0);
-            (m.cmd(), m.param(0))
-        };
-        let mut out = None;
-        let status = match cmd {
-            rpc::CMD_GET_TIME => {
-                self.rpcs.get_time += 1;
-                let t = k.since(self.boot);
-                out = Some(Param {
-                    attr: msg::ATTR_TYPE_VALUE_OUTPUT,
-                    a: t.as_secs(),
-                    b: u64::from(t.subsec_nanos()),
-                    c: 0,
-                });
-                teec::SUCCESS
-            }
-            rpc::CMD_SHM_ALLOC => {
-                self.rpcs.shm_alloc += 1;
-                let size = p0.b as usize;
-                let n = size.div_ceil(PAGE_SIZE).max(1);
-                if n > 64 {
-                    gp::ERROR_OUT_OF_MEMORY
-                } else {
-                    let buf = Scatter::new(n);
-                    let c = self.cookie();
-                    out = Some(Param {
-                        attr: msg::ATTR_TYPE_TMEM_OUTPUT | msg::ATTR_NONCONTIG,
-                        a: buf.buf_ptr(0),
-                        b: p0.b,
-                        c,
-                    });
-                    self.rpc_shm.push((c, buf));
-                    teec::SUCCESS
-                }
-            }
-            rpc::CMD_SHM_FREE => {
-                self.rpcs.shm_free += 1;
-                let before = self.rpc_shm.len();
-                self.rpc_shm.retain(|(c, _)| *c != p0.b);
-                if self.rpc_shm.len() < before {
-                    teec::SUCCESS
-                } else {
-                    gp::ERROR_BAD_PARAMETERS
-                }
-            }
-            rpc::CMD_FS => {
-                // No REE file system: every file is missing (the secure-storage TA store
-                // looks for the TA there first).
-                self.rpcs.fs += 1;
-                gp::ERROR_ITEM_NOT_FOUND
-            }
-            rpc::CMD_LOAD_TA => {
-                // No TA store here: "not found", as tee-supplicant answers for a missing TA.
-                self.rpcs.load_ta += 1;
-                gp::ERROR_ITEM_NOT_FOUND
-            }
-            _ => {
-                self.rpcs.other_cmd += 1;
-                teec::ERROR_NOT_SUPPORTED
-            }
-        };
-        let mut m = MsgArg::new(&mut self.rpc_args[i].1 .0, 0);
-        if let Some(p) = out {
-            m.set_param(0, p);
-        }
-        m.set_ret(status);
-        m.set_ret_origin(0);
-    }
-}
+/// The honest client: every RPC answered as tee-supplicant would.
+type Tee = client::Tee;
 
 fn fast(fid: u32, x1: u64) -> [u64; 8] {
     smccc_hvc([u64::from(fid), x1, 0, 0, 0, 0, 0, 0])
@@ -512,7 +137,7 @@ fn bad_args(r: &mut Report, k: &Kernel, t: &mut Tee, mode: Mode) {
     // num_params beyond one page.
     t.prepare(msg::CMD_INVOKE_COMMAND, 0, 0, &[]);
     MsgArg::new(&mut t.arg.0, 0).set_num_params(200);
-    let a = t.call(k);
+    let a = t.send(k);
     let ok = match mode {
         // Xen leaves x0 holding the function ID (optee.c handle_std_call).
         Mode::Optee => w(a.x0) == smc::CALL_WITH_ARG,
@@ -700,7 +325,7 @@ fn shm_cases(r: &mut Report, k: &Kernel, t: &mut Tee, s: u32) {
     let mut buf = Scatter::new(4);
     let (off, len) = (0x40, 3 * PAGE_SIZE + 0x100);
     let cookie = 0x5e6_0001;
-    let a = t.register(k, &buf, off, len, cookie);
+    let a = t.register(k, buf.memref(msg::ATTR_TYPE_TMEM_OUTPUT, off, len, cookie));
     r.check(
         "register-shm-noncontig",
         a.ok() && buf.scattered(),
@@ -744,7 +369,10 @@ fn shm_count_limit(r: &mut Report, k: &Kernel, t: &mut Tee) {
     let mut refused = None;
     for (i, b) in bufs.iter().enumerate() {
         let cookie = 0xc0_0000 + i as u64;
-        let a = t.register(k, b, 0, PAGE_SIZE, cookie);
+        let a = t.register(
+            k,
+            b.memref(msg::ATTR_TYPE_TMEM_OUTPUT, 0, PAGE_SIZE, cookie),
+        );
         if a.ok() {
             registered.push(cookie);
         } else {
@@ -756,7 +384,10 @@ fn shm_count_limit(r: &mut Report, k: &Kernel, t: &mut Tee) {
     for c in &registered {
         unreg_ok &= t.unregister(k, *c).ok();
     }
-    let again = t.register(k, &bufs[0], 0, PAGE_SIZE, 0xc1_0000);
+    let again = t.register(
+        k,
+        bufs[0].memref(msg::ATTR_TYPE_TMEM_OUTPUT, 0, PAGE_SIZE, 0xc1_0000),
+    );
     let again_ok = again.ok() && t.unregister(k, 0xc1_0000).ok();
     r.check(
         "register-shm-count-limit",
@@ -902,7 +533,10 @@ fn bench(k: &Kernel, t: &mut Tee, name: &str, n: usize) -> bool {
     let buf = Scatter::new(16);
     let (s, ok3) = bench_one(k, n, || {
         let c = 0xbe_0001;
-        let a = t.register(k, &buf, 0, 16 * PAGE_SIZE, c);
+        let a = t.register(
+            k,
+            buf.memref(msg::ATTR_TYPE_TMEM_OUTPUT, 0, 16 * PAGE_SIZE, c),
+        );
         let b = t.unregister(k, c);
         a.ok() && b.ok()
     });
@@ -930,7 +564,7 @@ fn main(k: &mut Kernel) {
         passed: 0,
         failed: 0,
     };
-    let mut t = Tee::new(k);
+    let mut t = Tee::new(k, 0x7ee0_0000, ());
     println!("TSD-INFO {name} mode={} bench={n}", mode.name());
     let t0 = k.now();
     if cases {
