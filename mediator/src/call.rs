@@ -302,8 +302,11 @@ fn allowed<P: Platform>(cx: &mut Cx<'_, P>, g: &Guest, call: &StdCall) -> bool {
     list.contains(&TaUuid::from_words(p0.a, p0.b))
 }
 
-/// Xen translate_params: TMEM must be NONCONTIG (or null), RMEM and VALUE
-/// pass through. On failure every buffer this call made is released.
+/// Xen translate_params: TMEM must be NONCONTIG (or null), VALUE passes
+/// through. RMEM must name a buffer of this guest that this mediator
+/// tracks (deviation: Xen passes any cookie through): a registration made
+/// through an earlier mediator, whose pages nobody pins any more, cannot
+/// be reached. On failure every buffer this call made is released.
 fn translate_params<P: Platform>(
     cx: &mut Cx<'_, P>,
     g: &mut Guest,
@@ -327,10 +330,14 @@ fn translate_params<P: Platform>(
             msg::ATTR_TYPE_NONE
             | msg::ATTR_TYPE_VALUE_INPUT
             | msg::ATTR_TYPE_VALUE_OUTPUT
-            | msg::ATTR_TYPE_VALUE_INOUT
-            | msg::ATTR_TYPE_RMEM_INPUT
-            | msg::ATTR_TYPE_RMEM_OUTPUT
-            | msg::ATTR_TYPE_RMEM_INOUT => Ok(p),
+            | msg::ATTR_TYPE_VALUE_INOUT => Ok(p),
+            msg::ATTR_TYPE_RMEM_INPUT | msg::ATTR_TYPE_RMEM_OUTPUT | msg::ATTR_TYPE_RMEM_INOUT => {
+                // shm_ref (`optee_msg_param_rmem.shm_ref`) is the third word.
+                match g.find_buf(ShmCookie(p.c)) {
+                    Some(_) => Ok(p),
+                    None => Err(GuestError::BadParameters),
+                }
+            }
             _ => Err(GuestError::BadParameters),
         };
         match r {

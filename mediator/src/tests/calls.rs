@@ -247,12 +247,15 @@ fn bad_page_list_entries_rejected_without_leaking_pins() {
 #[test]
 fn rmem_and_value_pass_through_only_results_copied_back() {
     let mut w = world();
+    let p = w.tmem(G1, msg::ATTR_TYPE_TMEM_INOUT, list(0), data(0), 4096, 0x55);
+    w.write_arg(G1, arg(0), msg::CMD_REGISTER_SHM, 0, 0, &[p]);
+    assert_eq!(w.run(G1, arg(0), 1).ret, 0);
     let s = open(&mut w, G1);
     let rm = Param {
         attr: msg::ATTR_TYPE_RMEM_OUTPUT,
         a: 0,
         b: 64,
-        c: 0xdead,
+        c: 0x55,
     };
     let v = Param {
         attr: msg::ATTR_TYPE_VALUE_INPUT,
@@ -261,7 +264,7 @@ fn rmem_and_value_pass_through_only_results_copied_back() {
         c: 3,
     };
     let o = invoke(&mut w, G1, s, FN_NOP, &[rm, v]);
-    // OP-TEE rejects the unknown registered cookie, but saw both unchanged.
+    // OP-TEE saw both unchanged.
     assert_eq!(w.p.optee.seen.last().unwrap().params, vec![rm, v]);
     assert_eq!(o.params, vec![rm, v]);
     // Fields other than results are never written back: cmd/func intact.
@@ -271,6 +274,55 @@ fn rmem_and_value_pass_through_only_results_copied_back() {
         u32::from_le_bytes(hdr[..4].try_into().unwrap()),
         msg::CMD_INVOKE_COMMAND
     );
+}
+
+/// Deviation from Xen (which passes any shm_ref through): an RMEM must name a buffer this
+/// mediator tracks for the guest. A cookie it never registered — forged, another guest's, one
+/// already unregistered, or one registered through an earlier mediator whose pins Xen dropped
+/// when it died — is refused before OP-TEE sees it, so OP-TEE never touches unpinned pages.
+#[test]
+fn rmem_naming_an_unknown_cookie_never_reaches_optee() {
+    let mut w = world();
+    let s = open(&mut w, G1);
+    let seen = w.p.optee.seen.len();
+    for cookie in [0xdead, 0x55] {
+        let rm = Param {
+            attr: msg::ATTR_TYPE_RMEM_INOUT,
+            a: 0,
+            b: 64,
+            c: cookie,
+        };
+        let o = invoke(&mut w, G1, s, FN_NOP, &[rm]);
+        assert_eq!(
+            (o.x0, o.ret, o.origin),
+            (0, teec::ERROR_BAD_PARAMETERS, teec::ORIGIN_COMMS)
+        );
+    }
+    assert_eq!(w.p.optee.seen.len(), seen);
+    // Registered, used, unregistered: the old cookie is unknown again (also for a second
+    // UNREGISTER_SHM, whose parameter is an RMEM too).
+    let p = w.tmem(G1, msg::ATTR_TYPE_TMEM_INOUT, list(0), data(0), 4096, 0x55);
+    w.write_arg(G1, arg(0), msg::CMD_REGISTER_SHM, 0, 0, &[p]);
+    assert_eq!(w.run(G1, arg(0), 1).ret, 0);
+    let rm = Param {
+        attr: msg::ATTR_TYPE_RMEM_INPUT,
+        a: 0,
+        b: 0,
+        c: 0x55,
+    };
+    w.write_arg(G1, arg(0), msg::CMD_UNREGISTER_SHM, 0, 0, &[rm]);
+    let o = w.run(G1, arg(0), 1);
+    assert_eq!((o.x0, o.ret), (0, 0));
+    let seen = w.p.optee.seen.len();
+    w.write_arg(G1, arg(0), msg::CMD_UNREGISTER_SHM, 0, 0, &[rm]);
+    let o = w.run(G1, arg(0), 1);
+    assert_eq!(
+        (o.x0, o.ret, o.origin),
+        (0, teec::ERROR_BAD_PARAMETERS, teec::ORIGIN_COMMS)
+    );
+    assert_eq!(w.p.optee.seen.len(), seen);
+    assert_eq!(w.p.mem.pins(G1), 0);
+    assert_clean(&w);
 }
 
 #[test]
