@@ -282,7 +282,8 @@ def parse(name: str, overrides: list[str] | None = None) -> Scenario:
     if not os.path.isfile(path):
         raise ScenarioError(f"unknown scenario '{name}'; valid scenarios: {', '.join(available())}")
     rel = os.path.relpath(path, ROOT) if os.path.abspath(path).startswith(ROOT + os.sep) else path
-    lines = [(f"{rel}:{n}", line) for n, line in enumerate(open(path, encoding="utf-8"), 1)]
+    with open(path, encoding="utf-8") as f:
+        lines = [(f"{rel}:{n}", line) for n, line in enumerate(f, 1)]
     lines += [(f"--set {o}", o) for o in overrides or []]
 
     scalars: dict = {}
