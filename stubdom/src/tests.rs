@@ -159,6 +159,20 @@ fn sink() -> impl FnMut(core::fmt::Arguments<'_>) {
     |a| println!("{a}")
 }
 
+/// A server named "mediator" with the default configuration, probed through `xen`; `guests` as
+/// on the command line (`domid:name:label,...`), `notif`: offer async notifications.
+fn probe(xen: &mut FakeXen, shadow: &mut ShadowStore, guests: &str, notif: bool) -> Server {
+    Server::probe(
+        "mediator",
+        xen,
+        shadow,
+        Config::default(),
+        parse_guests(guests),
+        notif,
+    )
+    .expect("probe")
+}
+
 #[test]
 fn pieces_split_at_page_boundaries_and_refuse_wrapping() {
     let v: Vec<_> = pieces(0x4000_0ff0, 0x20).unwrap().collect();
@@ -206,17 +220,8 @@ fn ring_page_roundtrip() {
 fn lifecycle_and_fast_calls_through_the_server() {
     let mut xen = FakeXen::new(&[2]);
     let mut shadow = ShadowStore::new(64);
-    let guests = parse_guests("2:domu1:tee_guest_t");
     let mut out = sink();
-    let mut s = Server::probe(
-        "mediator",
-        &mut xen,
-        &mut shadow,
-        Config::default(),
-        guests,
-        false,
-    )
-    .expect("probe");
+    let mut s = probe(&mut xen, &mut shadow, "2:domu1:tee_guest_t", false);
     s.handle(
         &mut xen,
         &mut shadow,
@@ -357,15 +362,7 @@ fn async_notif_offered_only_to_guests_with_a_notification_interrupt() {
     let mut xen = FakeXen::new(&[2, 7]);
     let mut shadow = ShadowStore::new(64);
     let mut out = sink();
-    let mut s = Server::probe(
-        "mediator",
-        &mut xen,
-        &mut shadow,
-        Config::default(),
-        Vec::new(),
-        true,
-    )
-    .expect("probe");
+    let mut s = probe(&mut xen, &mut shadow, "", true);
     let caps = [u64::from(smc::EXCHANGE_CAPABILITIES), 0, 0, 0, 0, 0, 0, 0];
     for (seq, dom) in [(1, 2u16), (2, 7)] {
         s.handle(
@@ -394,18 +391,14 @@ fn async_notif_offered_only_to_guests_with_a_notification_interrupt() {
 /// knew of (as a leak would look).
 #[test]
 fn destroyed_line_reports_xen_pin_count() {
-    let guests = parse_guests("2:domu1:tee_guest_t,3:domu2:tee_guest_t");
     let mut xen = FakeXen::new(&[2, 3]);
     let mut shadow = ShadowStore::new(64);
-    let mut s = Server::probe(
-        "mediator",
+    let mut s = probe(
         &mut xen,
         &mut shadow,
-        Config::default(),
-        guests,
+        "2:domu1:tee_guest_t,3:domu2:tee_guest_t",
         false,
-    )
-    .expect("probe");
+    );
     let mut lines = Vec::new();
     let mut out = |a: core::fmt::Arguments<'_>| lines.push(alloc::format!("{a}"));
     for (seq, dom) in [(1, 2), (2, 3)] {
@@ -453,15 +446,7 @@ fn shm_cache_off_keeps_optee_cache_off() {
     let mut xen = FakeXen::new(&[2]);
     let mut shadow = ShadowStore::new(64);
     let mut out = sink();
-    let mut s = Server::probe(
-        "mediator",
-        &mut xen,
-        &mut shadow,
-        Config::default(),
-        parse_guests(""),
-        false,
-    )
-    .expect("probe");
+    let mut s = probe(&mut xen, &mut shadow, "", false);
     s.set_shm_cache(false);
     s.handle(
         &mut xen,
