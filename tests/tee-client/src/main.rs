@@ -187,12 +187,7 @@ fn session_cases(r: &mut Report, k: &Kernel, t: &mut Tee, mode: Mode, selftests:
     let mut buf = Scatter::new(5);
     let (off, len) = (0x123, 4 * PAGE_SIZE + 0x200);
     let sum = buf.fill(off, len);
-    let p = Param {
-        attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
-        a: buf.buf_ptr(off),
-        b: len as u64,
-        c: 0x7e5_0001,
-    };
+    let p = buf.memref(msg::ATTR_TYPE_TMEM_INOUT, off, len, 0x7e5_0001);
     let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
     let rest_ok = (off + 1..off + len).all(|i| buf.byte(i) == pattern(i));
     r.check(
@@ -220,12 +215,7 @@ fn session_cases(r: &mut Report, k: &Kernel, t: &mut Tee, mode: Mode, selftests:
 
     // More pages than the mediator allows in one buffer (Xen: MAX_SHM_BUFFER_PG 129).
     let big = Scatter::new(130);
-    let p = Param {
-        attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
-        a: big.buf_ptr(0),
-        b: (130 * PAGE_SIZE) as u64,
-        c: 0x7e5_0003,
-    };
+    let p = big.memref(msg::ATTR_TYPE_TMEM_INOUT, 0, 130 * PAGE_SIZE, 0x7e5_0003);
     let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
     r.check(
         "tmem-over-page-limit-refused",
@@ -238,12 +228,7 @@ fn session_cases(r: &mut Report, k: &Kernel, t: &mut Tee, mode: Mode, selftests:
     let mut big = Scatter::new(129);
     let len = 129 * PAGE_SIZE;
     let sum = big.fill(0, len);
-    let p = Param {
-        attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
-        a: big.buf_ptr(0),
-        b: len as u64,
-        c: 0x7e5_0004,
-    };
+    let p = big.memref(msg::ATTR_TYPE_TMEM_INOUT, 0, len, 0x7e5_0004);
     let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
     r.check(
         "tmem-at-page-limit",
@@ -268,12 +253,7 @@ fn session_cases(r: &mut Report, k: &Kernel, t: &mut Tee, mode: Mode, selftests:
     let sum = buf.fill(0, len);
     let e1 = buf.page_ipa(1) | 0x10;
     buf.set_entry(1, e1);
-    let p = Param {
-        attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
-        a: buf.buf_ptr(0),
-        b: len as u64,
-        c: 0x7e5_0005,
-    };
+    let p = buf.memref(msg::ATTR_TYPE_TMEM_INOUT, 0, len, 0x7e5_0005);
     let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
     let ok = if mode.accepts_unaligned_list_entry() {
         a.ok() && buf.byte(0) == sum
@@ -289,12 +269,7 @@ fn session_cases(r: &mut Report, k: &Kernel, t: &mut Tee, mode: Mode, selftests:
     // A page-list entry outside our RAM: the mediator cannot pin it.
     let mut buf = Scatter::new(2);
     buf.set_entry(1, 0x1000_0000);
-    let p = Param {
-        attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
-        a: buf.buf_ptr(0),
-        b: (2 * PAGE_SIZE) as u64,
-        c: 0x7e5_0006,
-    };
+    let p = buf.memref(msg::ATTR_TYPE_TMEM_INOUT, 0, 2 * PAGE_SIZE, 0x7e5_0006);
     let a = t.invoke(k, s, pta::CMD_PARAMS, &[p]);
     r.check(
         "page-list-entry-not-ram-refused",
