@@ -133,8 +133,9 @@ fn start<P: Platform>(
     v: Variant,
     out: &mut Regs,
 ) -> Result<(), GuestError> {
-    // Xen: allocate_std_call, bounded by OP-TEE's thread count.
-    if g.calls.len() >= cx.threads {
+    // Xen: allocate_std_call, bounded by OP-TEE's thread count (and the
+    // guest's own share of it, Limits::max_threads).
+    if g.calls.len() >= g.thread_cap(cx.threads) {
         return Err(GuestError::ThreadLimit);
     }
     let (arg, with_rpc) = locate(g, regs, v)?;

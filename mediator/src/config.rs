@@ -20,6 +20,11 @@ pub struct Limits {
     /// `MAX_TOTAL_SMH_BUF_PG` = 16384: OP-TEE's heap is finite and we cannot
     /// know its use, so the total is capped.
     pub max_pinned_pages: usize,
+    /// OP-TEE threads the guest's standard calls may hold at once (0: all of
+    /// them, Xen's bound). OP-TEE's threads are shared by every guest; a cap
+    /// per guest whose sum over the guests is at most the thread count
+    /// means a guest never has to wait for a thread another guest holds.
+    pub max_threads: usize,
 }
 
 impl Default for Limits {
@@ -28,9 +33,14 @@ impl Default for Limits {
             max_pages_per_buffer: 129,
             max_buffers: 16,
             max_pinned_pages: 16384,
+            max_threads: 0,
         }
     }
 }
+
+/// How long a call that holds no OP-TEE thread may wait for one that other
+/// guests' calls hold, before it fails ([`Config::thread_wait_ms`]).
+pub const DEFAULT_THREAD_WAIT_MS: u64 = 30_000;
 
 /// Policy for guests carrying one security label.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,12 +54,27 @@ pub struct LabelPolicy {
 }
 
 /// Mediator configuration.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Limits for guests whose label has no policy.
     pub default_limits: Limits,
     /// Per-label policies.
     pub labels: Vec<LabelPolicy>,
+    /// How long a guest's call may wait for an OP-TEE thread that calls of
+    /// other guests hold (see [`crate::Mediator::submit`]), in
+    /// milliseconds of the clock the caller passes; then it fails
+    /// (`OPTEE_SMC_RETURN_EBUSY`, counted as `GuestError::NoThread`).
+    pub thread_wait_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            default_limits: Limits::default(),
+            labels: Vec::new(),
+            thread_wait_ms: DEFAULT_THREAD_WAIT_MS,
+        }
+    }
 }
 
 impl Config {

@@ -40,10 +40,17 @@ pub enum GuestError {
     /// OPEN_SESSION to a TA not on the guest's allow-list:
     /// `TEEC_ERROR_ACCESS_DENIED`, origin COMMS, in the message.
     AccessDenied,
+    /// The call held no OP-TEE thread and waited longer than
+    /// [`crate::Config::thread_wait_ms`] for one that other guests' calls
+    /// held: `OPTEE_SMC_RETURN_EBUSY` (Linux reports a communication error;
+    /// ETHREAD_LIMIT would make it wait for a call of its own that does not
+    /// exist). ENABLE_SHM_CACHE then gets `OK` unforwarded (OP-TEE keeps
+    /// its cache off) and DISABLE_SHM_CACHE `ENOTAVAIL` (nothing more).
+    NoThread,
 }
 
 /// Number of [`GuestError`] variants (for per-kind counters).
-pub const GUEST_ERROR_KINDS: usize = 11;
+pub const GUEST_ERROR_KINDS: usize = 12;
 
 /// How an error reaches the guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,12 +98,47 @@ impl GuestError {
                 ret: teec::ERROR_ACCESS_DENIED,
                 origin: teec::ORIGIN_COMMS,
             },
+            GuestError::NoThread => Answer::X0(ret::EBUSY),
         }
     }
 
     /// Index for per-kind counters.
     pub const fn index(self) -> usize {
         self as usize
+    }
+
+    /// Every variant, in [`GuestError::index`] order.
+    pub const ALL: [GuestError; GUEST_ERROR_KINDS] = [
+        GuestError::UnknownFunction,
+        GuestError::Unavailable,
+        GuestError::NotAvailable,
+        GuestError::BadAddress,
+        GuestError::BadCommand,
+        GuestError::ThreadLimit,
+        GuestError::NoMemory,
+        GuestError::BadResume,
+        GuestError::BadParameters,
+        GuestError::LimitReached,
+        GuestError::AccessDenied,
+        GuestError::NoThread,
+    ];
+
+    /// A short name for statistics (`err_<name>=N` in the mediator's `TSD-STATS` lines).
+    pub const fn name(self) -> &'static str {
+        match self {
+            GuestError::UnknownFunction => "unknown",
+            GuestError::Unavailable => "unavailable",
+            GuestError::NotAvailable => "notavail",
+            GuestError::BadAddress => "badaddr",
+            GuestError::BadCommand => "badcmd",
+            GuestError::ThreadLimit => "threadlimit",
+            GuestError::NoMemory => "nomem",
+            GuestError::BadResume => "badresume",
+            GuestError::BadParameters => "badparam",
+            GuestError::LimitReached => "limit",
+            GuestError::AccessDenied => "denied",
+            GuestError::NoThread => "nothread",
+        }
     }
 }
 
@@ -122,4 +164,21 @@ pub enum LifecycleError {
     VmCreatedFailed(u64),
     /// No guest with this domid.
     UnknownGuest,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_kind_in_index_order_with_distinct_names() {
+        for (i, e) in GuestError::ALL.iter().enumerate() {
+            assert_eq!(e.index(), i);
+        }
+        for (i, a) in GuestError::ALL.iter().enumerate() {
+            for b in GuestError::ALL.iter().skip(i + 1) {
+                assert_ne!(a.name(), b.name());
+            }
+        }
+    }
 }

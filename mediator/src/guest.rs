@@ -164,6 +164,15 @@ impl Guest {
         }
     }
 
+    /// Standard calls the guest may have in OP-TEE at once: its
+    /// `max_threads` limit, at most OP-TEE's `threads`.
+    pub fn thread_cap(&self, threads: usize) -> usize {
+        match self.limits.max_threads {
+            0 => threads,
+            n => n.min(threads),
+        }
+    }
+
     /// A new call serial (never 0).
     pub fn serial(&mut self) -> u64 {
         let s = self.next_serial;

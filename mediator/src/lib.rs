@@ -3,7 +3,8 @@
 //! Everything Xen's in-hypervisor mediator (`xen/arch/arm/tee/optee.c`,
 //! Xen 4.17) does for a guest, as a library that knows nothing about Xen or
 //! the hardware. The kernel feeds it trapped guest SMCs
-//! ([`Mediator::handle_call`]) and lifecycle events
+//! ([`Mediator::submit`], answers of waiting calls from
+//! [`Mediator::next_answer`]) and lifecycle events
 //! ([`Mediator::guest_created`], [`Mediator::guest_destroying`]) and gives
 //! it a [`Platform`]: guest memory by IPA, page pinning and translation,
 //! the real SMC, and shadow pages of its own memory.
@@ -48,7 +49,7 @@ mod tests;
 
 pub use config::{Config, LabelPolicy, Limits};
 pub use error::{Answer, GuestError, LifecycleError, ProbeError};
-pub use mediator::{Mediator, Progress, MEDIATOR_SMC_COUNT};
+pub use mediator::{Mediator, Progress, Reply, Suspended, MEDIATOR_SMC_COUNT};
 pub use platform::{
     GuestMemory, MemFault, NoShadowPage, PinFault, PinnedPage, Pinning, Platform, SecureWorld,
     ShadowPage, ShadowPages,

@@ -1,9 +1,9 @@
 //! The mediator: guests, dispatch of trapped calls, fast calls, lifecycle,
 //! async notifications, statistics.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 
-use crate::abi::{caps, regpair, ret, smc, OPTEE_MSG_UID};
+use crate::abi::{caps, regpair, ret, rpc, smc, OPTEE_MSG_UID};
 use crate::call::{fail_x0, return_from_rpc, std_call, Cx, Variant};
 use crate::config::Config;
 use crate::error::{GuestError, LifecycleError, ProbeError};
@@ -19,6 +19,60 @@ pub const MEDIATOR_SMC_COUNT: u64 = 16;
 /// Async notification values fetched per guest per interrupt at most.
 const NOTIF_POLL_BUDGET: usize = 64;
 
+/// Calls of one guest that may wait for an OP-TEE thread at once. Each
+/// waiting call is a paused vCPU of that guest, so a guest has at most as
+/// many as vCPUs; past this bound a call fails at once (`NoThread`).
+const MAX_WAITING_PER_GUEST: usize = 64;
+
+/// What [`Mediator::submit`] does with a trapped call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Give the guest's vCPU these registers now.
+    Now(Regs),
+    /// The call waits for an OP-TEE thread that other guests' calls hold;
+    /// its answer comes later from [`Mediator::next_answer`], with the tag
+    /// it was submitted with. Keep the vCPU waiting until then.
+    Held,
+}
+
+/// A call waiting for an OP-TEE thread ([`Reply::Held`]).
+#[derive(Clone, Copy, Debug)]
+struct Waiting {
+    dom: DomId,
+    tag: u64,
+    regs: Regs,
+    since_ms: u64,
+}
+
+/// Whether function `fid` needs an OP-TEE thread, and the answer OP-TEE
+/// (or the mediator) gives when none is free: ETHREAD_LIMIT for a new
+/// standard call, EBUSY for the SHM cache switches (`optee_smc.h`; OP-TEE's
+/// `thread_{en,dis}able_prealloc_rpc_cache` refuse while any thread of any
+/// guest is in use).
+fn busy_answer(fid: u64) -> Option<u64> {
+    match u32::try_from(fid & 0xFFFF_FFFF) {
+        Ok(smc::CALL_WITH_ARG | smc::CALL_WITH_RPC_ARG | smc::CALL_WITH_REGD_ARG) => {
+            Some(ret::ETHREAD_LIMIT)
+        }
+        Ok(smc::ENABLE_SHM_CACHE | smc::DISABLE_SHM_CACHE) => Some(ret::EBUSY),
+        _ => None,
+    }
+}
+
+/// What a call that waited too long gets ([`GuestError::NoThread`]).
+fn no_thread_answer(regs: &Regs) -> Regs {
+    let mut out = *regs;
+    out[0] = match u32::try_from(regs[0] & 0xFFFF_FFFF) {
+        // OP-TEE keeps its RPC argument cache off: the guest loses nothing.
+        Ok(smc::ENABLE_SHM_CACHE) => ret::OK,
+        // Nothing more to hand back (the mediator keeps what OP-TEE still
+        // caches until the guest is destroyed).
+        Ok(smc::DISABLE_SHM_CACHE) => ret::ENOTAVAIL,
+        _ => ret::EBUSY,
+    };
+    out
+}
+
 /// Outcome of one bounded teardown step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Progress {
@@ -26,6 +80,41 @@ pub enum Progress {
     Done,
     /// More work remains; call again.
     Pending,
+}
+
+/// One standard call suspended in an RPC ([`Mediator::suspended`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Suspended {
+    /// OP-TEE's thread ID (`u32::MAX` when unknown).
+    pub thread: u32,
+    /// The RPC function OP-TEE returned with (`OPTEE_SMC_RPC_FUNC_*`).
+    pub func: u32,
+    /// For `RPC_FUNC_CMD`, the command (`OPTEE_RPC_CMD_*`).
+    pub cmd: u32,
+}
+
+impl Suspended {
+    /// A short name of what the call waits for in the guest: `alloc`, `free`, `irq` (a foreign
+    /// interrupt), or the RPC command (`load-ta`, `notif`, `suspend`, ...).
+    pub fn what(&self) -> &'static str {
+        match self.func {
+            ret::RPC_FUNC_ALLOC => "alloc",
+            ret::RPC_FUNC_FREE => "free",
+            ret::RPC_FUNC_FOREIGN_INTR => "irq",
+            ret::RPC_FUNC_CMD => match self.cmd {
+                rpc::CMD_LOAD_TA => "load-ta",
+                rpc::CMD_RPMB => "rpmb",
+                rpc::CMD_FS => "fs",
+                rpc::CMD_GET_TIME => "time",
+                rpc::CMD_NOTIFICATION => "notif",
+                rpc::CMD_SUSPEND => "suspend",
+                rpc::CMD_SHM_ALLOC => "shm-alloc",
+                rpc::CMD_SHM_FREE => "shm-free",
+                _ => "cmd",
+            },
+            _ => "?",
+        }
+    }
 }
 
 /// The OP-TEE mediator for all guests. Knows nothing of Xen: every effect
@@ -36,6 +125,11 @@ pub struct Mediator {
     threads: usize,
     guests: BTreeMap<DomId, Guest>,
     pool: ShadowPool,
+    /// Calls waiting for an OP-TEE thread, oldest first.
+    waiting: VecDeque<Waiting>,
+    /// An OP-TEE thread may have become free since the oldest waiting call
+    /// was last tried.
+    thread_freed: bool,
 }
 
 impl Mediator {
@@ -49,6 +143,8 @@ impl Mediator {
             // Enough cached shadow pages for every thread's argument and one
             // page list each, so a warm path never allocates.
             pool: ShadowPool::new(threads.saturating_mul(4).saturating_add(8)),
+            waiting: VecDeque::new(),
+            thread_freed: false,
         }
     }
 
@@ -130,6 +226,10 @@ impl Mediator {
         };
         let created = g.state != GuestState::Unavailable;
         g.state = GuestState::Destroying;
+        // Its waiting calls die with its vCPUs; its threads go back to
+        // OP-TEE with VM_DESTROYED below.
+        self.waiting.retain(|w| w.dom != dom);
+        self.thread_freed = true;
         let mut left = budget.max(1);
         while left > 0 {
             left = left.saturating_sub(1);
@@ -181,8 +281,167 @@ impl Mediator {
         Progress::Pending
     }
 
+    /// Handles one trapped SMC/HVC of guest `dom` (its vCPU waits) and
+    /// either answers it at once or keeps it waiting for an OP-TEE thread.
+    ///
+    /// OP-TEE's threads are shared by all guests, but a guest only knows its
+    /// own calls: Linux's driver answers ETHREAD_LIMIT (and EBUSY for the
+    /// SHM cache switches) by waiting until one of *its own* calls completes
+    /// (`optee_cq_wait_for_completion`), forever if it has none. So a guest
+    /// that holds no OP-TEE thread is never answered that way: its call
+    /// waits here, first in, first out, and is tried again whenever a thread
+    /// may have become free ([`Mediator::next_answer`]). A guest that holds
+    /// threads still gets ETHREAD_LIMIT (its own calls will wake it), also
+    /// while others wait, so that a freed thread goes to the guests that
+    /// waited first. A call waits at most [`Config::thread_wait_ms`]
+    /// (`now_ms` is any monotonic clock in milliseconds), then fails with
+    /// [`GuestError::NoThread`].
+    pub fn submit<P: Platform>(
+        &mut self,
+        p: &mut P,
+        dom: DomId,
+        tag: u64,
+        regs: Regs,
+        now_ms: u64,
+    ) -> Reply {
+        let busy = busy_answer(regs[0]);
+        let holds = match self.guests.get(&dom) {
+            Some(g) if g.state == GuestState::Active => g.calls.len(),
+            _ => return Reply::Now(self.handle_call(p, dom, regs)),
+        };
+        if let (Some(b), false) = (busy, self.waiting.is_empty()) {
+            if holds == 0 {
+                return self.wait(dom, tag, regs, now_ms);
+            }
+            // Others wait for the next free thread; this guest's own calls
+            // will wake it.
+            if let Some(g) = self.guests.get_mut(&dom) {
+                g.stats.calls = g.stats.calls.saturating_add(1);
+                if b == ret::ETHREAD_LIMIT {
+                    g.stats.error(GuestError::ThreadLimit);
+                }
+            }
+            let mut out = regs;
+            out[0] = b;
+            return Reply::Now(out);
+        }
+        let out = self.handle_call(p, dom, regs);
+        if busy == Some(out[0]) && self.holds(dom) == 0 {
+            self.uncount(dom, regs[0]);
+            return self.wait(dom, tag, regs, now_ms);
+        }
+        self.note_thread_use(regs[0], out[0]);
+        Reply::Now(out)
+    }
+
+    /// The next answer for a call [`Mediator::submit`] kept waiting, if one
+    /// is due: a call that waited longer than [`Config::thread_wait_ms`]
+    /// (answered [`GuestError::NoThread`]), or the oldest waiting call when
+    /// an OP-TEE thread may have become free (tried again; it keeps waiting
+    /// if OP-TEE still has none). Call it after every submitted call and
+    /// periodically, until it returns `None`. Returns the guest, the call's
+    /// tag and the registers for its vCPU.
+    pub fn next_answer<P: Platform>(
+        &mut self,
+        p: &mut P,
+        now_ms: u64,
+    ) -> Option<(DomId, u64, Regs)> {
+        let wait_ms = self.config.thread_wait_ms;
+        if let Some(i) = self
+            .waiting
+            .iter()
+            .position(|w| now_ms.saturating_sub(w.since_ms) >= wait_ms)
+        {
+            let w = self.waiting.remove(i)?;
+            if let Some(g) = self.guests.get_mut(&w.dom) {
+                g.stats.calls = g.stats.calls.saturating_add(1);
+                g.stats.error(GuestError::NoThread);
+            }
+            return Some((w.dom, w.tag, no_thread_answer(&w.regs)));
+        }
+        if !self.thread_freed {
+            return None;
+        }
+        let w = self.waiting.pop_front()?;
+        let out = self.handle_call(p, w.dom, w.regs);
+        if busy_answer(w.regs[0]) == Some(out[0]) && self.holds(w.dom) == 0 {
+            // Still none free: keep its place and wait for the next one.
+            self.uncount(w.dom, w.regs[0]);
+            self.waiting.push_front(w);
+            self.thread_freed = false;
+            return None;
+        }
+        self.note_thread_use(w.regs[0], out[0]);
+        // More threads may be free: try the next waiting call too.
+        self.thread_freed = true;
+        Some((w.dom, w.tag, out))
+    }
+
+    /// Calls waiting for an OP-TEE thread ([`Reply::Held`]).
+    pub fn waiting_calls(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Calls of `dom` waiting for an OP-TEE thread.
+    pub fn waiting_calls_of(&self, dom: DomId) -> usize {
+        self.waiting.iter().filter(|w| w.dom == dom).count()
+    }
+
+    /// Takes back the counting of a try that ended waiting (a waiting call
+    /// counts once, when it is answered).
+    fn uncount(&mut self, dom: DomId, fid: u64) {
+        if let Some(g) = self.guests.get_mut(&dom) {
+            g.stats.calls = g.stats.calls.saturating_sub(1);
+            if busy_answer(fid) == Some(ret::ETHREAD_LIMIT) {
+                g.stats.std_calls = g.stats.std_calls.saturating_sub(1);
+            }
+        }
+    }
+
+    fn holds(&self, dom: DomId) -> usize {
+        self.guests.get(&dom).map_or(0, |g| g.calls.len())
+    }
+
+    fn wait(&mut self, dom: DomId, tag: u64, regs: Regs, now_ms: u64) -> Reply {
+        let n = self.waiting_calls_of(dom);
+        let Some(g) = self.guests.get_mut(&dom) else {
+            return Reply::Now(no_thread_answer(&regs));
+        };
+        if n >= MAX_WAITING_PER_GUEST {
+            g.stats.calls = g.stats.calls.saturating_add(1);
+            g.stats.error(GuestError::NoThread);
+            return Reply::Now(no_thread_answer(&regs));
+        }
+        g.stats.thread_waits = g.stats.thread_waits.saturating_add(1);
+        self.waiting.push_back(Waiting {
+            dom,
+            tag,
+            regs,
+            since_ms: now_ms,
+        });
+        Reply::Held
+    }
+
+    /// A standard call that ended (answered anything but an RPC or the busy
+    /// answer) gave its OP-TEE thread back.
+    fn note_thread_use(&mut self, fid: u64, x0: u64) {
+        let std = matches!(
+            u32::try_from(fid & 0xFFFF_FFFF),
+            Ok(smc::CALL_WITH_ARG
+                | smc::CALL_WITH_RPC_ARG
+                | smc::CALL_WITH_REGD_ARG
+                | smc::RETURN_FROM_RPC)
+        );
+        if std && !ret::is_rpc(x0) && x0 != ret::ETHREAD_LIMIT {
+            self.thread_freed = true;
+        }
+    }
+
     /// Handles one trapped SMC/HVC of guest `dom` and returns x0..x7 for its
-    /// vCPU. Registers the mediator does not set keep the guest's values.
+    /// vCPU at once. Registers the mediator does not set keep the guest's
+    /// values. A call that needs an OP-TEE thread may be answered
+    /// ETHREAD_LIMIT or EBUSY because *other* guests hold every thread:
+    /// the product uses [`Mediator::submit`], which keeps such calls waiting.
     pub fn handle_call<P: Platform>(&mut self, p: &mut P, dom: DomId, regs: Regs) -> Regs {
         let mut out = regs;
         let Some(g) = self.guests.get_mut(&dom) else {
@@ -319,6 +578,22 @@ impl Mediator {
     /// Standard calls of `dom` suspended in an RPC.
     pub fn suspended_calls(&self, dom: DomId) -> usize {
         self.guests.get(&dom).map_or(0, |g| g.calls.len())
+    }
+
+    /// The standard calls of `dom` that hold an OP-TEE thread while they wait in the guest: the
+    /// mediator's view of OP-TEE's threads (every thread a guest holds is one of these, or the
+    /// one running now).
+    pub fn suspended(&self, dom: DomId) -> impl Iterator<Item = Suspended> + '_ {
+        self.guests
+            .get(&dom)
+            .into_iter()
+            .flat_map(|g| g.calls.iter())
+            .filter(|c| !c.in_flight)
+            .map(|c| Suspended {
+                thread: c.thread.map_or(u32::MAX, |t| t.0),
+                func: c.rpc_func,
+                cmd: c.rpc_cmd,
+            })
     }
 
     /// Shadow pages cached by the mediator.

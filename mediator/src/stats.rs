@@ -23,6 +23,9 @@ pub struct GuestStats {
     pub sessions_opened: u64,
     /// Async notification values delivered to the guest.
     pub notifications: u64,
+    /// Calls that waited in the mediator for an OP-TEE thread held by other
+    /// guests' calls (instead of an ETHREAD_LIMIT or EBUSY answer).
+    pub thread_waits: u64,
 }
 
 impl GuestStats {

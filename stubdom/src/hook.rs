@@ -34,6 +34,9 @@ pub trait Hook {
     fn write_page(&self, page: &Self::Page, off: usize, data: &[u8]);
     /// Done with a page (an implementation may keep it mapped: see [`crate::mapcache`]).
     fn unmap(&mut self, page: Self::Page);
+    /// A monotonic clock in milliseconds (the bound on calls waiting for an OP-TEE thread,
+    /// [`mediator::Mediator::submit`]).
+    fn now_ms(&self) -> u64;
     /// A CALL request is about to be handled (for profiling; its end is `respond`).
     fn begin_call(&mut self) {}
     /// Drop every mapping of `domid` still kept (it is created anew or destroyed).

@@ -200,6 +200,9 @@ impl Hook for Xen<'_> {
     fn unmap(&mut self, _page: usize) {
         // Kept mapped in the cache.
     }
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.k.since(kernel::time::Instant(0)).as_millis()).unwrap_or(u64::MAX)
+    }
     fn begin_call(&mut self) {
         if self.prof.is_some() {
             self.call_t0 = Some(self.k.now());
@@ -213,7 +216,8 @@ impl Hook for Xen<'_> {
 }
 
 /// The core's configuration: Xen's limits unless `max-buffers=` / `max-pages=` (pages per
-/// buffer) / `max-pinned=` say otherwise.
+/// buffer) / `max-pinned=` / `max-threads=` (OP-TEE threads a guest may hold) say otherwise;
+/// `thread-wait-ms=`: how long a call may wait for an OP-TEE thread other guests hold.
 fn config_from(args: &kernel::bootargs::Bootargs<'_>) -> mediator::Config {
     let mut c = mediator::Config::default();
     let l = &mut c.default_limits;
@@ -221,6 +225,8 @@ fn config_from(args: &kernel::bootargs::Bootargs<'_>) -> mediator::Config {
     l.max_buffers = get("max-buffers").unwrap_or(l.max_buffers);
     l.max_pages_per_buffer = get("max-pages").unwrap_or(l.max_pages_per_buffer);
     l.max_pinned_pages = get("max-pinned").unwrap_or(l.max_pinned_pages);
+    l.max_threads = get("max-threads").unwrap_or(l.max_threads);
+    c.thread_wait_ms = args.get_u64("thread-wait-ms").unwrap_or(c.thread_wait_ms);
     c
 }
 
@@ -341,6 +347,19 @@ fn main(k: &mut Kernel) {
                     call_t0: None,
                 },
                 &mut shadow,
+            );
+        }
+        if server.waiting_calls() > 0 {
+            // Calls waiting for an OP-TEE thread: their bound holds without new calls.
+            server.answer_waiting(
+                &mut Xen {
+                    k,
+                    maps: &mut maps,
+                    prof: &mut prof,
+                    call_t0: None,
+                },
+                &mut shadow,
+                &mut out,
             );
         }
         let took = k.since(t0);

@@ -20,7 +20,7 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::fmt;
 use mediator::abi::{caps, ret, smc};
-use mediator::{ClientId, Config, DomId, GuestStats, Mediator, ProbeError, Progress};
+use mediator::{ClientId, Config, DomId, GuestStats, Mediator, ProbeError, Progress, Reply};
 use xenif::hook::shared::Shared;
 use xenif::hook::{req, BackRing, Request, F_TEE_KNOWN};
 
@@ -73,8 +73,15 @@ pub struct ServerStats {
     pub requests: u64,
     /// Calls answered.
     pub calls: u64,
-    /// Answers Xen refused (the call had timed out, or the guest went away).
+    /// Answers Xen refused (the guest went away).
     pub respond_failed: u64,
+}
+
+/// A CALL the core keeps waiting for an OP-TEE thread ([`Reply::Held`]): what its answer needs.
+#[derive(Clone, Copy, Debug)]
+struct HeldCall {
+    domid: u16,
+    vcpu: u32,
 }
 
 /// The mediator domain's state.
@@ -99,6 +106,8 @@ pub struct Server {
     pub stats: ServerStats,
     /// The test-only crash trigger (off by default).
     panic_after: PanicAfter,
+    /// CALLs waiting for an OP-TEE thread, by ring sequence number (the core's tag).
+    held: BTreeMap<u64, HeldCall>,
 }
 
 impl Server {
@@ -129,6 +138,7 @@ impl Server {
             gone: BTreeMap::new(),
             stats: ServerStats::default(),
             panic_after: PanicAfter::default(),
+            held: BTreeMap::new(),
         })
     }
 
@@ -243,6 +253,8 @@ impl Server {
                 {}
                 self.live.remove(&rq.domid);
                 self.notif_irq.remove(&rq.domid);
+                // Its waiting calls went with it (the core dropped them; Xen ends its vCPUs).
+                self.held.retain(|_, h| h.domid != rq.domid);
                 hook.forget(rq.domid);
                 // `pinned`: the core's count when the guest died; `xen_pinned`: what Xen still
                 // holds for it after our teardown, before `release` (which drops whatever is
@@ -284,7 +296,22 @@ impl Server {
                     x[0] = ret::OK;
                     x
                 } else {
-                    self.mediator.handle_call(&mut p, dom, rq.x)
+                    let now = p.hook.now_ms();
+                    match self.mediator.submit(&mut p, dom, rq.seq, rq.x, now) {
+                        Reply::Now(x) => x,
+                        Reply::Held => {
+                            // Its vCPU stays paused in Xen; `answer_waiting` completes it.
+                            self.held.insert(
+                                rq.seq,
+                                HeldCall {
+                                    domid: rq.domid,
+                                    vcpu: rq.vcpu,
+                                },
+                            );
+                            self.answer_waiting(hook, shadow, out);
+                            return;
+                        }
+                    }
                 };
                 if (rq.x[0] & 0xFFFF_FFFF) == u64::from(smc::EXCHANGE_CAPABILITIES)
                     && x[0] == ret::OK
@@ -298,17 +325,69 @@ impl Server {
                         x[3] = 0;
                     }
                 }
-                self.stats.calls = self.stats.calls.saturating_add(1);
-                if let Err(e) = hook.respond(rq.seq, rq.domid, rq.vcpu, x) {
-                    self.stats.respond_failed = self.stats.respond_failed.saturating_add(1);
-                    out(format_args!(
-                        "TSD-INFO {name} answer to dom{} vCPU{} seq {} refused: {e:?}",
-                        rq.domid, rq.vcpu, rq.seq
-                    ));
-                }
+                self.respond(hook, rq.seq, rq.domid, rq.vcpu, x, out);
+                self.answer_waiting(hook, shadow, out);
             }
             k => out(format_args!("TSD-INFO {name} unknown request type {k}")),
         }
+    }
+
+    fn respond<H: Hook>(
+        &mut self,
+        hook: &mut H,
+        seq: u64,
+        domid: u16,
+        vcpu: u32,
+        x: [u64; 8],
+        out: Sink<'_>,
+    ) {
+        let name = self.name;
+        self.stats.calls = self.stats.calls.saturating_add(1);
+        if let Err(e) = hook.respond(seq, domid, vcpu, x) {
+            self.stats.respond_failed = self.stats.respond_failed.saturating_add(1);
+            out(format_args!(
+                "TSD-INFO {name} answer to dom{domid} vCPU{vcpu} seq {seq} refused: {e:?}"
+            ));
+        }
+    }
+
+    /// Answers the calls that waited for an OP-TEE thread and are due: one got a thread, or ran
+    /// out of time ([`Mediator::next_answer`]). Called after every call and periodically (the
+    /// event loop's turns), so that the bound on the wait holds without new calls.
+    pub fn answer_waiting<H: Hook>(
+        &mut self,
+        hook: &mut H,
+        shadow: &mut ShadowStore,
+        out: Sink<'_>,
+    ) {
+        loop {
+            let now = hook.now_ms();
+            let next = {
+                let mut p = HookPlatform {
+                    hook: &mut *hook,
+                    shadow: &mut *shadow,
+                };
+                self.mediator.next_answer(&mut p, now)
+            };
+            let Some((dom, seq, x)) = next else {
+                return;
+            };
+            match self.held.remove(&seq) {
+                Some(h) if h.domid == dom.0 => self.respond(hook, seq, h.domid, h.vcpu, x, out),
+                _ => {
+                    let name = self.name;
+                    out(format_args!(
+                        "TSD-INFO {name} answer for dom{} seq {seq}: no such waiting call",
+                        dom.0
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Calls waiting for an OP-TEE thread.
+    pub fn waiting_calls(&self) -> usize {
+        self.held.len()
     }
 
     /// OP-TEE raised its notification interrupt: fetch the values per guest and raise the
@@ -352,6 +431,7 @@ impl Server {
 
     fn print_one(&self, domid: u16, s: &GuestStats, live: bool, out: Sink<'_>) {
         let (gname, label) = lookup(&self.guests, domid);
+        let suspended: Vec<mediator::Suspended> = self.mediator.suspended(DomId(domid)).collect();
         out(format_args!(
             "TSD-STATS {} {}",
             self.name,
@@ -361,6 +441,8 @@ impl Server {
                 label: &label,
                 stats: s,
                 live,
+                suspended: &suspended,
+                waiting: self.mediator.waiting_calls_of(DomId(domid)),
             }
         ));
     }

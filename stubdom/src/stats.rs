@@ -2,10 +2,14 @@
 //! `stats-ms=`, at teardown, and when asked), read by `scripts/run` into its summary table.
 //!
 //! `TSD-STATS <mediator> domid=D name=N label=L client=C calls=N std=N rpc=N errors=N pinned=N
-//! peak=N sessions=N notif=N state=live|destroyed`
+//! peak=N sessions=N notif=N held=N [threads=tT:WHAT,...] thread_waits=N waiting=N
+//! state=live|destroyed [err_KIND=N ...]` (`held`: calls suspended in an RPC, each holding an OP-TEE thread;
+//! `threads`: their thread IDs and what each waits for in the guest, see
+//! [`mediator::Suspended::what`]; `thread_waits`: calls that waited for a thread other guests'
+//! calls held; `waiting`: such calls now)
 
 use core::fmt;
-use mediator::{ClientId, DomId, GuestStats};
+use mediator::{ClientId, DomId, GuestStats, Suspended};
 
 /// One guest's line (without the `TSD-STATS <mediator>` prefix).
 #[derive(Debug)]
@@ -20,6 +24,10 @@ pub struct Line<'a> {
     pub stats: &'a GuestStats,
     /// Still a guest of the mediator.
     pub live: bool,
+    /// Its calls suspended in an RPC now, each holding an OP-TEE thread.
+    pub suspended: &'a [Suspended],
+    /// Its calls waiting for an OP-TEE thread now.
+    pub waiting: usize,
 }
 
 impl fmt::Display for Line<'_> {
@@ -33,7 +41,7 @@ impl fmt::Display for Line<'_> {
         };
         write!(
             f,
-            "domid={} name={} label={} client={} calls={} std={} rpc={} errors={} pinned={} peak={} sessions={} notif={} state={}",
+            "domid={} name={} label={} client={} calls={} std={} rpc={} errors={} pinned={} peak={} sessions={} notif={}",
             self.domid,
             self.name,
             label,
@@ -46,25 +54,24 @@ impl fmt::Display for Line<'_> {
             s.peak_pinned_pages,
             s.open_sessions,
             s.notifications,
-            if self.live { "live" } else { "destroyed" }
         )?;
-        // The non-zero error kinds (mediator::GuestError order).
-        const KINDS: [&str; mediator::error::GUEST_ERROR_KINDS] = [
-            "unknown",
-            "unavailable",
-            "notavail",
-            "badaddr",
-            "badcmd",
-            "threadlimit",
-            "nomem",
-            "badresume",
-            "badparam",
-            "limit",
-            "denied",
-        ];
-        for (k, n) in KINDS.iter().zip(s.errors.iter()) {
+        // OP-TEE threads the guest holds, and what each waits for in the guest.
+        write!(f, " held={}", self.suspended.len())?;
+        for (i, c) in self.suspended.iter().enumerate() {
+            let sep = if i == 0 { " threads=" } else { "," };
+            write!(f, "{sep}t{}:{}", c.thread, c.what())?;
+        }
+        // Calls that waited for a thread other guests held, and those waiting now.
+        write!(
+            f,
+            " thread_waits={} waiting={}",
+            s.thread_waits, self.waiting
+        )?;
+        write!(f, " state={}", if self.live { "live" } else { "destroyed" })?;
+        // The non-zero error kinds (names and order: mediator::GuestError::ALL).
+        for (k, n) in mediator::GuestError::ALL.iter().zip(s.errors.iter()) {
             if *n > 0 {
-                write!(f, " err_{k}={n}")?;
+                write!(f, " err_{}={n}", k.name())?;
             }
         }
         Ok(())

@@ -29,6 +29,11 @@ struct FakeXen {
     known: Vec<u64>,
     /// Function IDs and clients of the secure calls made.
     secure_calls: Vec<(u32, u64)>,
+    /// The clock (`Hook::now_ms`).
+    now_ms: u64,
+    /// OP-TEE answers the SHM cache switches EBUSY, as it does while any thread (of any guest)
+    /// is in use.
+    optee_busy: bool,
 }
 
 struct FakePage {
@@ -51,12 +56,17 @@ impl FakeXen {
             released: Vec::new(),
             known: Vec::new(),
             secure_calls: Vec::new(),
+            now_ms: 0,
+            optee_busy: false,
         }
     }
 }
 
 impl Hook for FakeXen {
     type Page = FakePage;
+    fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
     fn respond(&mut self, seq: u64, domid: u16, _vcpu: u32, x: [u64; 8]) -> XenResult<()> {
         self.responses.push((seq, domid, x));
         Ok(())
@@ -96,6 +106,9 @@ impl Hook for FakeXen {
                 return Err(XenError::EEXIST);
             }
             self.known.push(x[1]);
+        }
+        if self.optee_busy && (fid == smc::ENABLE_SHM_CACHE || fid == smc::DISABLE_SHM_CACHE) {
+            return Ok([ret::EBUSY, 0, 0, 0, 0, 0, 0, 0]);
         }
         Ok(self.sim.smc(x))
     }
@@ -472,4 +485,58 @@ fn shm_cache_off_keeps_optee_cache_off() {
         .iter()
         .all(|&(f, _)| f != smc::ENABLE_SHM_CACHE));
     assert!(xen.secure_calls.contains(&(smc::DISABLE_SHM_CACHE, 3)));
+}
+
+/// Issue 11, cause 1 at the service: a call that needs an OP-TEE thread while other guests hold
+/// them all (here: OP-TEE answering the SHM cache switch EBUSY) is not answered EBUSY, which
+/// Linux would wait on for a call of its own that does not exist. Its vCPU stays paused, other
+/// calls go on, and it is answered through `respond` with its own sequence number and vCPU once
+/// due (here: at the bound, `Config::thread_wait_ms`, with the event loop's periodic call).
+#[test]
+fn a_call_waiting_for_a_thread_is_answered_later_with_its_own_seq() {
+    let mut xen = FakeXen::new(&[2, 3]);
+    let mut shadow = ShadowStore::new(64);
+    let mut out = sink();
+    let mut s = probe(&mut xen, &mut shadow, "", false);
+    for (seq, d) in [(1, 2), (2, 3)] {
+        s.handle(
+            &mut xen,
+            &mut shadow,
+            &request(seq, req::CREATED, d, [0; 8]),
+            &mut out,
+        );
+    }
+    xen.optee_busy = true;
+    let disable = [u64::from(smc::DISABLE_SHM_CACHE), 0, 0, 0, 0, 0, 0, 0];
+    let mut rq = request(3, req::CALL, 2, disable);
+    rq.vcpu = 1;
+    s.handle(&mut xen, &mut shadow, &rq, &mut out);
+    assert!(
+        xen.responses.is_empty(),
+        "answered EBUSY at once: {:?}",
+        xen.responses
+    );
+    assert_eq!(s.waiting_calls(), 1);
+    // Another guest's calls are served meanwhile.
+    let uid = [u64::from(smc::CALLS_UID), 0, 0, 0, 0, 0, 0, 0];
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(4, req::CALL, 3, uid),
+        &mut out,
+    );
+    assert_eq!(xen.responses.len(), 1);
+    assert_eq!(xen.responses[0].0, 4);
+    // The loop's periodic call: nothing due yet, then the bound.
+    s.answer_waiting(&mut xen, &mut shadow, &mut out);
+    assert_eq!(xen.responses.len(), 1);
+    xen.now_ms += mediator::config::DEFAULT_THREAD_WAIT_MS;
+    s.answer_waiting(&mut xen, &mut shadow, &mut out);
+    assert_eq!(xen.responses.len(), 2);
+    let (seq, dom, x) = xen.responses[1];
+    assert_eq!((seq, dom, x[0]), (3, 2, ret::ENOTAVAIL));
+    assert_eq!(s.waiting_calls(), 0);
+    let st = s.mediator().stats(DomId(2)).unwrap();
+    assert_eq!(st.thread_waits, 1);
+    assert_eq!(st.errors_of(mediator::GuestError::NoThread), 1);
 }

@@ -276,17 +276,20 @@ impl SimOptee {
                     &[ret::OK, self.caps, self.max_notif, self.rpc_params],
                 );
             }
+            // OP-TEE 4.10 thread_{en,dis}able_prealloc_rpc_cache: EBUSY while
+            // any thread is in use, whichever guest's call it runs.
             smc::ENABLE_SHM_CACHE => {
-                if let Some(c) = self.clients.get_mut(&client) {
-                    c.cache_enabled = true;
+                if self.busy_threads() > 0 {
+                    set(&mut out, &[ret::EBUSY]);
+                } else {
+                    if let Some(c) = self.clients.get_mut(&client) {
+                        c.cache_enabled = true;
+                    }
+                    set(&mut out, &[ret::OK]);
                 }
-                set(&mut out, &[ret::OK]);
             }
             smc::DISABLE_SHM_CACHE => {
-                let busy = self
-                    .threads
-                    .iter()
-                    .any(|t| t.as_ref().is_some_and(|t| t.client == client));
+                let busy = self.busy_threads() > 0;
                 let c = self.clients.get_mut(&client);
                 match c {
                     _ if busy => set(&mut out, &[ret::EBUSY]),

@@ -21,7 +21,7 @@ use super::SIM_TA;
 use crate::abi::{msg, ret, smc, split, Param};
 use crate::config::{Config, Limits};
 use crate::types::{DomId, Regs};
-use crate::Progress;
+use crate::{Progress, Reply};
 
 const GUESTS: [DomId; 2] = [DomId(1), DomId(2)];
 const RAM: u64 = 0x4000_0000;
@@ -100,6 +100,49 @@ struct State {
     last: [Regs; 2],
     alive: [bool; 2],
     created: [u32; 2],
+    /// The guest's (single) vCPU waits for an OP-TEE thread.
+    held: [bool; 2],
+}
+
+/// Guest `gi` traps `regs`, as the product submits it. A vCPU whose call
+/// waits makes no call (it is paused); its answer arrives in [`deliver`].
+/// Checks that a guest holding no OP-TEE thread is never answered
+/// ETHREAD_LIMIT (Linux would wait for a call of its own that does not exist).
+fn call(s: &mut State, gi: usize, regs: Regs) -> Regs {
+    let g = GUESTS[gi];
+    if s.held[gi] {
+        return s.last[gi];
+    }
+    match s.w.submit(g, gi as u64, regs) {
+        Reply::Now(r) => {
+            let std_start = matches!(
+                u32::try_from(regs[0] & 0xFFFF_FFFF),
+                Ok(smc::CALL_WITH_ARG | smc::CALL_WITH_RPC_ARG | smc::CALL_WITH_REGD_ARG)
+            );
+            if std_start && r[0] == ret::ETHREAD_LIMIT {
+                assert!(
+                    s.w.m.suspended_calls(g) > 0,
+                    "ETHREAD_LIMIT for a guest that holds no OP-TEE thread"
+                );
+            }
+            r
+        }
+        Reply::Held => {
+            s.held[gi] = true;
+            s.last[gi]
+        }
+    }
+}
+
+/// The answers of waiting calls that are due.
+fn deliver(s: &mut State) {
+    for (g, tag, r) in s.w.answers() {
+        let gi = usize::try_from(tag).unwrap_or(0) % 2;
+        assert_eq!(GUESTS[gi], g, "an answer for the wrong guest");
+        assert!(s.held[gi], "an answer for a vCPU that does not wait");
+        s.held[gi] = false;
+        s.last[gi] = r;
+    }
 }
 
 fn config() -> Config {
@@ -108,8 +151,10 @@ fn config() -> Config {
             max_pages_per_buffer: 8,
             max_buffers: 4,
             max_pinned_pages: 16,
+            ..Limits::default()
         },
         labels: Vec::new(),
+        ..Config::default()
     }
 }
 
@@ -134,6 +179,7 @@ pub fn run(data: &[u8]) {
         last: [[0; 8]; 2],
         alive: [true; 2],
         created: [1; 2],
+        held: [false; 2],
     };
     let mut b = Bytes { d: data, i: 0 };
     let mut steps = 0;
@@ -141,6 +187,7 @@ pub fn run(data: &[u8]) {
         steps += 1;
         let gi = b.pick(2);
         step(&mut s, &mut b, gi);
+        deliver(&mut s);
         check(&s);
     }
     // Teardown of everything.
@@ -198,7 +245,7 @@ fn step(s: &mut State, b: &mut Bytes<'_>, gi: usize) {
                 0,
                 0,
             ];
-            let r = s.w.call(g, regs);
+            let r = call(s, gi, regs);
             s.last[gi] = r;
         }
         1 => write_arg(s, b, g),
@@ -208,20 +255,26 @@ fn step(s: &mut State, b: &mut Bytes<'_>, gi: usize) {
                 0 => {
                     let ipa = ARG + b.pick(8) as u64 * 4096 + if b.pick(8) == 0 { 8 } else { 0 };
                     let (hi, lo) = split(ipa);
-                    s.w.call(g, [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0])
+                    call(
+                        s,
+                        gi,
+                        [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0],
+                    )
                 }
                 1 => {
                     let ipa = ARG + b.pick(8) as u64 * 4096 + b.pick(4) as u64 * 64;
                     let (hi, lo) = split(ipa);
-                    s.w.call(
-                        g,
+                    call(
+                        s,
+                        gi,
                         [u64::from(smc::CALL_WITH_RPC_ARG), hi, lo, 0, 0, 0, 0, 0],
                     )
                 }
                 _ => {
                     let off = u64::from(b.u8()) * 64;
-                    s.w.call(
-                        g,
+                    call(
+                        s,
+                        gi,
                         [
                             u64::from(smc::CALL_WITH_REGD_ARG),
                             0,
@@ -247,8 +300,9 @@ fn step(s: &mut State, b: &mut Bytes<'_>, gi: usize) {
             let page = DRV + b.pick(48) as u64 * 4096 + if b.pick(8) == 0 { 8 } else { 0 };
             let (hi, lo) = split(page);
             let cookie = b.pick(6) as u64;
-            let r = s.w.call(
-                g,
+            let r = call(
+                s,
+                gi,
                 [u64::from(smc::RETURN_FROM_RPC), hi, lo, t, 0, cookie, 0, 0],
             );
             s.last[gi] = r;
@@ -271,8 +325,11 @@ fn step(s: &mut State, b: &mut Bytes<'_>, gi: usize) {
             crate::abi::write_u64(&mut a, 56, b.pick(6) as u64);
             s.w.p.mem.poke(g, page, &a);
             let t = s.last[gi][3];
-            let r =
-                s.w.call(g, [u64::from(smc::RETURN_FROM_RPC), 0, 0, t, 0, 0, 0, 0]);
+            let r = call(
+                s,
+                gi,
+                [u64::from(smc::RETURN_FROM_RPC), 0, 0, t, 0, 0, 0, 0],
+            );
             s.last[gi] = r;
         }
         6 => {
@@ -287,7 +344,7 @@ fn step(s: &mut State, b: &mut Bytes<'_>, gi: usize) {
         }
         7 => {
             let regs = [b.u64(), b.u64(), b.u64(), b.u64(), b.u64(), b.u64(), 0, 0];
-            let r = s.w.call(g, regs);
+            let r = call(s, gi, regs);
             s.last[gi] = r;
         }
         8 => {
@@ -313,6 +370,8 @@ fn step(s: &mut State, b: &mut Bytes<'_>, gi: usize) {
             }
             let budget = b.pick(8) + 1;
             let complete = b.pick(3) == 0;
+            // A dying guest's vCPUs no longer run: a waiting call is dropped.
+            s.held[gi] = false;
             loop {
                 let p = s.w.m.guest_destroying(&mut s.w.p, g, budget);
                 if p == Progress::Done {
@@ -327,10 +386,12 @@ fn step(s: &mut State, b: &mut Bytes<'_>, gi: usize) {
         }
         10 => {
             let page = RAM + b.pick(PAGES as usize) as u64 * 4096;
-            match b.pick(3) {
+            match b.pick(4) {
                 0 => s.w.p.mem.inject_fault(g, page),
                 1 => s.w.p.mem.inject_write_fault(g, page),
-                _ => s.w.p.mem.inject_pin_failure(g, page),
+                2 => s.w.p.mem.inject_pin_failure(g, page),
+                // Time passes: waiting calls may run out of their bound.
+                _ => s.w.now_ms += u64::from(b.u8()) * 500,
             }
         }
         _ => {
@@ -340,7 +401,7 @@ fn step(s: &mut State, b: &mut Bytes<'_>, gi: usize) {
             while ret::is_rpc(r[0]) && n < 16 {
                 n += 1;
                 let a = s.w.answer_rpc(g, &r);
-                r = s.w.call(g, a);
+                r = call(s, gi, a);
             }
             s.last[gi] = r;
         }

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use super::SimPlatform;
 use crate::abi::{caps, msg, regpair, ret, rpc, smc, split, MsgArg, Param, PAGE_SIZE};
 use crate::config::Config;
-use crate::mediator::Mediator;
+use crate::mediator::{Mediator, Reply};
 use crate::types::{DomId, Regs, TaUuid};
 
 /// Guest RAM base (IPA) in every simulated guest.
@@ -52,6 +52,9 @@ pub struct World {
     pub p: SimPlatform,
     /// Guest drivers.
     pub drivers: BTreeMap<DomId, GuestDriver>,
+    /// The clock [`Mediator::submit`] and [`Mediator::next_answer`] get, in
+    /// milliseconds (tests move it).
+    pub now_ms: u64,
 }
 
 /// A guest's view of a completed call.
@@ -87,6 +90,7 @@ impl World {
             m,
             p,
             drivers: BTreeMap::new(),
+            now_ms: 0,
         };
         for g in guests {
             w.add(*g, "default");
@@ -108,9 +112,28 @@ impl World {
         self.m.guest_created(&mut self.p, dom, label).is_ok()
     }
 
-    /// One trapped call.
+    /// One trapped call, answered at once (as the product does it, through
+    /// [`Mediator::submit`]). Panics if the mediator keeps it waiting for an
+    /// OP-TEE thread: tests of that use [`World::submit`].
     pub fn call(&mut self, dom: DomId, regs: Regs) -> Regs {
-        self.m.handle_call(&mut self.p, dom, regs)
+        match self.submit(dom, 0, regs) {
+            Reply::Now(r) => r,
+            Reply::Held => panic!("the call of {dom:?} waits for an OP-TEE thread"),
+        }
+    }
+
+    /// One trapped call with the vCPU tag `tag`, which may be kept waiting.
+    pub fn submit(&mut self, dom: DomId, tag: u64, regs: Regs) -> Reply {
+        self.m.submit(&mut self.p, dom, tag, regs, self.now_ms)
+    }
+
+    /// The answers of waiting calls that are due now ([`Mediator::next_answer`]).
+    pub fn answers(&mut self) -> Vec<(DomId, u64, Regs)> {
+        let mut v = Vec::new();
+        while let Some(a) = self.m.next_answer(&mut self.p, self.now_ms) {
+            v.push(a);
+        }
+        v
     }
 
     /// A fast call with only a0.

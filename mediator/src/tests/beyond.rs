@@ -212,6 +212,7 @@ fn allow_config() -> Config {
             limits: Limits::default(),
             allowed_tas: Some(vec![SIM_PTA]),
         }],
+        ..Config::default()
     }
 }
 

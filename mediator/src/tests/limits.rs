@@ -11,8 +11,10 @@ fn small() -> Config {
             max_pages_per_buffer: 4,
             max_buffers: 3,
             max_pinned_pages: 10,
+            ..Limits::default()
         },
         labels: vec![],
+        ..Config::default()
     }
 }
 
@@ -142,9 +144,11 @@ fn limits_come_from_the_label() {
                 max_pages_per_buffer: 1,
                 max_buffers: 1,
                 max_pinned_pages: 1,
+                ..Limits::default()
             },
             allowed_tas: None,
         }],
+        ..Config::default()
     };
     let mut w = World::new(4, cfg, &[G1]);
     w.p.mem.add_guest(G2, crate::sim::world::RAM, 64);

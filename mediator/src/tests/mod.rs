@@ -13,12 +13,13 @@ mod lifecycle;
 mod limits;
 mod props;
 mod rpc;
+mod threads;
 mod toctou;
 
 use crate::abi::{msg, Param};
 use crate::sim::world::{World, ARG_AREA, DATA_AREA, LIST_AREA};
 use crate::sim::SIM_TA;
-use crate::{Config, DomId};
+use crate::{Config, DomId, Limits};
 
 pub(crate) const G1: DomId = DomId(1);
 pub(crate) const G2: DomId = DomId(2);
