@@ -309,7 +309,13 @@ impl Mediator {
             Some(g) if g.state == GuestState::Active => g.calls.len(),
             _ => return Reply::Now(self.handle_call(p, dom, regs)),
         };
-        if let (Some(b), false) = (busy, self.waiting.is_empty()) {
+        // Calls that wait for *a* thread (new standard calls) go first; the SHM cache switches
+        // wait for *all* threads to be free and must not hold the others up.
+        let others_wait = self
+            .waiting
+            .iter()
+            .any(|w| busy_answer(w.regs[0]) == Some(ret::ETHREAD_LIMIT));
+        if let (Some(b), true) = (busy, others_wait) {
             if holds == 0 {
                 return self.wait(dom, tag, regs, now_ms);
             }
@@ -362,19 +368,24 @@ impl Mediator {
         if !self.thread_freed {
             return None;
         }
-        let w = self.waiting.pop_front()?;
-        let out = self.handle_call(p, w.dom, w.regs);
-        if busy_answer(w.regs[0]) == Some(out[0]) && self.holds(w.dom) == 0 {
-            // Still none free: keep its place and wait for the next one.
-            self.uncount(w.dom, w.regs[0]);
-            self.waiting.push_front(w);
-            self.thread_freed = false;
-            return None;
+        // Oldest first; one that OP-TEE still refuses keeps its place.
+        for i in 0..self.waiting.len() {
+            let Some(w) = self.waiting.get(i).copied() else {
+                break;
+            };
+            let out = self.handle_call(p, w.dom, w.regs);
+            if busy_answer(w.regs[0]) == Some(out[0]) && self.holds(w.dom) == 0 {
+                self.uncount(w.dom, w.regs[0]);
+                continue;
+            }
+            self.waiting.remove(i);
+            self.note_thread_use(w.regs[0], out[0]);
+            // More threads may be free: the next call tries the rest too.
+            self.thread_freed = true;
+            return Some((w.dom, w.tag, out));
         }
-        self.note_thread_use(w.regs[0], out[0]);
-        // More threads may be free: try the next waiting call too.
-        self.thread_freed = true;
-        Some((w.dom, w.tag, out))
+        self.thread_freed = false;
+        None
     }
 
     /// Calls waiting for an OP-TEE thread ([`Reply::Held`]).

@@ -282,3 +282,24 @@ fn a_per_guest_thread_share_keeps_threads_for_others() {
     w.finish(G1, arg(3), 0, b);
     assert_clean(&w);
 }
+
+#[test]
+fn a_waiting_shm_cache_switch_does_not_hold_up_standard_calls() {
+    // DISABLE_SHM_CACHE waits for every thread to be free; a standard call
+    // that needs just one goes ahead of it.
+    let mut w = World::new(4, Config::default(), &[G1, G2, G3]);
+    for g in [G1, G2, G3] {
+        w.exchange(g);
+    }
+    let s1 = open(&mut w, G1);
+    let s3 = open(&mut w, G3);
+    let r = start(&mut w, G1, s1, 2, FN_FOREIGN_INTR);
+    let disable = [u64::from(smc::DISABLE_SHM_CACHE), 0, 0, 0, 0, 0, 0, 0];
+    assert_eq!(w.submit(G2, 1, disable), Reply::Held);
+    assert_eq!(start(&mut w, G3, s3, 3, FN_NOP)[0], ret::OK);
+    assert!(w.answers().is_empty());
+    w.finish(G1, arg(2), 0, r);
+    let a = w.answers();
+    assert_eq!((a[0].0, a[0].2[0]), (G2, ret::ENOTAVAIL));
+    assert_clean(&w);
+}

@@ -68,8 +68,10 @@ pub fn config(max_pages_per_buffer: usize) -> Config {
             max_pages_per_buffer,
             max_buffers: 16,
             max_pinned_pages: 4096,
+            ..Limits::default()
         },
         labels: Vec::new(),
+        ..Config::default()
     }
 }
 
