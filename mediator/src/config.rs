@@ -40,7 +40,9 @@ impl Default for Limits {
 
 /// How long a call that holds no OP-TEE thread may wait for one that other
 /// guests' calls hold, before it fails ([`Config::thread_wait_ms`]).
-pub const DEFAULT_THREAD_WAIT_MS: u64 = 30_000;
+/// 10 s: Xen's own former bound on a call (`tee-stubdom-timeout`), and below Linux's RCU stall
+/// timeout (21 s), which a vCPU paused longer may trigger.
+pub const DEFAULT_THREAD_WAIT_MS: u64 = 10_000;
 
 /// Policy for guests carrying one security label.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -50,7 +50,8 @@ struct Waiting {
 /// `thread_{en,dis}able_prealloc_rpc_cache` refuse while any thread of any
 /// guest is in use).
 fn busy_answer(fid: u64) -> Option<u64> {
-    match u32::try_from(fid & 0xFFFF_FFFF) {
+    // The whole of x0, as `Mediator::handle_call` decodes it (upper bits set: unknown function).
+    match u32::try_from(fid) {
         Ok(smc::CALL_WITH_ARG | smc::CALL_WITH_RPC_ARG | smc::CALL_WITH_REGD_ARG) => {
             Some(ret::ETHREAD_LIMIT)
         }
@@ -62,7 +63,7 @@ fn busy_answer(fid: u64) -> Option<u64> {
 /// What a call that waited too long gets ([`GuestError::NoThread`]).
 fn no_thread_answer(regs: &Regs) -> Regs {
     let mut out = *regs;
-    out[0] = match u32::try_from(regs[0] & 0xFFFF_FFFF) {
+    out[0] = match u32::try_from(regs[0]) {
         // OP-TEE keeps its RPC argument cache off: the guest loses nothing.
         Ok(smc::ENABLE_SHM_CACHE) => ret::OK,
         // Nothing more to hand back (the mediator keeps what OP-TEE still
@@ -324,6 +325,7 @@ impl Mediator {
             if let Some(g) = self.guests.get_mut(&dom) {
                 g.stats.calls = g.stats.calls.saturating_add(1);
                 if b == ret::ETHREAD_LIMIT {
+                    g.stats.std_calls = g.stats.std_calls.saturating_add(1);
                     g.stats.error(GuestError::ThreadLimit);
                 }
             }
@@ -335,6 +337,13 @@ impl Mediator {
         if busy == Some(out[0]) && self.holds(dom) == 0 {
             self.uncount(dom, regs[0]);
             return self.wait(dom, tag, regs, now_ms);
+        }
+        if busy == Some(ret::ETHREAD_LIMIT) && out[0] == ret::ETHREAD_LIMIT {
+            // OP-TEE's own ETHREAD_LIMIT, to a guest whose calls hold threads: counted as the
+            // mediator's is.
+            if let Some(g) = self.guests.get_mut(&dom) {
+                g.stats.error(GuestError::ThreadLimit);
+            }
         }
         self.note_thread_use(regs[0], out[0]);
         Reply::Now(out)
@@ -437,7 +446,7 @@ impl Mediator {
     /// answer) gave its OP-TEE thread back.
     fn note_thread_use(&mut self, fid: u64, x0: u64) {
         let std = matches!(
-            u32::try_from(fid & 0xFFFF_FFFF),
+            u32::try_from(fid),
             Ok(smc::CALL_WITH_ARG
                 | smc::CALL_WITH_RPC_ARG
                 | smc::CALL_WITH_REGD_ARG

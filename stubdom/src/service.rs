@@ -372,15 +372,23 @@ impl Server {
             let Some((dom, seq, x)) = next else {
                 return;
             };
+            let name = self.name;
             match self.held.remove(&seq) {
-                Some(h) if h.domid == dom.0 => self.respond(hook, seq, h.domid, h.vcpu, x, out),
-                _ => {
-                    let name = self.name;
-                    out(format_args!(
-                        "TSD-INFO {name} answer for dom{} seq {seq}: no such waiting call",
-                        dom.0
-                    ));
+                Some(h) => {
+                    // The sequence number is Xen's and unique: the vCPU that waits is this one.
+                    if h.domid != dom.0 {
+                        debug_assert!(false, "core and service disagree on seq {seq}");
+                        out(format_args!(
+                            "TSD-INFO {name} waiting call seq {seq}: core says dom{}, ring said dom{}",
+                            dom.0, h.domid
+                        ));
+                    }
+                    self.respond(hook, seq, h.domid, h.vcpu, x, out);
                 }
+                None => out(format_args!(
+                    "TSD-INFO {name} answer for dom{} seq {seq}: no such waiting call",
+                    dom.0
+                )),
             }
         }
     }

@@ -31,6 +31,8 @@ struct FakeXen {
     secure_calls: Vec<(u32, u64)>,
     /// The clock (`Hook::now_ms`).
     now_ms: u64,
+    /// The vCPU of each answer, in `responses` order.
+    vcpus: Vec<u32>,
     /// OP-TEE answers the SHM cache switches EBUSY, as it does while any thread (of any guest)
     /// is in use.
     optee_busy: bool,
@@ -57,6 +59,7 @@ impl FakeXen {
             known: Vec::new(),
             secure_calls: Vec::new(),
             now_ms: 0,
+            vcpus: Vec::new(),
             optee_busy: false,
         }
     }
@@ -67,8 +70,9 @@ impl Hook for FakeXen {
     fn now_ms(&self) -> u64 {
         self.now_ms
     }
-    fn respond(&mut self, seq: u64, domid: u16, _vcpu: u32, x: [u64; 8]) -> XenResult<()> {
+    fn respond(&mut self, seq: u64, domid: u16, vcpu: u32, x: [u64; 8]) -> XenResult<()> {
         self.responses.push((seq, domid, x));
+        self.vcpus.push(vcpu);
         Ok(())
     }
     fn pin(&mut self, domid: u16, gfn: u64) -> XenResult<u64> {
@@ -535,8 +539,66 @@ fn a_call_waiting_for_a_thread_is_answered_later_with_its_own_seq() {
     assert_eq!(xen.responses.len(), 2);
     let (seq, dom, x) = xen.responses[1];
     assert_eq!((seq, dom, x[0]), (3, 2, ret::ENOTAVAIL));
+    assert_eq!(xen.vcpus[1], 1);
     assert_eq!(s.waiting_calls(), 0);
     let st = s.mediator().stats(DomId(2)).unwrap();
     assert_eq!(st.thread_waits, 1);
     assert_eq!(st.errors_of(mediator::GuestError::NoThread), 1);
+}
+
+/// A waiting call is tried again when an OP-TEE thread may have become free (here: another
+/// guest's destruction, whose threads VM_DESTROYED gives back) and answered with what OP-TEE then
+/// says; a destroyed guest's own waiting call is dropped, never answered.
+#[test]
+fn waiting_calls_are_retried_when_a_thread_frees_and_dropped_with_their_guest() {
+    let mut xen = FakeXen::new(&[2, 3, 4]);
+    let mut shadow = ShadowStore::new(64);
+    let mut out = sink();
+    let mut s = probe(&mut xen, &mut shadow, "", false);
+    for (seq, d) in [(1, 2), (2, 3), (3, 4)] {
+        s.handle(
+            &mut xen,
+            &mut shadow,
+            &request(seq, req::CREATED, d, [0; 8]),
+            &mut out,
+        );
+    }
+    xen.optee_busy = true;
+    let disable = [u64::from(smc::DISABLE_SHM_CACHE), 0, 0, 0, 0, 0, 0, 0];
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(10, req::CALL, 2, disable),
+        &mut out,
+    );
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(11, req::CALL, 3, disable),
+        &mut out,
+    );
+    assert_eq!(s.waiting_calls(), 2);
+    assert!(xen.responses.is_empty());
+    // dom3 dies: its waiting call goes with it; its threads are free again.
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(12, req::DESTROYED, 3, [0; 8]),
+        &mut out,
+    );
+    assert_eq!(s.waiting_calls(), 1);
+    xen.optee_busy = false;
+    s.answer_waiting(&mut xen, &mut shadow, &mut out);
+    assert_eq!(s.waiting_calls(), 0);
+    assert_eq!(xen.responses.len(), 1);
+    let (seq, dom, x) = xen.responses[0];
+    assert_eq!((seq, dom, x[0]), (10, 2, ret::ENOTAVAIL));
+    let st = s.mediator().stats(DomId(2)).unwrap();
+    assert_eq!(
+        (
+            st.thread_waits,
+            st.errors_of(mediator::GuestError::NoThread)
+        ),
+        (1, 0)
+    );
 }
