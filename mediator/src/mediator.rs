@@ -333,14 +333,18 @@ impl Mediator {
             out[0] = b;
             return Reply::Now(out);
         }
+        let limits_before = self.thread_limits(dom);
         let out = self.handle_call(p, dom, regs);
         if busy == Some(out[0]) && self.holds(dom) == 0 {
             self.uncount(dom, regs[0]);
             return self.wait(dom, tag, regs, now_ms);
         }
-        if busy == Some(ret::ETHREAD_LIMIT) && out[0] == ret::ETHREAD_LIMIT {
+        if busy == Some(ret::ETHREAD_LIMIT)
+            && out[0] == ret::ETHREAD_LIMIT
+            && self.thread_limits(dom) == limits_before
+        {
             // OP-TEE's own ETHREAD_LIMIT, to a guest whose calls hold threads: counted as the
-            // mediator's is.
+            // mediator's (already counted) is.
             if let Some(g) = self.guests.get_mut(&dom) {
                 g.stats.error(GuestError::ThreadLimit);
             }
@@ -416,6 +420,12 @@ impl Mediator {
                 g.stats.std_calls = g.stats.std_calls.saturating_sub(1);
             }
         }
+    }
+
+    fn thread_limits(&self, dom: DomId) -> u64 {
+        self.guests
+            .get(&dom)
+            .map_or(0, |g| g.stats.errors_of(GuestError::ThreadLimit))
     }
 
     fn holds(&self, dom: DomId) -> usize {

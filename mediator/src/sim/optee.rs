@@ -644,12 +644,18 @@ impl SimOptee {
     fn resume(&mut self, mem: &mut SimMemory, r: Regs) -> Regs {
         let mut out = r;
         let tid = usize::try_from(r[3]).unwrap_or(usize::MAX);
-        let ok = self
+        let owner = self
             .threads
             .get(tid)
             .and_then(|t| t.as_ref())
-            .is_some_and(|t| t.waiting && t.client == r[7]);
-        if !ok {
+            .filter(|t| t.waiting)
+            .map(|t| t.client);
+        // OP-TEE 4.10 (thread_resume_from_rpc) resumes a suspended thread whoever asks: the
+        // normal world must never resume another client's thread. Refused here, and recorded.
+        if owner.is_some_and(|c| c != r[7]) {
+            self.violation("RETURN_FROM_RPC resumed another client's thread");
+        }
+        if owner != Some(r[7]) {
             out[0] = ret::ERESUME;
             return out;
         }

@@ -218,6 +218,19 @@ fn check(s: &State) {
         s.w.p.optee.violations
     );
     assert_eq!(s.w.p.mem.bad_unpins, 0, "unpin of an unpinned page");
+    // OP-TEE's threads are global: no two suspended calls (of any guests) name the same one.
+    let mut threads: Vec<u32> = GUESTS
+        .iter()
+        .flat_map(|g| s.w.m.suspended(*g).map(|c| c.thread))
+        .collect();
+    let n = threads.len();
+    threads.sort_unstable();
+    threads.dedup();
+    assert_eq!(
+        threads.len(),
+        n,
+        "two suspended calls name one OP-TEE thread"
+    );
     for g in GUESTS {
         if let Some(st) = s.w.m.stats(g) {
             assert_eq!(
