@@ -491,6 +491,17 @@ fn shm_cache_off_keeps_optee_cache_off() {
     assert!(xen.secure_calls.contains(&(smc::DISABLE_SHM_CACHE, 3)));
 }
 
+/// A server (no notifications) with `guests` created (CREATED with sequence numbers 1, 2, ...).
+fn server_with(xen: &mut FakeXen, shadow: &mut ShadowStore, guests: &[u16]) -> Server {
+    let mut out = sink();
+    let mut s = probe(xen, shadow, "", false);
+    for (i, d) in guests.iter().enumerate() {
+        let rq = request(i as u64 + 1, req::CREATED, *d, [0; 8]);
+        s.handle(xen, shadow, &rq, &mut out);
+    }
+    s
+}
+
 /// Issue 11, cause 1 at the service: a call that needs an OP-TEE thread while other guests hold
 /// them all (here: OP-TEE answering the SHM cache switch EBUSY) is not answered EBUSY, which
 /// Linux would wait on for a call of its own that does not exist. Its vCPU stays paused, other
@@ -501,15 +512,7 @@ fn a_call_waiting_for_a_thread_is_answered_later_with_its_own_seq() {
     let mut xen = FakeXen::new(&[2, 3]);
     let mut shadow = ShadowStore::new(64);
     let mut out = sink();
-    let mut s = probe(&mut xen, &mut shadow, "", false);
-    for (seq, d) in [(1, 2), (2, 3)] {
-        s.handle(
-            &mut xen,
-            &mut shadow,
-            &request(seq, req::CREATED, d, [0; 8]),
-            &mut out,
-        );
-    }
+    let mut s = server_with(&mut xen, &mut shadow, &[2, 3]);
     xen.optee_busy = true;
     let disable = [u64::from(smc::DISABLE_SHM_CACHE), 0, 0, 0, 0, 0, 0, 0];
     let mut rq = request(3, req::CALL, 2, disable);
@@ -554,15 +557,7 @@ fn waiting_calls_are_retried_when_a_thread_frees_and_dropped_with_their_guest() 
     let mut xen = FakeXen::new(&[2, 3, 4]);
     let mut shadow = ShadowStore::new(64);
     let mut out = sink();
-    let mut s = probe(&mut xen, &mut shadow, "", false);
-    for (seq, d) in [(1, 2), (2, 3), (3, 4)] {
-        s.handle(
-            &mut xen,
-            &mut shadow,
-            &request(seq, req::CREATED, d, [0; 8]),
-            &mut out,
-        );
-    }
+    let mut s = server_with(&mut xen, &mut shadow, &[2, 3, 4]);
     xen.optee_busy = true;
     let disable = [u64::from(smc::DISABLE_SHM_CACHE), 0, 0, 0, 0, 0, 0, 0];
     s.handle(

@@ -42,6 +42,24 @@ fn hold_all(w: &mut World, g: DomId, session: u32) -> Vec<Regs> {
         .collect()
 }
 
+/// G1 holds every thread; G2, which holds none, has an INVOKE of `func` at argument page 0
+/// waiting for one (tag `tag`). Returns G1's session, G2's and G1's calls' last answers.
+fn g2_waits_behind_g1(w: &mut World, func: u32, tag: u64) -> (u32, u32, Vec<Regs>) {
+    let s1 = open(w, G1);
+    let s2 = open(w, G2);
+    let busy = hold_all(w, G1, s1);
+    w.write_arg(G2, arg(0), msg::CMD_INVOKE_COMMAND, func, s2, &[]);
+    assert_eq!(w.submit(G2, tag, cwa(arg(0))), Reply::Held);
+    (s1, s2, busy)
+}
+
+/// Completes G1's calls (argument pages from `first` on).
+fn finish_all(w: &mut World, g: DomId, first: u64, busy: Vec<Regs>) {
+    for (i, r) in busy.into_iter().enumerate() {
+        w.finish(g, arg(first + i as u64), 0, r);
+    }
+}
+
 #[test]
 fn at_once_a_guest_without_threads_gets_another_guests_thread_limit() {
     // The hazard itself, at the immediate entry point: G2 holds nothing and
@@ -54,20 +72,14 @@ fn at_once_a_guest_without_threads_gets_another_guests_thread_limit() {
     let r = w.m.handle_call(&mut w.p, G2, cwa(arg(0)));
     assert_eq!(r[0], ret::ETHREAD_LIMIT);
     assert_eq!(w.m.suspended_calls(G2), 0);
-    for (i, r) in busy.into_iter().enumerate() {
-        w.finish(G1, arg(2 + i as u64), 0, r);
-    }
+    finish_all(&mut w, G1, 2, busy);
     assert_clean(&w);
 }
 
 #[test]
 fn a_call_waits_for_a_thread_another_guest_holds() {
     let mut w = world();
-    let s1 = open(&mut w, G1);
-    let s2 = open(&mut w, G2);
-    let mut busy = hold_all(&mut w, G1, s1);
-    w.write_arg(G2, arg(0), msg::CMD_INVOKE_COMMAND, FN_NOP, s2, &[]);
-    assert_eq!(w.submit(G2, 7, cwa(arg(0))), Reply::Held);
+    let (_, _, mut busy) = g2_waits_behind_g1(&mut w, FN_NOP, 7);
     assert_eq!(w.m.waiting_calls_of(G2), 1);
     // Nothing is due while every thread is held.
     assert!(w.answers().is_empty());
@@ -84,9 +96,7 @@ fn a_call_waits_for_a_thread_another_guest_holds() {
     assert_eq!(st.errors_of(GuestError::ThreadLimit), 0);
     // Counted once, when answered.
     assert_eq!(st.std_calls, 2);
-    for (i, r) in busy.into_iter().enumerate() {
-        w.finish(G1, arg(3 + i as u64), 0, r);
-    }
+    finish_all(&mut w, G1, 3, busy);
     assert_eq!(w.m.waiting_calls(), 0);
     assert_clean(&w);
 }
@@ -94,11 +104,7 @@ fn a_call_waits_for_a_thread_another_guest_holds() {
 #[test]
 fn a_waiting_call_fails_after_the_bound() {
     let mut w = world();
-    let s1 = open(&mut w, G1);
-    let s2 = open(&mut w, G2);
-    let busy = hold_all(&mut w, G1, s1);
-    w.write_arg(G2, arg(0), msg::CMD_INVOKE_COMMAND, FN_NOP, s2, &[]);
-    assert_eq!(w.submit(G2, 1, cwa(arg(0))), Reply::Held);
+    let (_, _, busy) = g2_waits_behind_g1(&mut w, FN_NOP, 1);
     w.now_ms += crate::config::DEFAULT_THREAD_WAIT_MS - 1;
     assert!(w.answers().is_empty());
     w.now_ms += 1;
@@ -109,9 +115,7 @@ fn a_waiting_call_fails_after_the_bound() {
     assert_eq!((a[0].0, a[0].2[0]), (G2, ret::EBUSY));
     assert_eq!(w.m.stats(G2).unwrap().errors_of(GuestError::NoThread), 1);
     assert_eq!(w.p.mem.pins(G2), 0);
-    for (i, r) in busy.into_iter().enumerate() {
-        w.finish(G1, arg(2 + i as u64), 0, r);
-    }
+    finish_all(&mut w, G1, 2, busy);
     assert!(w.answers().is_empty());
     assert_clean(&w);
 }
@@ -145,9 +149,7 @@ fn a_guest_holding_threads_still_gets_thread_limit_while_another_waits() {
     // ETHREAD_LIMIT, caused by its own calls among others.
     assert_eq!(w.call(G1, cwa(arg(6)))[0], ret::ETHREAD_LIMIT);
     w.finish(G2, arg(0), 0, a[0].2);
-    for (i, r) in busy.into_iter().enumerate() {
-        w.finish(G1, arg(3 + i as u64), 0, r);
-    }
+    finish_all(&mut w, G1, 3, busy);
     assert_clean(&w);
 }
 
@@ -190,9 +192,7 @@ fn waiting_calls_get_freed_threads_first_come_first_served() {
     assert_eq!(b.iter().map(|x| x.0).collect::<Vec<_>>(), vec![G3]);
     w.finish(G2, arg(0), 0, a[0].2);
     w.finish(G3, arg(0), 0, b[0].2);
-    for (i, r) in busy.into_iter().enumerate() {
-        w.finish(G1, arg(4 + i as u64), 0, r);
-    }
+    finish_all(&mut w, G1, 4, busy);
     assert_clean(&w);
 }
 
@@ -246,16 +246,10 @@ fn shm_cache_switches_wait_for_other_guests_threads() {
 #[test]
 fn a_destroyed_guests_waiting_call_is_dropped() {
     let mut w = world();
-    let s1 = open(&mut w, G1);
-    let s2 = open(&mut w, G2);
-    let busy = hold_all(&mut w, G1, s1);
-    w.write_arg(G2, arg(0), msg::CMD_INVOKE_COMMAND, FN_NOP, s2, &[]);
-    assert_eq!(w.submit(G2, 1, cwa(arg(0))), Reply::Held);
+    let (_, _, busy) = g2_waits_behind_g1(&mut w, FN_NOP, 1);
     w.destroy(G2, 8);
     assert_eq!(w.m.waiting_calls(), 0);
-    for (i, r) in busy.into_iter().enumerate() {
-        w.finish(G1, arg(2 + i as u64), 0, r);
-    }
+    finish_all(&mut w, G1, 2, busy);
     assert!(w.answers().is_empty());
     assert_clean(&w);
 }
