@@ -53,6 +53,15 @@ fn g2_waits_behind_g1(w: &mut World, func: u32, tag: u64) -> (u32, u32, Vec<Regs
     (s1, s2, busy)
 }
 
+/// Three guests, 4 OP-TEE threads, capabilities exchanged.
+fn three_guests() -> World {
+    let mut w = World::new(4, Config::default(), &[G1, G2, G3]);
+    for g in [G1, G2, G3] {
+        w.exchange(g);
+    }
+    w
+}
+
 /// Completes G1's calls (argument pages from `first` on).
 fn finish_all(w: &mut World, g: DomId, first: u64, busy: Vec<Regs>) {
     for (i, r) in busy.into_iter().enumerate() {
@@ -155,10 +164,7 @@ fn a_guest_holding_threads_still_gets_thread_limit_while_another_waits() {
 
 #[test]
 fn waiting_calls_get_freed_threads_first_come_first_served() {
-    let mut w = World::new(4, Config::default(), &[G1, G2, G3]);
-    for g in [G1, G2, G3] {
-        w.exchange(g);
-    }
+    let mut w = three_guests();
     let s1 = open(&mut w, G1);
     let s2 = open(&mut w, G2);
     let s3 = open(&mut w, G3);
@@ -281,10 +287,7 @@ fn a_per_guest_thread_share_keeps_threads_for_others() {
 fn a_waiting_shm_cache_switch_does_not_hold_up_standard_calls() {
     // DISABLE_SHM_CACHE waits for every thread to be free; a standard call
     // that needs just one goes ahead of it.
-    let mut w = World::new(4, Config::default(), &[G1, G2, G3]);
-    for g in [G1, G2, G3] {
-        w.exchange(g);
-    }
+    let mut w = three_guests();
     let s1 = open(&mut w, G1);
     let s3 = open(&mut w, G3);
     let r = start(&mut w, G1, s1, 2, FN_FOREIGN_INTR);
