@@ -145,6 +145,10 @@ pub struct Query {
     pub nr_pinned: u32,
     /// OUT: the registered mediator, or `DOMID_INVALID`.
     pub mediator: u32,
+    /// OUT: references Xen holds on the domain's pages for OP-TEE (hv-patches 0009).
+    pub nr_held: u32,
+    /// OUT: 0.
+    pub pad2: u32,
 }
 
 /// `struct tee_stubdom_request`: one ring slot written by Xen.

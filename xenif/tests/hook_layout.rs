@@ -18,7 +18,8 @@ use xenif::hook::*;
 
 const HEADER: &str = "xen/include/public/tee_stubdom.h";
 
-/// The patch of the series that creates the header, and the header's text out of it, plus the
+/// The header as the whole series leaves it: the text of the patch that creates it, with the
+/// hunks of later patches that change it applied in order, plus the
 /// `#define __HYPERVISOR_tee_stubdom_op` line the series adds to `public/arch-arm.h`.
 fn header_from_patches() -> (String, String) {
     let dir = common::root().join("hv-patches");
@@ -28,12 +29,13 @@ fn header_from_patches() -> (String, String) {
         .filter(|p| p.extension().is_some_and(|x| x == "patch"))
         .collect();
     patches.sort();
-    let mut header = None;
+    let mut header: Option<Vec<String>> = None;
     let mut hypercall = None;
     for p in &patches {
         let text = std::fs::read_to_string(p).unwrap();
         let mut in_header = false;
-        let mut lines = Vec::new();
+        let mut created = false;
+        let mut hunks: Vec<(Vec<String>, Vec<String>)> = Vec::new();
         for line in text.lines() {
             if line.starts_with("diff --git ") {
                 in_header = line.ends_with(&format!(" b/{HEADER}"));
@@ -42,22 +44,49 @@ fn header_from_patches() -> (String, String) {
             if line.starts_with("+#define __HYPERVISOR_tee_stubdom_op") {
                 hypercall = Some(line[1..].to_string());
             }
-            if in_header && !line.starts_with("+++") {
-                if let Some(l) = line.strip_prefix('+') {
-                    lines.push(l);
+            if !in_header || line.starts_with("+++") || line.starts_with("---") {
+                continue;
+            }
+            if line.starts_with("new file mode") {
+                created = true;
+            } else if line.starts_with("@@") {
+                hunks.push((Vec::new(), Vec::new()));
+            } else if let Some((old, new)) = hunks.last_mut() {
+                match line.split_at(line.len().min(1)) {
+                    ("+", l) => new.push(l.to_string()),
+                    ("-", l) => old.push(l.to_string()),
+                    (" ", l) | ("", l) => {
+                        old.push(l.to_string());
+                        new.push(l.to_string());
+                    }
+                    _ => {}
                 }
             }
         }
-        if !lines.is_empty() {
+        if created {
             assert!(
                 header.is_none(),
                 "{HEADER} is created by more than one patch"
             );
-            header = Some(lines.join("\n") + "\n");
+            let (_, lines) = hunks.pop().expect("an empty header");
+            header = Some(lines);
+            continue;
+        }
+        for (old, new) in hunks {
+            let h = header
+                .as_mut()
+                .unwrap_or_else(|| panic!("{} changes {HEADER} before it exists", p.display()));
+            let at = (0..=h.len().saturating_sub(old.len()))
+                .find(|&i| h[i..i + old.len()] == old[..])
+                .unwrap_or_else(|| panic!("a hunk of {} does not apply to {HEADER}", p.display()));
+            h.splice(at..at + old.len(), new);
         }
     }
     (
-        header.unwrap_or_else(|| panic!("no patch in {} creates {HEADER}", dir.display())),
+        header
+            .unwrap_or_else(|| panic!("no patch in {} creates {HEADER}", dir.display()))
+            .join("\n")
+            + "\n",
         hypercall.expect("no patch defines __HYPERVISOR_tee_stubdom_op"),
     )
 }
@@ -89,7 +118,8 @@ void emit(void)
     SZ(tee_stubdom_domain); OFF(tee_stubdom_domain, domid); OFF(tee_stubdom_domain, pad);
     SZ(tee_stubdom_query); OFF(tee_stubdom_query, domid); OFF(tee_stubdom_query, pad);
     OFF(tee_stubdom_query, flags); OFF(tee_stubdom_query, nr_pinned);
-    OFF(tee_stubdom_query, mediator);
+    OFF(tee_stubdom_query, mediator); OFF(tee_stubdom_query, nr_held);
+    OFF(tee_stubdom_query, pad2);
     SZ(tee_stubdom_request); OFF(tee_stubdom_request, seq); OFF(tee_stubdom_request, type);
     OFF(tee_stubdom_request, domid); OFF(tee_stubdom_request, vcpu);
     OFF(tee_stubdom_request, flags); OFF(tee_stubdom_request, pad); OFF(tee_stubdom_request, x);
@@ -170,6 +200,8 @@ fn hook_abi_matches_the_c_header_of_the_patch_series() {
     off!(k, "query", "flags", Query, flags);
     off!(k, "query", "nr_pinned", Query, nr_pinned);
     off!(k, "query", "mediator", Query, mediator);
+    off!(k, "query", "nr_held", Query, nr_held);
+    off!(k, "query", "pad2", Query, pad2);
     sz!(k, "request", Request);
     off!(k, "request", "seq", Request, seq);
     off!(k, "request", "type", Request, kind);
