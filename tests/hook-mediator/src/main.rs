@@ -362,7 +362,7 @@ fn checks(k: &mut Kernel, r: &mut Report, gfn: u64, guest: DomId, plain: DomId, 
     let res = secure_call([0x8400_0000, 0, 0, 0, 0, 0, 0, 0]);
     r.check(
         "secure-call-non-trusted-os-rejected",
-        res == Err(XenError::EINVAL),
+        res == Err(XenError::EPERM),
         format_args!("PSCI_VERSION: {res:x?}"),
     );
     let res = secure_call(vm_call(true, guest));
