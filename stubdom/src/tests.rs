@@ -2,9 +2,9 @@
 //! core's simulators (guest RAM and OP-TEE's ABI state machine).
 
 use crate::config::{lookup, parse_guests};
-use crate::hook::Hook;
+use crate::hook::{Hook, HookPlatform};
 use crate::memory::pieces;
-use crate::secure::answer_for;
+use crate::secure::{answer_for, failed_resume};
 use crate::service::Server;
 use crate::shadow::ShadowStore;
 use alloc::string::String;
@@ -36,6 +36,8 @@ struct FakeXen {
     /// OP-TEE answers the SHM cache switches EBUSY, as it does while any thread (of any guest)
     /// is in use.
     optee_busy: bool,
+    /// Xen refuses every RETURN_FROM_RPC that does not ask for its failed answer.
+    refuse_answers: bool,
 }
 
 struct FakePage {
@@ -61,6 +63,7 @@ impl FakeXen {
             now_ms: 0,
             vcpus: Vec::new(),
             optee_busy: false,
+            refuse_answers: false,
         }
     }
 }
@@ -102,6 +105,9 @@ impl Hook for FakeXen {
     fn secure_call(&mut self, x: [u64; 8]) -> XenResult<[u64; 8]> {
         let fid = x[0] as u32;
         self.secure_calls.push((fid, x[7]));
+        if self.refuse_answers && fid == smc::RETURN_FROM_RPC && x[6] != xenif::hook::RPC_FAILED {
+            return Err(XenError::EINVAL);
+        }
         if fid == smc::VM_DESTROYED && x[1] == 0 {
             return Err(XenError::EINVAL);
         }
@@ -207,6 +213,36 @@ fn xen_refusals_become_optee_answers() {
     assert_eq!(answer_for(&created, XenError::ESRCH)[0], ret::ENOTAVAIL);
     let uid = [u64::from(smc::CALLS_UID), 0, 0, 0, 0, 0, 0, 9];
     assert_eq!(answer_for(&uid, XenError::ESRCH)[0], ret::ENOTAVAIL);
+}
+
+#[test]
+fn a_refused_rpc_answer_is_resumed_with_xens_failed_answer() {
+    let resume = [u64::from(smc::RETURN_FROM_RPC), 0x1, 0x2, 7, 0x4, 0x5, 0, 3];
+    assert_eq!(
+        failed_resume(&resume),
+        [
+            u64::from(smc::RETURN_FROM_RPC),
+            0,
+            0,
+            7,
+            0,
+            0,
+            xenif::hook::RPC_FAILED,
+            3
+        ]
+    );
+    let mut xen = FakeXen::new(&[3]);
+    xen.refuse_answers = true;
+    let mut shadow = ShadowStore::new(4);
+    let r = HookPlatform {
+        hook: &mut xen,
+        shadow: &mut shadow,
+    }
+    .smc(resume);
+    // The second resume reached the (simulated) secure world: its answer, not a refusal's.
+    assert_eq!(r, xen.sim.smc(failed_resume(&resume)));
+    let fids: Vec<_> = xen.secure_calls.iter().map(|c| c.0).collect();
+    assert_eq!(fids, [smc::RETURN_FROM_RPC, smc::RETURN_FROM_RPC]);
 }
 
 #[test]

@@ -45,6 +45,11 @@ pub mod op {
 /// `TEE_STUBDOM_MAX_PINS`: Xen's per-domain pin cap.
 pub const MAX_PINS: u32 = 16384;
 
+/// `TEE_STUBDOM_RPC_FAILED`: x6 of a RETURN_FROM_RPC secure call that asks Xen to resume the
+/// OP-TEE thread with a failed answer of its own (no buffer, or a failed RPC argument without
+/// memory references) instead of the mediator's (hv-patches 0009).
+pub const RPC_FAILED: u64 = 1;
+
 /// `TEE_STUBDOM_REQ_*`: request types.
 pub mod req {
     /// A guest's TEE call (`domid`, `vcpu`, `x`).

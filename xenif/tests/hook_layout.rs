@@ -133,6 +133,7 @@ void emit(void)
     K(TEE_STUBDOM_OP_register); K(TEE_STUBDOM_OP_respond); K(TEE_STUBDOM_OP_pin);
     K(TEE_STUBDOM_OP_unpin); K(TEE_STUBDOM_OP_secure_call); K(TEE_STUBDOM_OP_release);
     K(TEE_STUBDOM_OP_query); K(TEE_STUBDOM_OP_notify); K(TEE_STUBDOM_MAX_PINS);
+    K(TEE_STUBDOM_RPC_FAILED);
     K(TEE_STUBDOM_REQ_CALL); K(TEE_STUBDOM_REQ_CREATED); K(TEE_STUBDOM_REQ_DESTROYED);
     K(TEE_STUBDOM_F_REPLAY); K(TEE_STUBDOM_F_TEE_KNOWN);
     K(TEE_STUBDOM_Q_TEE_KNOWN); K(TEE_STUBDOM_Q_DYING); K(TEE_STUBDOM_Q_CALL_PENDING);
@@ -241,6 +242,7 @@ fn hook_abi_matches_the_c_header_of_the_patch_series() {
     k!(k, "TEE_STUBDOM_OP_query", op::QUERY);
     k!(k, "TEE_STUBDOM_OP_notify", op::NOTIFY);
     k!(k, "TEE_STUBDOM_MAX_PINS", MAX_PINS);
+    k!(k, "TEE_STUBDOM_RPC_FAILED", RPC_FAILED);
     k!(k, "TEE_STUBDOM_REQ_CALL", req::CALL);
     k!(k, "TEE_STUBDOM_REQ_CREATED", req::CREATED);
     k!(k, "TEE_STUBDOM_REQ_DESTROYED", req::DESTROYED);
