@@ -117,6 +117,29 @@ class ParseTests(unittest.TestCase):
         msg = scn.secure_log_failure(sc, good[:4])
         self.assertIn("matched 2 lines, expected 3", msg)
 
+    def test_policy_defaults_to_product(self):
+        self.assertEqual(scn.parse(write_scenario(BASE + "XSM_POLICY=yes\n")).policy_image, "xenpolicy")
+        sc = scn.parse(write_scenario(BASE + "XSM_POLICY=yes\nPOLICY=test\n"))
+        self.assertEqual(sc.policy_image, "xenpolicy-test")
+        self.assertEqual(scn.parse(write_scenario(BASE + "XSM_POLICY=yes\nPOLICY=product\n")).policy_image,
+                         "xenpolicy")
+        # No policy module without XSM_POLICY, whatever POLICY says.
+        self.assertIsNone(scn.parse(write_scenario(BASE)).policy_image)
+        self.assertIsNone(scn.parse(write_scenario(BASE + "POLICY=product\n")).policy_image)
+        # An override chooses the policy for one run.
+        sc = scn.parse(write_scenario(BASE + "XSM_POLICY=yes\nPOLICY=test\n"), ["POLICY=product"])
+        self.assertEqual(sc.policy_image, "xenpolicy")
+
+    def test_policy_other_values_are_errors(self):
+        for bad in ("demo", "Product", "yes", ""):
+            self.assertError(BASE + f"XSM_POLICY=yes\nPOLICY={bad}\n", "t.scn:12", "field POLICY",
+                             "expected product", "or test", f"(got '{bad}')")
+        self.assertError(BASE + "XSM_POLICY=yes\nPOLICY[0]=test\n", "takes no index")
+
+    def test_test_policy_needs_xsm_policy(self):
+        self.assertError(BASE + "POLICY=test\n", "POLICY=test, but XSM_POLICY=no")
+        self.assertError(BASE + "XSM_POLICY=no\nPOLICY=test\n", "POLICY=test, but XSM_POLICY=no")
+
     def test_evtchn_peer_checks(self):
         self.assertError(BASE + 'DOMU_EVTCHN[0]="10:0:11"\n', "not another domU")
         self.assertError(BASE + 'DOMU_EVTCHN[0]="10:dom0:11"\n', "no dom0")
@@ -167,6 +190,26 @@ class GenerateTests(unittest.TestCase):
             self.assertIn(peer, by_phandle)
             self.assertEqual(links[by_phandle[peer]][1], phandles[node])
         self.assertEqual(sorted(p for p, _ in links.values()), [10, 11])
+
+    def test_policy_module_is_the_chosen_policy(self):
+        with open(os.path.join(self.images, "xenpolicy-test"), "wb") as f:
+            f.truncate(8192)
+        for policy, image, size in (("product", "xenpolicy", 4096), ("test", "xenpolicy-test", 8192)):
+            sc = scn.parse(write_scenario(BASE + f"XSM_POLICY=yes\nPOLICY={policy}\n"))
+            script, modules = scn.generate(sc, self.images)
+            pol = [m for m in modules if os.path.basename(m.path).startswith("xenpolicy")]
+            self.assertEqual([(os.path.basename(m.path), m.size) for m in pol], [(image, size)])
+            self.assertIn(f"fdt set /chosen/xsm-policy reg <{pol[0].addr:#x} {size:#x}>", script)
+        # Without XSM_POLICY no policy module is loaded.
+        _, modules = scn.generate(scn.parse(write_scenario(BASE)), self.images)
+        self.assertFalse([m for m in modules if "xenpolicy" in m.path])
+
+    def test_missing_policy_image_is_named(self):
+        sc = scn.parse(write_scenario(BASE + "XSM_POLICY=yes\nPOLICY=test\n"))
+        with self.assertRaises(scn.ScenarioError) as cm:
+            scn.generate(sc, self.images)  # setUp made xenpolicy only
+        self.assertIn("POLICY=test", str(cm.exception))
+        self.assertIn("xenpolicy-test", str(cm.exception))
 
     def test_missing_image_is_named(self):
         with self.assertRaises(scn.ScenarioError) as cm:
