@@ -1,6 +1,8 @@
 """Host tests of the scenario parser and generator (run by scripts/test: python3 -m unittest)."""
 
+import glob
 import os
+import re
 import tempfile
 import unittest
 
@@ -144,6 +146,59 @@ class ParseTests(unittest.TestCase):
         self.assertError(BASE + 'DOMU_EVTCHN[0]="10:0:11"\n', "not another domU")
         self.assertError(BASE + 'DOMU_EVTCHN[0]="10:dom0:11"\n', "no dom0")
         self.assertError(BASE + 'DOMU_EVTCHN[0]="10-1-11"\n', "LOCALPORT:PEER:PEERPORT")
+
+
+def declared_types(folder: str) -> set[str]:
+    """The FLASK types the modules of xsm-policy/FOLDER declare."""
+    types: set[str] = set()
+    for path in glob.glob(os.path.join(scn.ROOT, "xsm-policy", folder, "*.te")):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        types |= set(re.findall(r"^\s*declare_(?:singleton_)?domain\((\w+)", text, re.M))
+        types |= set(re.findall(r"^\s*type\s+(\w+)", text, re.M))
+    return types
+
+
+def dom0_is_stubdom_tee_client(sc: scn.Scenario) -> bool:
+    """dom0 is a TEE client of the stub-domain mediator under FLASK: Xen gives dom0 the active
+    mediator's TEE type, and the test initramfs' /init (tests/initramfs/init) loads the optee driver
+    and needs /dev/teepriv0 before it runs xtest or a script, so its calls must reach the mediator."""
+    xen_cmd = sc.fields["XEN_CMD"].split()
+    return (sc.dom0 is not None and sc.dom0.ramdisk in ("initramfs", "initramfs-xl")
+            and "tee=stubdom" in xen_cmd and "xsm=flask" in xen_cmd)
+
+
+class ShippedPolicyTests(unittest.TestCase):
+    """Every shipped scenario boots the FLASK policy it needs, and says so (xsm-policy/README.md)."""
+
+    def test_flask_scenarios_name_their_policy(self):
+        for name in scn.available():
+            sc = scn.parse(name)
+            if not sc.fields["XSM_POLICY"]:
+                continue
+            with open(sc.path, encoding="utf-8") as f:
+                said = re.search(r"^POLICY=(product|test)\s*$", f.read(), re.M)
+            self.assertTrue(said, f"{name}: XSM_POLICY=yes, but no POLICY= line says which policy")
+
+    def test_test_policy_exactly_where_needed(self):
+        test_only = declared_types("test") - declared_types("product")
+        self.assertIn("selftest_t", test_only)
+        for name in scn.available():
+            sc = scn.parse(name)
+            labels = {d.label.rsplit(":", 1)[-1] for d in sc.domus if d.label}
+            needs = sorted(labels & test_only)
+            if dom0_is_stubdom_tee_client(sc):
+                needs.append("dom0 is a TEE client of the mediator")
+            if needs:
+                self.assertEqual(sc.policy_image, "xenpolicy-test", f"{name} needs the test policy: {needs}")
+            elif sc.policy_image:
+                self.assertEqual(sc.policy_image, "xenpolicy", f"{name}: the test policy, but it needs none of it")
+
+    def test_stubdom_demo_boots_the_test_policy(self):
+        # The demo makes dom0 a TEE client of the mediator: only the test policy allows that.
+        self.assertEqual(scn.parse("stubdom-demo").policy_image, "xenpolicy-test")
+        self.assertEqual(scn.parse("kernel-selftest").policy_image, "xenpolicy-test")
+        self.assertEqual(scn.parse("hook-selftest").policy_image, "xenpolicy")
 
 
 class GenerateTests(unittest.TestCase):
