@@ -34,6 +34,10 @@ MODULE_ALIGN = 0x200000
 # The FLASK label property of dom0less domain nodes (hv-patches: dom0less label patch).
 LABEL_PROPERTY = "xen,flask-label"
 
+# The FLASK policies scripts/build makes (xsm-policy/README.md), by the value of POLICY: the product
+# modules only, or the product plus the test and demo modules.
+POLICY_IMAGES = {"product": "xenpolicy", "test": "xenpolicy-test"}
+
 
 class ScenarioError(Exception):
     """A scenario file or its inputs are wrong; the message names the file, line and field."""
@@ -70,6 +74,13 @@ def _choice(*allowed: str):
         return v
 
     return parse
+
+
+def _policy(v: str) -> str:
+    if v not in POLICY_IMAGES:
+        raise ValueError("expected product (out/images/xenpolicy: xsm-policy/product/) or test "
+                         "(out/images/xenpolicy-test: xsm-policy/product/ + xsm-policy/test/)")
+    return v
 
 
 def _name(v: str) -> str:
@@ -169,6 +180,7 @@ SCALARS = {
     "XEN": (_choice("debug", "release"), "debug"),
     "XEN_CMD": (_text, ""),
     "XSM_POLICY": (_yes_no, False),
+    "POLICY": (_policy, "product"),
     "TIMEOUT": (_positive, None),
     "FIRMWARE": (_text, "flash.bin"),
     "QEMU_SMP": (_positive, 2),
@@ -246,6 +258,11 @@ class Scenario:
     @property
     def expect_secure_each(self) -> list[tuple[str, int]]:
         return self.fields["EXPECT_SECURE_EACH"]
+
+    @property
+    def policy_image(self) -> str | None:
+        """The FLASK policy in out/images/ this scenario boots with; None without XSM_POLICY."""
+        return POLICY_IMAGES[self.fields["POLICY"]] if self.fields["XSM_POLICY"] else None
 
     def domains(self) -> list[Domain]:
         return ([self.dom0] if self.dom0 else []) + self.domus
@@ -331,6 +348,10 @@ def parse(name: str, overrides: list[str] | None = None) -> Scenario:
         missing = [i for i in range(n) if i not in arrays[key]]
         if missing:
             raise ScenarioError(f"{rel}: missing field {key}[{missing[0]}]")
+
+    if fields["POLICY"] == "test" and not fields["XSM_POLICY"]:
+        raise ScenarioError(f"{rel}: POLICY=test, but XSM_POLICY=no loads no policy "
+                            "(set XSM_POLICY=yes, or POLICY=product to boot without one)")
 
     dom0 = None
     if fields["DOM0_KERNEL"]:
@@ -428,8 +449,8 @@ def generate(sc: Scenario, images_dir: str, xen_cmd_extra: str = "") -> tuple[li
         if bootargs is not None:
             cmd.append(f"fdt set {parent}/{node} bootargs {_fdt_str(bootargs)}")
 
-    if sc.fields["XSM_POLICY"]:
-        pol = alloc.place(image_path(images_dir, "xenpolicy", "XSM_POLICY"))
+    if sc.policy_image:
+        pol = alloc.place(image_path(images_dir, sc.policy_image, f"POLICY={sc.fields['POLICY']}"))
         modules.append(pol)
         module_node("/chosen", "xsm-policy", ["xen,xsm-policy", "xen,multiboot-module", "multiboot,module"], pol)
 

@@ -1,6 +1,8 @@
 """Host tests of the scenario parser and generator (run by scripts/test: python3 -m unittest)."""
 
+import glob
 import os
+import re
 import tempfile
 import unittest
 
@@ -117,10 +119,86 @@ class ParseTests(unittest.TestCase):
         msg = scn.secure_log_failure(sc, good[:4])
         self.assertIn("matched 2 lines, expected 3", msg)
 
+    def test_policy_defaults_to_product(self):
+        self.assertEqual(scn.parse(write_scenario(BASE + "XSM_POLICY=yes\n")).policy_image, "xenpolicy")
+        sc = scn.parse(write_scenario(BASE + "XSM_POLICY=yes\nPOLICY=test\n"))
+        self.assertEqual(sc.policy_image, "xenpolicy-test")
+        self.assertEqual(scn.parse(write_scenario(BASE + "XSM_POLICY=yes\nPOLICY=product\n")).policy_image,
+                         "xenpolicy")
+        # No policy module without XSM_POLICY, whatever POLICY says.
+        self.assertIsNone(scn.parse(write_scenario(BASE)).policy_image)
+        self.assertIsNone(scn.parse(write_scenario(BASE + "POLICY=product\n")).policy_image)
+        # An override chooses the policy for one run.
+        sc = scn.parse(write_scenario(BASE + "XSM_POLICY=yes\nPOLICY=test\n"), ["POLICY=product"])
+        self.assertEqual(sc.policy_image, "xenpolicy")
+
+    def test_policy_other_values_are_errors(self):
+        for bad in ("demo", "Product", "yes", ""):
+            self.assertError(BASE + f"XSM_POLICY=yes\nPOLICY={bad}\n", "t.scn:12", "field POLICY",
+                             "expected product", "or test", f"(got '{bad}')")
+        self.assertError(BASE + "XSM_POLICY=yes\nPOLICY[0]=test\n", "takes no index")
+
+    def test_test_policy_needs_xsm_policy(self):
+        self.assertError(BASE + "POLICY=test\n", "POLICY=test, but XSM_POLICY=no")
+        self.assertError(BASE + "XSM_POLICY=no\nPOLICY=test\n", "POLICY=test, but XSM_POLICY=no")
+
     def test_evtchn_peer_checks(self):
         self.assertError(BASE + 'DOMU_EVTCHN[0]="10:0:11"\n', "not another domU")
         self.assertError(BASE + 'DOMU_EVTCHN[0]="10:dom0:11"\n', "no dom0")
         self.assertError(BASE + 'DOMU_EVTCHN[0]="10-1-11"\n', "LOCALPORT:PEER:PEERPORT")
+
+
+def declared_types(folder: str) -> set[str]:
+    """The FLASK types the modules of xsm-policy/FOLDER declare."""
+    types: set[str] = set()
+    for path in glob.glob(os.path.join(scn.ROOT, "xsm-policy", folder, "*.te")):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        types |= set(re.findall(r"^\s*declare_(?:singleton_)?domain\((\w+)", text, re.M))
+        types |= set(re.findall(r"^\s*type\s+(\w+)", text, re.M))
+    return types
+
+
+def dom0_is_stubdom_tee_client(sc: scn.Scenario) -> bool:
+    """dom0 is a TEE client of the stub-domain mediator under FLASK: Xen gives dom0 the active
+    mediator's TEE type, and the test initramfs' /init (tests/initramfs/init) loads the optee driver
+    and needs /dev/teepriv0 before it runs xtest or a script, so its calls must reach the mediator."""
+    xen_cmd = sc.fields["XEN_CMD"].split()
+    return (sc.dom0 is not None and sc.dom0.ramdisk in ("initramfs", "initramfs-xl")
+            and "tee=stubdom" in xen_cmd and "xsm=flask" in xen_cmd)
+
+
+class ShippedPolicyTests(unittest.TestCase):
+    """Every shipped scenario boots the FLASK policy it needs, and says so (xsm-policy/README.md)."""
+
+    def test_flask_scenarios_name_their_policy(self):
+        for name in scn.available():
+            sc = scn.parse(name)
+            if not sc.fields["XSM_POLICY"]:
+                continue
+            with open(sc.path, encoding="utf-8") as f:
+                said = re.search(r"^POLICY=(product|test)\s*$", f.read(), re.M)
+            self.assertTrue(said, f"{name}: XSM_POLICY=yes, but no POLICY= line says which policy")
+
+    def test_test_policy_exactly_where_needed(self):
+        test_only = declared_types("test") - declared_types("product")
+        self.assertIn("selftest_t", test_only)
+        for name in scn.available():
+            sc = scn.parse(name)
+            labels = {d.label.rsplit(":", 1)[-1] for d in sc.domus if d.label}
+            needs = sorted(labels & test_only)
+            if dom0_is_stubdom_tee_client(sc):
+                needs.append("dom0 is a TEE client of the mediator")
+            if needs:
+                self.assertEqual(sc.policy_image, "xenpolicy-test", f"{name} needs the test policy: {needs}")
+            elif sc.policy_image:
+                self.assertEqual(sc.policy_image, "xenpolicy", f"{name}: the test policy, but it needs none of it")
+
+    def test_stubdom_demo_boots_the_test_policy(self):
+        # The demo makes dom0 a TEE client of the mediator: only the test policy allows that.
+        self.assertEqual(scn.parse("stubdom-demo").policy_image, "xenpolicy-test")
+        self.assertEqual(scn.parse("kernel-selftest").policy_image, "xenpolicy-test")
+        self.assertEqual(scn.parse("hook-selftest").policy_image, "xenpolicy")
 
 
 class GenerateTests(unittest.TestCase):
@@ -167,6 +245,26 @@ class GenerateTests(unittest.TestCase):
             self.assertIn(peer, by_phandle)
             self.assertEqual(links[by_phandle[peer]][1], phandles[node])
         self.assertEqual(sorted(p for p, _ in links.values()), [10, 11])
+
+    def test_policy_module_is_the_chosen_policy(self):
+        with open(os.path.join(self.images, "xenpolicy-test"), "wb") as f:
+            f.truncate(8192)
+        for policy, image, size in (("product", "xenpolicy", 4096), ("test", "xenpolicy-test", 8192)):
+            sc = scn.parse(write_scenario(BASE + f"XSM_POLICY=yes\nPOLICY={policy}\n"))
+            script, modules = scn.generate(sc, self.images)
+            pol = [m for m in modules if os.path.basename(m.path).startswith("xenpolicy")]
+            self.assertEqual([(os.path.basename(m.path), m.size) for m in pol], [(image, size)])
+            self.assertIn(f"fdt set /chosen/xsm-policy reg <{pol[0].addr:#x} {size:#x}>", script)
+        # Without XSM_POLICY no policy module is loaded.
+        _, modules = scn.generate(scn.parse(write_scenario(BASE)), self.images)
+        self.assertFalse([m for m in modules if "xenpolicy" in m.path])
+
+    def test_missing_policy_image_is_named(self):
+        sc = scn.parse(write_scenario(BASE + "XSM_POLICY=yes\nPOLICY=test\n"))
+        with self.assertRaises(scn.ScenarioError) as cm:
+            scn.generate(sc, self.images)  # setUp made xenpolicy only
+        self.assertIn("POLICY=test", str(cm.exception))
+        self.assertIn("xenpolicy-test", str(cm.exception))
 
     def test_missing_image_is_named(self):
         with self.assertRaises(scn.ScenarioError) as cm:
