@@ -9,15 +9,19 @@
 
 #include "sim.h"
 
+void (*sim_fatal_hook)(const char *msg) __attribute__((noreturn));
+
 void sim_fatal(const char *fmt, ...)
 {
+    char msg[512];
     va_list ap;
 
-    fprintf(stderr, "el2-check: FINDING: ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n");
+    if ( sim_fatal_hook )
+        sim_fatal_hook(msg);
+    fprintf(stderr, "el2-check: FINDING: %s\n", msg);
     abort();
 }
 

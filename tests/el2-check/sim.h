@@ -98,7 +98,12 @@ unsigned int sim_holds_of(const struct sim *s, unsigned int param, uint64_t madd
 
 extern const struct tsd_check_ops sim_ops;
 
-/* Stop the program: a callback contract was broken (a finding). */
+/*
+ * Stop the program: a callback contract was broken (a finding). When
+ * sim_fatal_hook is set (the unit tests), it gets the message instead and
+ * must not return (it ends the current test).
+ */
 void sim_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+extern void (*sim_fatal_hook)(const char *msg) __attribute__((noreturn));
 
 #endif

@@ -9,6 +9,7 @@
  */
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1197,6 +1198,25 @@ static const struct test {
     { "model: forged results are caught", t_model_catches },
 };
 
+/* A broken callback contract (sim.c) fails the test it happens in. */
+static jmp_buf test_env;
+
+static void __attribute__((noreturn)) contract_broken(const char *msg)
+{
+    fail(0, "callback contract broken: %s", msg);
+    longjmp(test_env, 1);
+}
+
+static void run_test(void (*fn)(void))
+{
+    machine();
+    sim_fatal_hook = contract_broken;
+    if ( !setjmp(test_env) )
+        fn();
+    sim_fatal_hook = NULL;
+    S.race_xor = 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -1222,8 +1242,7 @@ int main(int argc, char **argv)
         if ( only && !strstr(tests[i].name, only) )
             continue;
         failure[0] = 0;
-        machine();
-        tests[i].fn();
+        run_test(tests[i].fn);
         printf("%s %s%s%s\n", failure[0] ? "FAIL" : "PASS", tests[i].name,
                failure[0] ? ": " : "", failure);
         failure[0] ? failed++ : passed++;
