@@ -6,7 +6,8 @@
  * The input decides the simulated machine (the owner of each of 64 frames),
  * the contents of every mediator page, the limits of the callbacks (lend
  * budget, reservation cap), whether the mediator rewrites what Xen copies
- * while Xen checks it, and which check runs with which arguments. After
+ * while Xen checks it or takes its pages away in the middle of a check, and
+ * which check runs with which arguments. After
  * every check:
  *  - an accepted CALL_WITH_ARG / CALL_WITH_RPC_ARG argument or RPC answer is
  *    read the way OP-TEE 4.10 reads it (optee_model.h): the program aborts
@@ -28,6 +29,8 @@
  *   u8  rpc_params (op 1)
  *   u8  lend       pages lend() gives (0xff: any number)
  *   u16 cap        references a check may reserve (0: 16384)
+ *   u8  fault      non-zero: copy number fault of the check and all later
+ *                  ones fail (the mediator's page is gone)
  *   64 x u8        frame i: owner (b & 7: 0 unmapped, 1 mediator, 2 client,
  *                  3 another domain, 4 Xen, 5-7 unmapped), a mediator page
  *                  starts filled with b & 0xf8
@@ -329,6 +332,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     uint8_t op = u8(&in) % 4, flags = u8(&in), rpc_params = u8(&in);
     uint8_t lend = u8(&in);
     uint16_t cap = u16(&in);
+    uint8_t fault = u8(&in);
     uint64_t med, x0 = 0;
     unsigned int f;
     struct in rpc_args;
@@ -340,6 +344,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     s.lend_budget = lend == 0xff ? SIM_UNLIMITED : lend;
     s.cap = cap ? cap : TSD_MAX_BUF_PAGES;
     s.race_xor = (flags & 1) ? 0x5a : 0;
+    s.fault_at = fault;
     for ( f = 0; f < NFRAMES; f++ )
     {
         uint8_t b = u8(&in);

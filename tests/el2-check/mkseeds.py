@@ -70,7 +70,7 @@ class Seed:
         return first * PAGE + offset
 
     def bytes(self):
-        head = struct.pack("<BBBBH", self.op, 0, self.rpc_params, 0xFF, 0)
+        head = struct.pack("<BBBBHB", self.op, 0, self.rpc_params, 0xFF, 0, 0)
         frames = bytes(self.frames)
         return head + frames + struct.pack("<BH", self.med, 0) + self.extra + self.records
 
@@ -140,10 +140,21 @@ def seeds():
     s.param(1, 32, VALUE_INOUT, 1234, 5678, 0)
     yield "rpc-get-time", s
 
-    # CALL_WITH_ARG's function ID.
-    s = Seed(3)
-    s.extra = struct.pack("<Q", 0x32000004)
-    yield "classify-call-with-arg", s
+    # The largest argument that leaves room for a 4-parameter RPC argument.
+    s = Seed(1, rpc_params=4)
+    s.header(1, 0, 1, 122)
+    for i in range(122):
+        s.param(1, 32 + 32 * i, VALUE_INOUT, i, 0, 0)
+    s.param(1, 32 + 32 * 121, TMEM_IN | NONCONTIG, s.page_list(2, clients(1)), 10, 0x7000)
+    yield "invoke-122-params-rpc-arg", s
+
+    # One function ID of each kind Xen passes.
+    for name, fid in (("call-with-arg", 0x32000004), ("call-with-rpc-arg", 0x32000012),
+                      ("return-from-rpc", 0x32000003), ("vm-created", 0xB200000D),
+                      ("get-os-revision", 0xB2000001), ("calls-uid", 0xBF00FF01)):
+        s = Seed(3)
+        s.extra = struct.pack("<Q", fid)
+        yield "classify-" + name, s
 
 
 def main():

@@ -141,6 +141,7 @@ void sim_begin_check(struct sim *s)
     s->total_reserved = 0;
     s->nholds = 0;
     s->check_lent = s->nlent;
+    s->check_copies = 0;
 }
 
 unsigned int sim_holds_of(const struct sim *s, unsigned int param, uint64_t maddr)
@@ -168,7 +169,9 @@ static int sim_copy(void *ctx, uint64_t maddr, unsigned int off, void *dst,
     if ( (uint64_t)off + len > TSD_PAGE_SIZE )
         sim_fatal("copy_from_mediator(%#llx, off %u, len %u): past the page",
                   (unsigned long long)maddr, off, len);
-    if ( sim_owner_of(s, maddr) != SIM_MEDIATOR )
+    s->check_copies++;
+    if ( sim_owner_of(s, maddr) != SIM_MEDIATOR ||
+         (s->fault_at && s->check_copies >= s->fault_at) )
     {
         s->refused_copies++;
         return -EPERM;

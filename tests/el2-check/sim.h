@@ -21,7 +21,9 @@
  *
  * The simulated mediator can misbehave on purpose: with race_xor set, every
  * copy Xen makes from a mediator page is followed by the mediator changing
- * the bytes just copied (a second vCPU racing Xen's reads).
+ * the bytes just copied (a second vCPU racing Xen's reads); with fault_at
+ * set, its pages are gone from that copy of a check on (-EPERM, as when the
+ * mediator gives a page back to Xen between two of Xen's copies).
  */
 #ifndef TSD_EL2_SIM_H
 #define TSD_EL2_SIM_H
@@ -69,6 +71,8 @@ struct sim {
 
     unsigned long copies, copied_bytes, refused_copies, refused_holds;
     uint8_t race_xor;           /* non-zero: the mediator rewrites what Xen copied */
+    unsigned int fault_at;      /* non-zero: copy fault_at of a check and later ones fail */
+    unsigned int check_copies;  /* copies tried in the current check */
 };
 
 void sim_init(struct sim *s, unsigned int nframes);

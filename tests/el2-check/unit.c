@@ -447,6 +447,24 @@ static void t_arg_racing_mediator(void)
     EXPECT_MODEL_ARG(0);
 }
 
+/* The mediator's page gone between two of Xen's copies: -EPERM, no accept. */
+static void t_arg_page_gone(void)
+{
+    unsigned int k;
+
+    arg_hdr(1, 2);
+    param(0, MSG_ATTR_TYPE_VALUE_INPUT, 1, 2, 3);
+    param(1, ATTR_TMEM_IN | NONCONTIG, list(F_LIST, 1100, client_i), 1100 * 4096, 0);
+    for ( k = 1; k <= 5; k++ )
+    {
+        S.fault_at = k;     /* header, parameters, list pages 1, 2, 3 */
+        EXPECT_RC(check_arg(0), -EPERM);
+    }
+    S.fault_at = 6;
+    EXPECT_RC(check_arg(0), 0);
+    EXPECT_MODEL_ARG(0);
+}
+
 /* --- tsd_check_arg: parameters --------------------------------------------- */
 
 static void t_param_value_rmem_none(void)
@@ -991,12 +1009,13 @@ static void t_rpc_failures(void)
 {
     unsigned int k;
 
-    for ( k = 0; k < 9; k++ )
+    for ( k = 0; k < 11; k++ )
     {
         uint8_t *m;
         int want = -EINVAL;
 
         machine();
+        S.fault_at = 0;
         rpc_request(RPC_OFF, RPC_CMD_SHM_ALLOC, 3);
         m = rpc_answer(0, 0);
         param_at(m, 0, MSG_ATTR_TYPE_VALUE_INPUT, 1, 2, 3);
@@ -1013,6 +1032,8 @@ static void t_rpc_failures(void)
         case 6: S.lend_budget = 0; want = -ENOMEM; break;
         case 7: S.cap = 3; want = -ENOSPC; break;
         case 8: sim_set(&S, F_ARG, SIM_OTHER, 0); want = -EPERM; break;
+        case 9: S.fault_at = 2; want = -EPERM; break;   /* parameters' copy */
+        case 10: S.fault_at = 3; want = -EPERM; break;  /* the page list */
         }
         EXPECT_RC(check_answer(3), want);
         expect_failed_answer(__LINE__, RPC_OFF, 3);
@@ -1167,6 +1188,7 @@ static const struct test {
     { "arg: room for the RPC argument (rpc_params)", t_arg_rpc_room },
     { "arg: copied as written, zeroes after it", t_arg_copy_and_zero },
     { "arg: mediator rewriting its pages during the check", t_arg_racing_mediator },
+    { "arg: mediator's pages gone between two copies refused", t_arg_page_gone },
     { "param: NONE, VALUE, RMEM pass unchanged", t_param_value_rmem_none },
     { "param: TMEM null passes", t_param_tmem_null },
     { "param: TMEM raw address refused", t_param_tmem_raw },
@@ -1215,6 +1237,7 @@ static void run_test(void (*fn)(void))
         fn();
     sim_fatal_hook = NULL;
     S.race_xor = 0;
+    S.fault_at = 0;
 }
 
 int main(int argc, char **argv)
