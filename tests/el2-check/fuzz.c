@@ -16,7 +16,9 @@
  *    mediator's message with only the page-list addresses rewritten;
  *  - a refused RPC answer must be a failed answer without references
  *    (stubdom_check.h), and nothing outside the answer may change;
- *  - tsd_classify() must agree with a table of OP-TEE's function IDs.
+ *  - every accepted parameter is of the form stubdom_check.h documents;
+ *  - tsd_classify() must agree with a table of OP-TEE's function IDs, for
+ *    x0 and each x0 that differs from it in bits 0-7 of the function number.
  * The callbacks (sim.c) abort on any broken contract (unaligned addresses,
  * a copy past a page, more holds than reserved) and AddressSanitizer on any
  * access past a page.
@@ -38,7 +40,7 @@
  *   u16 med_low    low bits added to med's address (flags bit 1)
  *   op 2:  u16 moff, u16 off (both % 8192), u8 n (% 160), u8 cmd (OP-TEE's
  *          request: RPC_CMD_SHM_ALLOC when odd, else cmd / 2)
- *   op 3:  u64 x0
+ *   op 3:  u64 x0 (and the 255 others that differ from it in bits 0-7)
  *   then records up to the end, each writing a mediator page (others ignored):
  *     u8 kind % 4:
  *       0 word:  u8 frame, u16 word (% 512), u64 value
@@ -160,6 +162,31 @@ static int known_rc(int rc)
 }
 
 /*
+ * The form stubdom_check.h documents: NONE, VALUE, RMEM, TMEM null or TMEM
+ * NONCONTIG of at most TSD_MAX_BUF_PAGES pages; no attribute bits but the
+ * type, META, NONCONTIG and the cache attribute; NONCONTIG only on TMEM.
+ */
+static int accepted_form(uint64_t attr, uint64_t buf_ptr, uint64_t size)
+{
+    unsigned int type = attr & 0xff;
+    int tmem = type >= MSG_ATTR_TYPE_TMEM_INPUT && type <= MSG_ATTR_TYPE_TMEM_INOUT;
+    uint64_t end;
+
+    if ( attr & ~(0xffULL | MSG_ATTR_META | MSG_ATTR_NONCONTIG | (7ULL << 16)) )
+        return 0;
+    if ( type == 4 || type == 8 || type > MSG_ATTR_TYPE_TMEM_INOUT )
+        return 0;
+    if ( !tmem )
+        return !(attr & MSG_ATTR_NONCONTIG);
+    if ( !buf_ptr )
+        return 1;
+    /* A page list of 1 to TSD_MAX_BUF_PAGES entries. */
+    return (attr & MSG_ATTR_NONCONTIG) &&
+           !__builtin_add_overflow(buf_ptr & TSD_PAGE_MASK, size, &end) && end &&
+           end <= (uint64_t)TSD_MAX_BUF_PAGES * TSD_PAGE_SIZE;
+}
+
+/*
  * Xen's copy of n parameters at copy equals the mediator's at orig, but
  * for each non-null TMEM NONCONTIG buf_ptr: Xen's lent copy, same offset.
  */
@@ -176,6 +203,8 @@ static void expect_params_copied(const struct sim *s, const uint8_t *copy,
         int tmem = (attr & 0xff) >= MSG_ATTR_TYPE_TMEM_INPUT &&
                    (attr & 0xff) <= MSG_ATTR_TYPE_TMEM_INOUT;
 
+        if ( !accepted_form(attr, mbuf, tsd_get64(orig, p + 16)) )
+            finding("Xen accepted a parameter outside the documented form");
         if ( tsd_get64(copy, p) != attr || tsd_get64(copy, p + 16) !=
              tsd_get64(orig, p + 16) || tsd_get64(copy, p + 24) !=
              tsd_get64(orig, p + 24) )
@@ -382,8 +411,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         rc = fuzz_rpc(&s, med, &rpc_args);
         break;
     case 3:
-        if ( tsd_classify(x0) != want_fid(x0) )
-            finding("tsd_classify disagrees with OP-TEE's function IDs");
+        /* x0 and its 256 neighbours: OP-TEE's numbers are 0-0x13, 0xff0x. */
+        for ( f = 0; f < 0x100; f++ )
+        {
+            uint64_t x = (x0 & ~0xffULL) | f;
+
+            if ( tsd_classify(x) != want_fid(x) )
+                finding("tsd_classify disagrees with OP-TEE's function IDs");
+        }
         rc = tsd_classify(x0) == TSD_FID_DENIED ? -EPERM : 0;
         break;
     }

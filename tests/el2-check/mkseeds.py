@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Writes the hand-made seeds of the fuzz target (tests/el2-check/seeds/).
+"""Writes the hand-made seeds of the fuzz target (tests/el2-check/seeds/) and
+the reproducers of its findings (tests/el2-check/findings/).
 
 Each seed is a valid message a well-behaved mediator builds, in the input
 format documented at the top of fuzz.c; `./run smoke` checks that Xen accepts
-every one of them. Run it again after changing the format:
+every one of them, and that no reproducer in findings/ is a finding any more
+(README.md, "Findings"). Run it again after changing the format:
 
     tests/el2-check/mkseeds.py
 """
@@ -23,7 +25,7 @@ class Seed:
     """One input: header, machine, then records writing mediator pages."""
 
     def __init__(self, op, rpc_params=0, mediator=range(1, 9), clients=range(9, 41)):
-        self.op, self.rpc_params = op, rpc_params
+        self.op, self.rpc_params, self.flags, self.med_low = op, rpc_params, 0, 0
         self.frames = [UNMAPPED] * 64
         for f in mediator:
             self.frames[f] = MEDIATOR
@@ -70,9 +72,9 @@ class Seed:
         return first * PAGE + offset
 
     def bytes(self):
-        head = struct.pack("<BBBBHB", self.op, 0, self.rpc_params, 0xFF, 0, 0)
+        head = struct.pack("<BBBBHB", self.op, self.flags, self.rpc_params, 0xFF, 0, 0)
         frames = bytes(self.frames)
-        return head + frames + struct.pack("<BH", self.med, 0) + self.extra + self.records
+        return head + frames + struct.pack("<BH", self.med, self.med_low) + self.extra + self.records
 
 
 def clients(n, first=9, count=32):
@@ -157,14 +159,44 @@ def seeds():
         yield "classify-" + name, s
 
 
+def findings():
+    # F1: REGISTER_SHM with a null page list; PA 0 is a mediator page whose
+    # "list" names a Xen page and another domain's page.
+    s = Seed(0)
+    s.frames[0] = MEDIATOR
+    s.header(1, 0, 4, 1)
+    s.param(1, 32, TMEM_OUT | NONCONTIG, 0, 2 * PAGE, 0x8000)
+    s.word(0, 0, 42 * PAGE)
+    s.word(0, 1, 41 * PAGE)
+    yield "f1-register-shm-null", s
+
+    # F1: the SHM_ALLOC answer "null" TMEM_OUTPUT; PA 0 is Xen's.
+    s = Seed(2)
+    s.frames[0] = XEN
+    s.extra = struct.pack("<HHBB", 0, 32 + 4 * 32, 1, 1)
+    s.header(1, 0, 0, 1, 0, 0)
+    s.param(1, 32, TMEM_OUT, 0, PAGE, 0x8001)
+    yield "f1-shm-alloc-null", s
+
+    # F2: an RPC answer at a misaligned mediator address: refused, but not
+    # turned into a failed answer.
+    s = Seed(2)
+    s.flags, s.med_low = 2, 0x40
+    s.extra = struct.pack("<HHBB", 0, 32 + 4 * 32, 1, 3 * 2)
+    s.header(1, 0x40, 3, 1, 0, 0)
+    s.param(1, 0x40 + 32, VALUE_INOUT, 1, 2, 3)
+    yield "f2-rpc-misaligned-med", s
+
+
 def main():
-    out = os.path.join(HERE, "seeds")
-    os.makedirs(out, exist_ok=True)
-    for name, s in seeds():
-        data = s.bytes()
-        with open(os.path.join(out, name + ".bin"), "wb") as f:
-            f.write(data)
-        print(f"seeds/{name}.bin: {len(data)} bytes")
+    for folder, gen in (("seeds", seeds), ("findings", findings)):
+        out = os.path.join(HERE, folder)
+        os.makedirs(out, exist_ok=True)
+        for name, s in gen():
+            data = s.bytes()
+            with open(os.path.join(out, name + ".bin"), "wb") as f:
+                f.write(data)
+            print(f"{folder}/{name}.bin: {len(data)} bytes")
 
 
 if __name__ == "__main__":

@@ -57,8 +57,14 @@ static int cmp64(const void *a, const void *b)
 
 /*
  * A page list at buf_ptr for size bytes, read as msg_param_extract_pages()
- * does. Returns a violation, or NULL with the entries in e (e->n == 0 and
- * *refused when OP-TEE itself refuses the list and maps nothing).
+ * does. Returns a violation, or NULL with the entries in e; *refused when
+ * OP-TEE reads nothing at all (e->n == 0).
+ *
+ * OP-TEE's own refusals count only before it reads anything: a first list
+ * page that is not non-secure RAM. A list in pages Xen lent is Xen's word:
+ * every next pointer OP-TEE follows must be a page Xen lent for this check,
+ * every entry a page-aligned client page Xen holds (check_held()), even where
+ * OP-TEE would refuse the entry itself, since on another layout it would not.
  */
 static const char *walk_list(const struct sim *s, const char *what,
                              uint64_t buf_ptr, uint64_t size,
@@ -77,13 +83,16 @@ static const char *walk_list(const struct sim *s, const char *what,
     num = (plus - 1) / TSD_PAGE_SIZE + 1;
     if ( num > MODEL_MAX_ENTRIES )
         return NULL;                            /* malloc() fails */
-    if ( !sim_is_ram(s, list) )
-        return NULL;                            /* not non-secure DDR */
     if ( !sim_lent_by_check(s, list) )
+    {
+        if ( !sim_is_ram(s, list) )
+            return NULL;                        /* not non-secure DDR */
         return VIOLATION("%s: OP-TEE reads a page list at %#llx, a page of "
                          "%s, not one Xen lent for this check", what,
                          (unsigned long long)list,
                          owner_name(sim_owner_of(s, list)));
+    }
+    *refused = 0;
     optee_model_lists++;
     va = sim_page(s, list);
     for ( cnt = 0; cnt < num; cnt++, idx++ )
@@ -94,38 +103,24 @@ static const char *walk_list(const struct sim *s, const char *what,
         {
             uint64_t next = tsd_get64(va, TSD_PL_ENTRIES * 8);
 
-            if ( (next & TSD_PAGE_MASK) || !sim_is_ram(s, next) )
-            {
-                e->n = 0;
-                return NULL;
-            }
             if ( !sim_lent_by_check(s, next) )
                 return VIOLATION("%s: entry %llu: OP-TEE follows the next "
                                  "pointer to %#llx, a page of %s, not one "
                                  "Xen lent for this check", what,
                                  (unsigned long long)cnt,
                                  (unsigned long long)next,
-                                 owner_name(sim_owner_of(s, next)));
+                                 owner_name(sim_owner_of(s, next & ~TSD_PAGE_MASK)));
             optee_model_lists++;
             va = sim_page(s, next);
             idx = 0;
         }
         page = tsd_get64(va, idx * 8);
         if ( page & TSD_PAGE_MASK )
-        {
-            e->n = 0;
-            return NULL;
-        }
+            return VIOLATION("%s: entry %llu of Xen's list, %#llx, is not page "
+                             "aligned", what, (unsigned long long)cnt,
+                             (unsigned long long)page);
         push(e, page);
     }
-    /* mobj_reg_shm_alloc(), mobj_mapped_shm_alloc(): all non-secure RAM. */
-    for ( cnt = 0; cnt < e->n; cnt++ )
-        if ( !sim_is_ram(s, e->v[cnt]) )
-        {
-            e->n = 0;
-            return NULL;
-        }
-    *refused = 0;
     optee_model_entries += e->n;
     return NULL;
 }
