@@ -169,7 +169,7 @@ static const char *check_range(const struct sim *s, const char *what,
     const char *bad;
 
     if ( !size )
-        size = 1;
+        return NULL;        /* core_pbuf_is(): "Empty buffers complies with anything" */
     if ( __builtin_add_overflow(pa, size - 1, &end) ||
          (end >> 12) - (pa >> 12) >= MODEL_MAX_ENTRIES )
         return NULL;
