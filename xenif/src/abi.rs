@@ -196,6 +196,8 @@ pub mod virq {
 
 /// `XENMEM_*` (`public/memory.h`).
 pub mod xenmem {
+    /// `XENMEM_decrease_reservation`.
+    pub const DECREASE_RESERVATION: u64 = 1;
     /// `XENMEM_add_to_physmap`.
     pub const ADD_TO_PHYSMAP: u64 = 7;
     /// `XENMEM_remove_from_physmap`.
@@ -230,6 +232,23 @@ pub struct XenAddToPhysmap {
     pub idx: XenUlong,
     /// GPFN where the source mapping page should appear.
     pub gpfn: XenPfn,
+}
+
+/// `struct xen_memory_reservation` (`public/memory.h`): on arm64 a guest handle is a 64-bit
+/// address and `xen_ulong_t` is 64 bits.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+pub struct XenMemoryReservation {
+    /// Guest address of an array of `nr_extents` frame numbers (`XEN_GUEST_HANDLE(xen_pfn_t)`).
+    pub extent_start: u64,
+    /// Number of extents.
+    pub nr_extents: u64,
+    /// Order of each extent (0: single pages).
+    pub extent_order: u32,
+    /// `XENMEMF_*` (0).
+    pub mem_flags: u32,
+    /// The domain (`DOMID_SELF`).
+    pub domid: DomId,
 }
 
 /// `struct xen_remove_from_physmap`.

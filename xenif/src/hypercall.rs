@@ -14,7 +14,8 @@
 use crate::abi::{
     self, evtchnop, hypercall_nr as nr, mapspace, schedop, xenmem, DomId, EvtchnAllocUnbound,
     EvtchnBindInterdomain, EvtchnBindVirq, EvtchnPort, EvtchnPortArg, EvtchnStatus, SchedShutdown,
-    ShutdownReason, XenAddToPhysmap, XenPfn, XenRemoveFromPhysmap, DOMID_SELF,
+    ShutdownReason, XenAddToPhysmap, XenMemoryReservation, XenPfn, XenRemoveFromPhysmap,
+    DOMID_SELF,
 };
 use crate::abi::{
     gnttabop, GnttabMapGrantRef, GnttabQuerySize, GnttabUnmapGrantRef, GrantHandle, GrantRef,
@@ -280,6 +281,37 @@ pub unsafe fn remove_from_physmap(gpfn: XenPfn) -> XenResult<()> {
     XenError::from_ret(r).map(|_| ())
 }
 
+/// `XENMEM_decrease_reservation` of our own frame `gpfn` (one page, order 0): Xen takes the page
+/// away from us (it is freed once nobody else holds a reference). Returns the extents released
+/// (1 on success).
+///
+/// # Safety
+/// 1. No Rust object may live in frame `gpfn` and no stage-1 mapping of it may be used afterwards
+///    (an access would fault at stage 2).
+pub unsafe fn decrease_reservation(gpfn: XenPfn) -> XenResult<u64> {
+    let mut frames = [gpfn];
+    let mut a = XenMemoryReservation {
+        extent_start: addr(frames.as_mut_ptr()),
+        nr_extents: 1,
+        extent_order: 0,
+        mem_flags: 0,
+        domid: DOMID_SELF,
+    };
+    // SAFETY: `a` and the one-element array it names are live for the call; the physmap change
+    // is covered by the caller's condition 1.
+    let r = unsafe {
+        hypercall(
+            nr::MEMORY_OP,
+            xenmem::DECREASE_RESERVATION,
+            addr(&mut a as *mut _),
+            0,
+            0,
+            0,
+        )
+    };
+    XenError::from_ret(r)
+}
+
 /// `GNTTABOP_query_size` of our own table: (frames in use, maximum frames).
 pub fn gnttab_query_size() -> Result<(u32, u32), GrantError> {
     let mut q = GnttabQuerySize {
@@ -332,7 +364,9 @@ pub unsafe fn map_grant_table_frame(idx: u64, gpfn: XenPfn) -> XenResult<()> {
 }
 
 /// `GNTTABOP_map_grant_ref` with `GNTMAP_host_map`: map grant `gref` of domain `dom` at our guest
-/// physical address `gpa`. Returns the handle for [`gnttab_unmap`].
+/// physical address `gpa`. Returns the handle for [`gnttab_unmap`] and `dev_bus_addr`, which
+/// Xen 4.17 sets to the granted page's machine address on every successful map
+/// (`common/grant_table.c`, `map_grant_ref`).
 ///
 /// # Safety
 /// 1. No Rust object may live in the frame at `gpa` (it is replaced by the granted page).
@@ -341,7 +375,7 @@ pub unsafe fn gnttab_map(
     gref: GrantRef,
     gpa: u64,
     readonly: bool,
-) -> Result<GrantHandle, GrantError> {
+) -> Result<(GrantHandle, u64), GrantError> {
     let mut m = GnttabMapGrantRef {
         host_addr: gpa,
         flags: abi::GNTMAP_HOST_MAP | if readonly { abi::GNTMAP_READONLY } else { 0 },
@@ -364,7 +398,7 @@ pub unsafe fn gnttab_map(
     if r < 0 {
         return Err(GrantError::GENERAL);
     }
-    GrantError::check(m.status).map(|_| m.handle)
+    GrantError::check(m.status).map(|_| (m.handle, m.dev_bus_addr))
 }
 
 /// `GNTTABOP_unmap_grant_ref` of a grant mapped at `gpa` with `handle`.

@@ -25,6 +25,8 @@ pub struct ForeignPage {
     gfn: u64,
     /// The grant handle if the page came from a grant reference (`gfn` is then the ref).
     grant: Option<GrantHandle>,
+    /// The page's machine address as Xen reported it for a grant map (0 for a foreign map).
+    maddr: u64,
 }
 
 impl ForeignPage {
@@ -40,6 +42,11 @@ impl ForeignPage {
 
     fn va(&self) -> usize {
         mmu::window_base() + self.slot * PAGE
+    }
+
+    /// The page's machine address, for a grant map (`dev_bus_addr`); 0 for a foreign map.
+    pub fn maddr(&self) -> u64 {
+        self.maddr
     }
 
     /// Our guest-physical address of the mapping.
@@ -151,6 +158,7 @@ impl Window {
                     dom,
                     gfn,
                     grant: None,
+                    maddr: 0,
                 }
             })
             .collect())
@@ -168,13 +176,14 @@ impl Window {
         // SAFETY: `va` is a free window slot: no Rust object lives there and its stage-1 entry
         // is invalid until the mapping succeeded.
         match unsafe { xenif::hypercall::gnttab_map(dom, gref, va as u64, readonly) } {
-            Ok(h) => {
+            Ok((h, maddr)) => {
                 mmu::window_set(slot, Some(va as u64));
                 Ok(ForeignPage {
                     slot,
                     dom,
                     gfn: u64::from(gref),
                     grant: Some(h),
+                    maddr,
                 })
             }
             Err(e) => {

@@ -1,0 +1,1393 @@
+//! hostile-mediator: a mediator that tries to escape (scenario `hostile-mediator`, issue 12 item 4).
+//!
+//! It registers with Xen's OP-TEE forwarder like `tests/hook-mediator`, serves its TEE guest's
+//! fast calls, and then tries, one by one, every way it has to make OP-TEE reach memory that is
+//! not the TEE guest's: arguments, page lists and RPC answers naming Xen's, the canary guest's,
+//! the TEE guest's (as an argument) or a freed page; client IDs it may not use; VM_* of a live
+//! guest; function IDs that are not OP-TEE's or carry addresses; re-registration loops with the
+//! maximum of pins; pins dropped while OP-TEE holds the pages. Each attack is one
+//! `TSD-CHECK hostile <name> PASS|FAIL <details>` line: PASS when Xen refused it with the error
+//! `public/tee_stubdom.h` documents and nothing Xen counts changed. Real OP-TEE calls for the TEE
+//! guest (a pseudo-TA session) before and after show that OP-TEE still works. At the end it tells
+//! the canary (static event channel) to check its page. `README.md` lists the attacks.
+//!
+//! Command line: `name=hostile tee=DOMID canary=DOMID canary-port=N canary-ref=R
+//! xen-page=MADDR cycles=N reregs=N`.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+use core::time::Duration;
+use hostile_mediator::{addr_call, client_id, DENIED_FIDS};
+use kernel::report::Report;
+use kernel::xenif::abi::{DomId, DOMID_SELF};
+use kernel::xenif::hook::call::{tee_stubdom_op, Arg};
+use kernel::xenif::hook::shared::{RingMem, Shared};
+use kernel::xenif::hook::{
+    op, req, BackRing, Pin, Query, Register, Request, Respond, SecureCall, F_TEE_KNOWN, MAX_PINS,
+    Q_TEE_KNOWN,
+};
+use kernel::xenif::{XenError, XenResult};
+use kernel::{println, Kernel};
+use mediator::abi::{msg, ret, smc, MsgArg, Param, PAGE_SIZE};
+
+kernel::entry!(main);
+
+/// The ring page shared with Xen.
+static RING: RingMem = RingMem::new();
+/// Events from the canary.
+static CANARY_EVENTS: AtomicU32 = AtomicU32::new(0);
+
+/// `PTA_INVOKE_TESTS_UUID` (`pta_invoke_tests.h`), as tests/tee-client uses it.
+const PTA_INVOKE_TESTS: [u8; 16] = [
+    0xd9, 0x6a, 0x5b, 0x40, 0xc3, 0xe5, 0x21, 0xe3, 0x87, 0x94, 0x10, 0x02, 0xa5, 0xd5, 0xc6, 0x1b,
+];
+/// A UUID no TA has: OP-TEE looks for a user TA, through RPCs (tests/tee-client's).
+const MISSING_TA: [u8; 16] = [
+    0x7e, 0xe5, 0x7e, 0xe5, 0x00, 0x00, 0x40, 0x00, 0x80, 0x00, 0x7e, 0x57, 0xc1, 0x1e, 0x47, 0x00,
+];
+/// The PTA's parameter-test command (VALUE_INOUT a += b; MEMREF_INOUT byte 0 = byte sum).
+const PTA_CMD_PARAMS: u32 = 1;
+/// `TEEC_ERROR_ITEM_NOT_FOUND`, our answer to every RPC command.
+const ITEM_NOT_FOUND: u32 = 0xFFFF_0008;
+/// Our cookie for the RPC argument buffer we give OP-TEE (Xen gives it back with RPC_CMD).
+const RPC_COOKIE: u64 = 0xC00C;
+/// Bound on the RPCs of one call.
+const MAX_RPCS: usize = 64;
+
+/// One 4 KiB page of ours, page aligned.
+#[repr(C, align(4096))]
+struct PageBuf([u8; PAGE_SIZE]);
+
+/// A page of our own RAM and its machine address (learnt from a pin, then unpinned: Xen checks
+/// ownership at every secure call, not our pins).
+struct Own {
+    buf: Box<PageBuf>,
+    maddr: u64,
+}
+
+impl Own {
+    fn new() -> XenResult<Own> {
+        let buf = Box::new(PageBuf([0; PAGE_SIZE]));
+        let gfn = (&*buf as *const PageBuf as usize as u64) >> 12;
+        let maddr = pin(op::PIN, DOMID_SELF, gfn)?;
+        pin(op::UNPIN, DOMID_SELF, gfn)?;
+        Ok(Own { buf, maddr })
+    }
+    fn gfn(&self) -> u64 {
+        (&*self.buf as *const PageBuf as usize as u64) >> 12
+    }
+    fn msg(&mut self) -> MsgArg<'_> {
+        MsgArg::new(&mut self.buf.0, 0)
+    }
+    fn clear(&mut self) {
+        self.buf.0.fill(0);
+    }
+    fn put64(&mut self, off: usize, v: u64) {
+        self.buf.0[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn hc<T: Arg>(cmd: u32, mut arg: T) -> (XenResult<u64>, T) {
+    let r = tee_stubdom_op(cmd, &mut arg);
+    (r, arg)
+}
+
+fn secure_call(x: [u64; 8]) -> XenResult<[u64; 8]> {
+    let (r, a) = hc(op::SECURE_CALL, SecureCall { x });
+    r.map(|_| a.x)
+}
+
+fn pin(cmd: u32, domid: DomId, gfn: u64) -> XenResult<u64> {
+    let (r, a) = hc(
+        cmd,
+        Pin {
+            domid,
+            gfn,
+            ..Pin::default()
+        },
+    );
+    r.map(|_| a.maddr)
+}
+
+fn query(domid: DomId) -> (XenResult<u64>, Query) {
+    hc(
+        op::QUERY,
+        Query {
+            domid,
+            ..Query::default()
+        },
+    )
+}
+
+/// A UUID as OPEN_SESSION's two meta words (octets little-endian, as Linux's export_uuid).
+fn uuid_words(u: &[u8; 16]) -> (u64, u64) {
+    let mut a = [0u8; 8];
+    let mut b = [0u8; 8];
+    a.copy_from_slice(&u[..8]);
+    b.copy_from_slice(&u[8..]);
+    (u64::from_le_bytes(a), u64::from_le_bytes(b))
+}
+
+/// Build an OP-TEE message in `page`.
+fn build(page: &mut Own, cmd: u32, func: u32, session: u32, params: &[Param]) {
+    page.clear();
+    let mut m = page.msg();
+    m.set_cmd(cmd);
+    m.set_session(session);
+    m.set_num_params(params.len() as u32);
+    for (i, p) in params.iter().enumerate() {
+        m.set_param(i, *p);
+    }
+    // `func` is at offset 4 (optee_msg_arg).
+    page.buf.0[4..8].copy_from_slice(&func.to_le_bytes());
+}
+
+fn open_params(uuid: &[u8; 16]) -> [Param; 2] {
+    let (a, b) = uuid_words(uuid);
+    let meta = msg::ATTR_TYPE_VALUE_INPUT | msg::ATTR_META;
+    [
+        Param {
+            attr: meta,
+            a,
+            b,
+            c: 0,
+        },
+        Param {
+            attr: meta,
+            a: 0,
+            b: 0,
+            c: 0,
+        },
+    ]
+}
+
+fn noncontig(list_maddr: u64, size: u64) -> Param {
+    Param {
+        attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
+        a: list_maddr,
+        b: size,
+        c: 0x0A77_AC4E,
+    }
+}
+
+fn fmt_x(r: &XenResult<[u64; 8]>) -> String {
+    match r {
+        Ok(a) => format!("accepted x0={:#x} x1={:#x}", a[0], a[1]),
+        Err(e) => format!("{e:?}"),
+    }
+}
+
+struct State {
+    name: &'static str,
+    ring: BackRing,
+    page: Shared<'static>,
+    tee: DomId,
+    /// Guests OP-TEE knows (VM_CREATED issued or replayed as known).
+    known: Vec<DomId>,
+}
+
+fn serve(st: &mut State) {
+    loop {
+        while let Some(rq) = st.ring.next_request(&st.page) {
+            handle(st, &rq);
+        }
+        st.ring.push_responses(&st.page);
+        if !st.ring.final_check(&st.page) {
+            return;
+        }
+    }
+}
+
+fn handle(st: &mut State, rq: &Request) {
+    match rq.kind {
+        req::CREATED => {
+            if rq.flags & F_TEE_KNOWN == 0 {
+                let r = secure_call([
+                    u64::from(smc::VM_CREATED),
+                    client_id(rq.domid),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ]);
+                println!(
+                    "TSD-INFO {} VM_CREATED dom{}: {}",
+                    st.name,
+                    rq.domid,
+                    fmt_x(&r)
+                );
+            }
+            if !st.known.contains(&rq.domid) {
+                st.known.push(rq.domid);
+            }
+        }
+        req::DESTROYED => {}
+        req::CALL => {
+            // Only the TEE guest's fast calls, forwarded (tests/hook-guest role=bench).
+            let fid = rq.x[0] as u32;
+            let answer =
+                if fid & (1 << 31) != 0 && fid != smc::VM_CREATED && fid != smc::VM_DESTROYED {
+                    let mut f = [0; 8];
+                    f[0] = u64::from(fid);
+                    f[1..7].copy_from_slice(&rq.x[1..7]);
+                    f[7] = client_id(rq.domid);
+                    secure_call(f).unwrap_or([ret::ENOTAVAIL, 0, 0, 0, 0, 0, 0, 0])
+                } else {
+                    [ret::UNKNOWN_FUNCTION, 0, 0, 0, 0, 0, 0, 0]
+                };
+            let _ = hc(
+                op::RESPOND,
+                Respond {
+                    seq: rq.seq,
+                    domid: rq.domid,
+                    pad: 0,
+                    vcpu: rq.vcpu,
+                    x: answer,
+                },
+            );
+        }
+        _ => {}
+    }
+}
+
+/// Register (again): a fresh ring and event channel each time.
+fn register(k: &mut Kernel, st: &mut State) -> XenResult<Register> {
+    let (res, reg) = hc(
+        op::REGISTER,
+        Register {
+            ring_gfn: RING.gfn(),
+            ..Register::default()
+        },
+    );
+    res?;
+    st.ring = BackRing::new();
+    let local = k.evtchn_bind_interdomain(DOMID_SELF, reg.port)?;
+    let _ = k.on_event(local, |_, _| {});
+    serve(st);
+    Ok(reg)
+}
+
+/// The addresses the attacks aim at.
+struct Targets {
+    /// A page of Xen's text.
+    xen: u64,
+    /// The canary guest's page (an ordinary domU), from its grant; 0 if unknown.
+    canary: u64,
+    /// A page of the TEE guest (pinned once for its address).
+    tee: u64,
+    /// A page of ours that we gave back to Xen (XENMEM_decrease_reservation); 0 if that failed.
+    freed: u64,
+}
+
+struct Hostile<'a> {
+    r: Report,
+    /// The last shm_ref we gave in a failed SHM_ALLOC answer.
+    shm_ref: u64,
+    client: u64,
+    arg: Own,
+    list: Own,
+    rpc: Own,
+    t: &'a Targets,
+}
+
+impl Hostile<'_> {
+    fn check(&mut self, name: &str, ok: bool, detail: core::fmt::Arguments<'_>) {
+        self.r.check(name, ok, detail);
+    }
+
+    /// A standard call to completion, answering RPCs as a careful mediator that has no buffers
+    /// to give: ALLOC gets none, CMD gets ITEM_NOT_FOUND with no parameters, FREE and foreign
+    /// interrupts are resumed.
+    fn run_std(&mut self, first: [u64; 8]) -> XenResult<[u64; 8]> {
+        let mut a = secure_call(first)?;
+        for _ in 0..MAX_RPCS {
+            if !ret::is_rpc(a[0]) {
+                return Ok(a);
+            }
+            self.shm_ref += 1;
+            let x = self.resume_plain(&a, self.shm_ref);
+            a = secure_call(x)?;
+        }
+        Ok(a)
+    }
+
+    /// The answer to OP-TEE's RPC `a`. A failed SHM_ALLOC answer still names `shm_ref` in its
+    /// parameter 0: Xen keys a record of every accepted SHM_ALLOC answer by it (README, "Found").
+    fn resume_plain(&mut self, a: &[u64; 8], shm_ref: u64) -> [u64; 8] {
+        let func = ret::rpc_func(a[0]);
+        let mut x = [
+            u64::from(smc::RETURN_FROM_RPC),
+            0,
+            0,
+            a[3],
+            0,
+            0,
+            0,
+            self.client,
+        ];
+        if func == ret::RPC_FUNC_FREE {
+            x[1] = a[1];
+            x[2] = a[2];
+        }
+        if func == ret::RPC_FUNC_CMD {
+            // Our copy of OP-TEE's request: in our RPC page (a buffer we gave) or after the
+            // argument. Answer "not found" with every parameter cleared.
+            // Only RPC buffers we gave (cookie RPC_COOKIE) are used: a CALL_WITH_ARG has no RPC
+            // area after its argument.
+            let cookie = (a[1] << 32) | (a[2] & 0xFFFF_FFFF);
+            if cookie != RPC_COOKIE {
+                return x;
+            }
+            let page = &mut self.rpc;
+            let n = {
+                let m = MsgArg::new(&mut page.buf.0, 0);
+                m.num_params().min(4) as usize
+            };
+            let mut m = MsgArg::new(&mut page.buf.0, 0);
+            m.set_ret(ITEM_NOT_FOUND);
+            m.set_ret_origin(mediator::abi::teec::ORIGIN_COMMS);
+            for i in 0..n {
+                m.set_param(i, Param::default());
+            }
+            if m.cmd() == mediator::abi::rpc::CMD_SHM_ALLOC && n >= 1 {
+                m.set_param(
+                    0,
+                    Param {
+                        c: shm_ref,
+                        ..Param::default()
+                    },
+                );
+            }
+        }
+        x
+    }
+
+    /// CALL_WITH_ARG of the message in our argument page.
+    fn call_arg(&mut self) -> XenResult<[u64; 8]> {
+        let x = addr_call(smc::CALL_WITH_ARG, self.arg.maddr, 0, self.client);
+        self.run_std(x)
+    }
+
+    /// A pseudo-TA session: open, two invokes (a value, a page-list memref over a TEE guest
+    /// page), close. Real OP-TEE work for the guest we mediate.
+    fn pta_session(&mut self, when: &str) {
+        build(
+            &mut self.arg,
+            msg::CMD_OPEN_SESSION,
+            0,
+            0,
+            &open_params(&PTA_INVOKE_TESTS),
+        );
+        let a = self.call_arg();
+        let (ret_, session) = {
+            let m = self.arg.msg();
+            (m.ret(), m.session())
+        };
+        let opened = matches!(a, Ok(x) if x[0] == ret::OK) && ret_ == 0;
+        self.check(
+            &format!("pta-open-{when}"),
+            opened,
+            format_args!("{} ret={ret_:#x} session={session}", fmt_x(&a)),
+        );
+        if !opened {
+            return;
+        }
+        let p = Param {
+            attr: msg::ATTR_TYPE_VALUE_INOUT,
+            a: 0x1234_0000,
+            b: 0x5678,
+            c: 0,
+        };
+        build(
+            &mut self.arg,
+            msg::CMD_INVOKE_COMMAND,
+            PTA_CMD_PARAMS,
+            session,
+            &[p],
+        );
+        let a = self.call_arg();
+        let (ret_, v) = {
+            let m = self.arg.msg();
+            (m.ret(), m.param(0).a)
+        };
+        self.check(
+            &format!("pta-invoke-value-{when}"),
+            matches!(a, Ok(x) if x[0] == ret::OK) && ret_ == 0 && v == 0x1234_5678,
+            format_args!("{} ret={ret_:#x} a={v:#x}", fmt_x(&a)),
+        );
+        // A correct page-list memref over one TEE guest page: OP-TEE writes its byte sum into
+        // byte 0 of that page, which the mediator may let it do (positive control of the
+        // page-list path the attacks below use).
+        self.list.clear();
+        let tee = self.t.tee;
+        self.list.put64(0, tee);
+        let lm = self.list.maddr;
+        build(
+            &mut self.arg,
+            msg::CMD_INVOKE_COMMAND,
+            PTA_CMD_PARAMS,
+            session,
+            &[noncontig(lm, 64)],
+        );
+        let a = self.call_arg();
+        let ret_ = self.arg.msg().ret();
+        self.check(
+            &format!("pta-invoke-tmem-{when}"),
+            matches!(a, Ok(x) if x[0] == ret::OK) && ret_ == 0,
+            format_args!(
+                "{} ret={ret_:#x} (page list: TEE guest page {tee:#x})",
+                fmt_x(&a)
+            ),
+        );
+        build(&mut self.arg, msg::CMD_CLOSE_SESSION, 0, session, &[]);
+        let a = self.call_arg();
+        let ret_ = self.arg.msg().ret();
+        self.check(
+            &format!("pta-close-{when}"),
+            matches!(a, Ok(x) if x[0] == ret::OK) && ret_ == 0,
+            format_args!("{} ret={ret_:#x}", fmt_x(&a)),
+        );
+    }
+
+    /// Expect exactly `want` from a secure call.
+    fn expect(&mut self, name: &str, x: [u64; 8], want: &[XenError], what: &str) {
+        let r = secure_call(x);
+        let ok = matches!(r, Err(e) if want.contains(&e));
+        // A call Xen wrongly accepted may leave an OP-TEE thread suspended: finish it.
+        if let Ok(a) = r {
+            if ret::is_rpc(a[0]) {
+                self.shm_ref += 1;
+                let x = self.resume_plain(&a, self.shm_ref);
+                let _ = self.run_std(x);
+            }
+        }
+        self.check(
+            name,
+            ok,
+            format_args!("{what}: {} (want {want:?})", fmt_x(&r)),
+        );
+    }
+
+    fn arg_addresses(&mut self) {
+        let t = self.t;
+        let mut targets: Vec<(&str, u64, XenError)> = alloc::vec![
+            ("xen-text", t.xen, XenError::EPERM),
+            ("ordinary-domu", t.canary, XenError::EPERM),
+            ("tee-guest-page", t.tee, XenError::EPERM),
+            ("freed-page", t.freed, XenError::EPERM),
+            (
+                "unaligned-own-page",
+                self.arg.maddr + 0x18,
+                XenError::EINVAL
+            ),
+            ("mmio-gicd", 0x0800_0000, XenError::EPERM),
+            ("secure-ram", 0x0e10_0000, XenError::EPERM),
+        ];
+        targets.retain(|(_, a, _)| *a != 0);
+        // A valid OPEN_SESSION of the PTA in our page, so that only the address is wrong.
+        build(
+            &mut self.arg,
+            msg::CMD_OPEN_SESSION,
+            0,
+            0,
+            &open_params(&PTA_INVOKE_TESTS),
+        );
+        for (fid, fname) in [
+            (smc::CALL_WITH_ARG, "call-with-arg"),
+            (smc::CALL_WITH_RPC_ARG, "call-with-rpc-arg"),
+        ] {
+            for (tname, addr, want) in &targets {
+                let x = addr_call(fid, *addr, 0, self.client);
+                self.expect(
+                    &format!("{fname}-{tname}"),
+                    x,
+                    &[*want],
+                    &format!("x1:x2={addr:#x}"),
+                );
+            }
+        }
+    }
+
+    /// An INVOKE of the PTA's parameter test whose memref names `list` (a page list at that
+    /// machine address) — or, with `entry`, our own list page holding that one entry. Accepted,
+    /// OP-TEE would write the byte sum into byte 0 of the page (the canary would see it).
+    fn page_lists(&mut self, session: u32) {
+        let t = self.t;
+        let own = self.rpc.maddr;
+        let entries: Vec<(&str, u64)> = alloc::vec![
+            ("xen-text", t.xen),
+            ("ordinary-domu", t.canary),
+            ("mediator-own", own),
+            ("freed-page", t.freed),
+        ];
+        for (tname, e) in entries.into_iter().filter(|(_, e)| *e != 0) {
+            self.list.clear();
+            self.list.put64(0, e);
+            let lm = self.list.maddr;
+            build(
+                &mut self.arg,
+                msg::CMD_INVOKE_COMMAND,
+                PTA_CMD_PARAMS,
+                session,
+                &[noncontig(lm, 64)],
+            );
+            let x = addr_call(smc::CALL_WITH_ARG, self.arg.maddr, 0, self.client);
+            self.expect(
+                &format!("page-list-entry-{tname}"),
+                x,
+                &[XenError::EPERM],
+                &format!("entry {e:#x} in our list page"),
+            );
+        }
+        // The page list itself outside our pages (Xen would read it there).
+        for (tname, l) in [
+            ("tee-guest-page", t.tee),
+            ("ordinary-domu", t.canary),
+            ("xen-text", t.xen),
+        ] {
+            if l == 0 {
+                continue;
+            }
+            build(
+                &mut self.arg,
+                msg::CMD_INVOKE_COMMAND,
+                PTA_CMD_PARAMS,
+                session,
+                &[noncontig(l, 64)],
+            );
+            let x = addr_call(smc::CALL_WITH_ARG, self.arg.maddr, 0, self.client);
+            self.expect(
+                &format!("page-list-in-{tname}"),
+                x,
+                &[XenError::EPERM],
+                &format!("buf_ptr={l:#x}"),
+            );
+        }
+        // A second-level list pointer outside our pages: 512 entries need two list pages.
+        self.list.clear();
+        for i in 0..511 {
+            self.list.put64(i * 8, t.tee);
+        }
+        self.list.put64(511 * 8, t.canary);
+        let lm = self.list.maddr;
+        build(
+            &mut self.arg,
+            msg::CMD_INVOKE_COMMAND,
+            PTA_CMD_PARAMS,
+            session,
+            &[noncontig(lm, 512 * 4096)],
+        );
+        let x = addr_call(smc::CALL_WITH_ARG, self.arg.maddr, 0, self.client);
+        self.expect(
+            "page-list-next-in-ordinary-domu",
+            x,
+            &[XenError::EPERM],
+            &format!("511 TEE guest entries, next pointer {:#x}", t.canary),
+        );
+        // Raw contiguous TMEM (no NONCONTIG): a physical address OP-TEE would map.
+        for (tname, a) in [("tee-guest-page", t.tee), ("ordinary-domu", t.canary)] {
+            let p = Param {
+                attr: msg::ATTR_TYPE_TMEM_INOUT,
+                a,
+                b: 64,
+                c: 0,
+            };
+            build(
+                &mut self.arg,
+                msg::CMD_INVOKE_COMMAND,
+                PTA_CMD_PARAMS,
+                session,
+                &[p],
+            );
+            let x = addr_call(smc::CALL_WITH_ARG, self.arg.maddr, 0, self.client);
+            self.expect(
+                &format!("raw-tmem-{tname}"),
+                x,
+                &[XenError::EINVAL],
+                &format!("contiguous TMEM buf_ptr={a:#x}"),
+            );
+        }
+        // Unknown attribute bits, on a value and on a correct page-list memref.
+        let bad = [
+            Param {
+                attr: msg::ATTR_TYPE_VALUE_INOUT | (1 << 20),
+                a: 1,
+                b: 2,
+                c: 0,
+            },
+            {
+                self.list.clear();
+                self.list.put64(0, t.tee);
+                let mut p = noncontig(self.list.maddr, 64);
+                p.attr |= 1 << 40;
+                p
+            },
+            Param {
+                attr: 0x4, // type 4 is not defined
+                a: t.canary,
+                b: 64,
+                c: 0,
+            },
+        ];
+        for (i, p) in bad.iter().enumerate() {
+            build(
+                &mut self.arg,
+                msg::CMD_INVOKE_COMMAND,
+                PTA_CMD_PARAMS,
+                session,
+                &[*p],
+            );
+            let x = addr_call(smc::CALL_WITH_ARG, self.arg.maddr, 0, self.client);
+            self.expect(
+                &format!("unknown-attr-{i}"),
+                x,
+                &[XenError::EINVAL],
+                &format!("attr={:#x}", p.attr),
+            );
+        }
+    }
+
+    /// RETURN_FROM_RPC of threads no call holds.
+    fn stray_resumes(&mut self) {
+        for th in [0u64, 1, 2, 7, 0xFFFF_FFFF, 1 << 32] {
+            let x = [
+                u64::from(smc::RETURN_FROM_RPC),
+                0,
+                0,
+                th,
+                0,
+                0,
+                0,
+                self.client,
+            ];
+            self.expect(
+                &format!("return-from-rpc-no-thread-{th:#x}"),
+                x,
+                &[XenError::ESRCH],
+                "no call of this client holds it",
+            );
+        }
+    }
+
+    /// An OPEN_SESSION of a TA that does not exist: OP-TEE asks for an RPC argument buffer
+    /// (RPC_ALLOC) before its first RPC command. Answer with foreign pages first, then with our
+    /// own; then answer its first RPC command with page lists naming foreign pages.
+    fn rpc_answers(&mut self) {
+        let t = self.t;
+        build(
+            &mut self.arg,
+            msg::CMD_OPEN_SESSION,
+            0,
+            0,
+            &open_params(&MISSING_TA),
+        );
+        let x = addr_call(smc::CALL_WITH_ARG, self.arg.maddr, 0, self.client);
+        let mut a = match secure_call(x) {
+            Ok(a) => a,
+            Err(e) => {
+                self.check("rpc-open-missing-ta", false, format_args!("{e:?}"));
+                return;
+            }
+        };
+        let mut alloc_seen = false;
+        let mut failed_answers_kept = false;
+        let mut cmd_seen = false;
+        let mut log: Vec<String> = Vec::new();
+        for _ in 0..MAX_RPCS {
+            if !ret::is_rpc(a[0]) {
+                break;
+            }
+            let func = ret::rpc_func(a[0]);
+            let th = a[3];
+            if func == ret::RPC_FUNC_ALLOC && !alloc_seen {
+                alloc_seen = true;
+                for (tname, p) in [
+                    ("ordinary-domu", t.canary),
+                    ("xen-text", t.xen),
+                    ("tee-guest-page", t.tee),
+                    ("freed-page", t.freed),
+                ] {
+                    if p == 0 {
+                        continue;
+                    }
+                    let mut x = addr_call(smc::RETURN_FROM_RPC, p, th, self.client);
+                    x[4] = 0;
+                    x[5] = RPC_COOKIE;
+                    let r = secure_call(x);
+                    self.check(
+                        &format!("rpc-alloc-{tname}"),
+                        r == Err(XenError::EPERM),
+                        format_args!("size={} thread={th}: buffer {p:#x}: {}", a[1], fmt_x(&r)),
+                    );
+                }
+                // Now a correct answer: our own page, cookie 0xC00C.
+                self.rpc.clear();
+                let mut x = addr_call(smc::RETURN_FROM_RPC, self.rpc.maddr, th, self.client);
+                x[5] = RPC_COOKIE;
+                match secure_call(x) {
+                    Ok(n) => a = n,
+                    Err(e) => {
+                        self.check("rpc-alloc-own-page", false, format_args!("{e:?}"));
+                        return;
+                    }
+                }
+                continue;
+            }
+            if func == ret::RPC_FUNC_CMD && !cmd_seen && (a[1] << 32 | a[2]) == RPC_COOKIE {
+                cmd_seen = true;
+                let (cmd, n) = {
+                    let m = MsgArg::new(&mut self.rpc.buf.0, 0);
+                    (m.cmd(), m.num_params())
+                };
+                log.push(format!("RPC_CMD cmd={cmd} params={n}"));
+                if n >= 1 {
+                    let saved = self.rpc.buf.0[..32 + 32 * 4].to_vec();
+                    for (tname, e, list_at) in [
+                        ("entry-ordinary-domu", t.canary, 0),
+                        ("entry-xen-text", t.xen, 0),
+                        ("list-in-tee-guest-page", 0, t.tee),
+                    ] {
+                        if e == 0 && list_at == 0 {
+                            continue;
+                        }
+                        self.list.clear();
+                        self.list.put64(0, e);
+                        let l = if list_at != 0 {
+                            list_at
+                        } else {
+                            self.list.maddr
+                        };
+                        {
+                            let mut m = MsgArg::new(&mut self.rpc.buf.0, 0);
+                            m.set_ret(0);
+                            m.set_param(
+                                0,
+                                Param {
+                                    attr: msg::ATTR_TYPE_TMEM_OUTPUT | msg::ATTR_NONCONTIG,
+                                    a: l,
+                                    b: 4096,
+                                    c: 0x5A11,
+                                },
+                            );
+                        }
+                        let x = [
+                            u64::from(smc::RETURN_FROM_RPC),
+                            a[1],
+                            a[2],
+                            th,
+                            0,
+                            0,
+                            0,
+                            self.client,
+                        ];
+                        let r = secure_call(x);
+                        self.check(
+                            &format!("rpc-cmd-answer-{tname}"),
+                            matches!(r, Err(XenError::EPERM)),
+                            format_args!(
+                                "cmd={cmd} param 0 TMEM NONCONTIG list {l:#x} entry {e:#x}: {}",
+                                fmt_x(&r)
+                            ),
+                        );
+                        self.rpc.buf.0[..saved.len()].copy_from_slice(&saved);
+                    }
+                } else {
+                    log.push("no parameter to forge".into());
+                }
+            }
+            log.push(format!("rpc func={func}"));
+            // A failed SHM_ALLOC answer with shm_ref 0, as a mediator with nothing to give sends
+            // it: Xen keeps no record of it, so the same answer to the next SHM_ALLOC is
+            // accepted too (it was refused with EEXIST before the fix; README, "Found").
+            let mut r = secure_call(self.resume_plain(&a, 0));
+            if r == Err(XenError::EEXIST) {
+                failed_answers_kept = true;
+                self.shm_ref += 1;
+                r = secure_call(self.resume_plain(&a, self.shm_ref));
+            }
+            a = match r {
+                Ok(n) => n,
+                Err(e) => {
+                    self.check(
+                        "rpc-missing-ta-completes",
+                        false,
+                        format_args!("resume: {e:?} ({log:?})"),
+                    );
+                    return;
+                }
+            };
+        }
+        self.check(
+            "failed-shm-alloc-answers-not-kept",
+            !failed_answers_kept,
+            format_args!(
+                "a second failed SHM_ALLOC answer with shm_ref 0 got EEXIST: {failed_answers_kept}"
+            ),
+        );
+        let ret_ = self.arg.msg().ret();
+        self.check(
+            "rpc-missing-ta-completes",
+            !ret::is_rpc(a[0]) && a[0] == ret::OK && ret_ != 0,
+            format_args!(
+                "x0={:#x} ret={ret_:#x} (the TA does not exist); alloc reached={alloc_seen} cmd reached={cmd_seen}; {log:?}",
+                a[0]
+            ),
+        );
+        if !alloc_seen {
+            self.check(
+                "rpc-alloc-reached",
+                false,
+                format_args!("OP-TEE asked for no RPC_ALLOC: {log:?}"),
+            );
+        }
+    }
+
+    fn client_ids(&mut self, canary: DomId, mediator: DomId) {
+        let uid = u64::from(smc::CALLS_UID);
+        let cases: [(&str, u64, &[XenError]); 6] = [
+            (
+                "x7-ordinary-domu",
+                client_id(canary),
+                &[XenError::EACCES, XenError::EPERM],
+            ),
+            ("x7-dom0-absent", client_id(0), &[XenError::ESRCH]),
+            (
+                "x7-nonexistent-domid",
+                client_id(0x7000),
+                &[XenError::ESRCH],
+            ),
+            (
+                "x7-reserved-domid",
+                0x7FF2,
+                &[XenError::ESRCH, XenError::EINVAL],
+            ),
+            ("x7-beyond-domids", 0x1_0000, &[XenError::EINVAL]),
+            (
+                "x7-mediator-itself",
+                client_id(mediator),
+                &[XenError::ESRCH, XenError::EACCES, XenError::EPERM],
+            ),
+        ];
+        for (name, x7, want) in cases {
+            self.expect(
+                name,
+                [uid, 0, 0, 0, 0, 0, 0, x7],
+                want,
+                &format!("CALLS_UID x7={x7:#x}"),
+            );
+            build(
+                &mut self.arg,
+                msg::CMD_OPEN_SESSION,
+                0,
+                0,
+                &open_params(&PTA_INVOKE_TESTS),
+            );
+            let x = addr_call(smc::CALL_WITH_ARG, self.arg.maddr, 0, x7);
+            self.expect(
+                &format!("{name}-std"),
+                x,
+                want,
+                &format!("CALL_WITH_ARG x7={x7:#x}"),
+            );
+        }
+        // The hypervisor client (x7 = 0) may only identify OP-TEE.
+        build(
+            &mut self.arg,
+            msg::CMD_OPEN_SESSION,
+            0,
+            0,
+            &open_params(&PTA_INVOKE_TESTS),
+        );
+        for (name, x) in [
+            (
+                "x7-zero-call-with-arg",
+                addr_call(smc::CALL_WITH_ARG, self.arg.maddr, 0, 0),
+            ),
+            (
+                "x7-zero-return-from-rpc",
+                [u64::from(smc::RETURN_FROM_RPC), 0, 0, 0, 0, 0, 0, 0],
+            ),
+            (
+                "x7-zero-exchange-capabilities",
+                [u64::from(smc::EXCHANGE_CAPABILITIES), 0, 0, 0, 0, 0, 0, 0],
+            ),
+            (
+                "x7-zero-enable-async-notif",
+                [u64::from(smc::ENABLE_ASYNC_NOTIF), 0, 0, 0, 0, 0, 0, 0],
+            ),
+            (
+                "x7-zero-disable-shm-cache",
+                [u64::from(smc::DISABLE_SHM_CACHE), 0, 0, 0, 0, 0, 0, 0],
+            ),
+            (
+                "x7-zero-get-async-notif-value",
+                [u64::from(smc::GET_ASYNC_NOTIF_VALUE), 0, 0, 0, 0, 0, 0, 0],
+            ),
+        ] {
+            self.expect(name, x, &[XenError::EPERM], "hypervisor client");
+        }
+        let r = secure_call([uid, 0, 0, 0, 0, 0, 0, 0]);
+        self.check(
+            "x7-zero-calls-uid-allowed",
+            matches!(r, Ok(a) if a[0] as u32 == mediator::abi::OPTEE_MSG_UID[0]),
+            format_args!("control: {}", fmt_x(&r)),
+        );
+    }
+
+    fn vm_ops(&mut self, tee: DomId, canary: DomId) {
+        let created = u64::from(smc::VM_CREATED);
+        let destroyed = u64::from(smc::VM_DESTROYED);
+        let cases: [(&str, [u64; 8], &[XenError]); 7] = [
+            (
+                "vm-destroyed-live-tee-guest",
+                [destroyed, client_id(tee), 0, 0, 0, 0, 0, 0],
+                &[XenError::EPERM],
+            ),
+            (
+                "vm-created-twice",
+                [created, client_id(tee), 0, 0, 0, 0, 0, 0],
+                &[XenError::EEXIST],
+            ),
+            (
+                "vm-destroyed-ordinary-domu",
+                [destroyed, client_id(canary), 0, 0, 0, 0, 0, 0],
+                &[XenError::EACCES, XenError::EPERM],
+            ),
+            (
+                "vm-created-ordinary-domu",
+                [created, client_id(canary), 0, 0, 0, 0, 0, 0],
+                &[XenError::EACCES, XenError::EPERM],
+            ),
+            (
+                "vm-destroyed-nonexistent",
+                [destroyed, client_id(0x7000), 0, 0, 0, 0, 0, 0],
+                &[XenError::ESRCH],
+            ),
+            (
+                "vm-destroyed-hypervisor-client",
+                [destroyed, 0, 0, 0, 0, 0, 0, 0],
+                &[XenError::EINVAL],
+            ),
+            (
+                "vm-destroyed-x7-set",
+                [destroyed, client_id(tee), 0, 0, 0, 0, 0, client_id(tee)],
+                &[XenError::EINVAL],
+            ),
+        ];
+        for (name, x, want) in cases {
+            self.expect(name, x, want, &format!("x1={:#x} x7={:#x}", x[1], x[7]));
+        }
+        let (q, qv) = query(tee);
+        self.check(
+            "vm-ops-tee-guest-still-known",
+            q.is_ok() && qv.flags & Q_TEE_KNOWN != 0,
+            format_args!("flags={:#x} {q:?}", qv.flags),
+        );
+    }
+
+    fn function_ids(&mut self) {
+        for (name, fid) in DENIED_FIDS {
+            let x = [
+                *fid,
+                self.t.tee >> 32,
+                self.t.tee & 0xFFFF_FFFF,
+                0,
+                0,
+                0,
+                0,
+                self.client,
+            ];
+            self.expect(
+                &format!("fid-{name}"),
+                x,
+                &[XenError::EPERM],
+                &format!("x0={fid:#x}"),
+            );
+        }
+    }
+}
+
+/// Pin `gfn` of `domid` until Xen says no; the number of pins taken and the refusal.
+fn pin_to_max(domid: DomId, gfn: u64) -> (u32, Option<XenError>) {
+    let mut n = 0;
+    while n <= MAX_PINS {
+        match pin(op::PIN, domid, gfn) {
+            Ok(_) => n += 1,
+            Err(e) => return (n, Some(e)),
+        }
+    }
+    (n, None)
+}
+
+fn main(k: &mut Kernel) {
+    let name = k.name();
+    let args = k.bootargs();
+    let tee = args.get_u64("tee").unwrap_or(3) as DomId;
+    let canary = args.get_u64("canary").unwrap_or(2) as DomId;
+    let canary_port = args.get_u64("canary-port").map(|p| p as u32);
+    let canary_ref = args.get_u64("canary-ref").unwrap_or(8) as u32;
+    let xen_page = args.get_u64("xen-page").unwrap_or(0x4800_0000);
+    let cycles = args.get_u64("cycles").unwrap_or(3);
+    let reregs = args.get_u64("reregs").unwrap_or(50);
+    let mediator_domid = args.get_u64("self").unwrap_or(1) as DomId;
+    let mut r = Report::new(name);
+    let t0 = k.now();
+
+    if let Some(p) = canary_port {
+        let _ = k.on_event(p, |_, _| {
+            CANARY_EVENTS.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    let mut st = State {
+        name,
+        ring: BackRing::new(),
+        page: Shared(&RING),
+        tee,
+        known: Vec::new(),
+    };
+    let reg = register(k, &mut st);
+    r.check("register", reg.is_ok(), format_args!("{reg:?}"));
+    // Wait until the TEE guest is known to OP-TEE (its CREATED, served above or soon).
+    let known = k.run_until(k.after(Duration::from_secs(5)), |_| {
+        serve(&mut st);
+        st.known.contains(&st.tee)
+    });
+    r.check("tee-guest-created", known, format_args!("dom{tee}"));
+    let client = client_id(tee);
+    // OP-TEE's capabilities for our client: Xen learns the RPC argument size from the answer.
+    let caps = secure_call([
+        u64::from(smc::EXCHANGE_CAPABILITIES),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        client,
+    ]);
+    r.check(
+        "exchange-capabilities",
+        matches!(caps, Ok(a) if a[0] == ret::OK && a[1] & mediator::abi::caps::SEC_RPC_ARG != 0),
+        format_args!("{caps:x?}"),
+    );
+
+    // The canary's page: its machine address from the grant map (dev_bus_addr).
+    let ready = k.run_until(k.after(Duration::from_secs(5)), |_| {
+        CANARY_EVENTS.load(Ordering::Relaxed) > 0
+    });
+    let canary_maddr = match k.map_grant(canary, canary_ref, true) {
+        Ok(p) => {
+            let m = p.maddr();
+            let mut b = [0u8; 16];
+            p.read(0, &mut b);
+            let _ = k.unmap_foreign(p);
+            let ok = b
+                .iter()
+                .enumerate()
+                .all(|(i, v)| *v == hostile_mediator::canary_byte(i));
+            r.check(
+                "canary-address",
+                ready && m != 0 && m & 0xfff == 0 && ok,
+                format_args!("dom{canary} ref {canary_ref}: maddr={m:#x} pattern={ok}"),
+            );
+            m
+        }
+        Err(e) => {
+            r.check("canary-address", false, format_args!("map_grant: {e}"));
+            0
+        }
+    };
+
+    // Addresses: a TEE guest page; a page of ours we give back.
+    let tee_gfn = 0x40100;
+    let tee_maddr = pin(op::PIN, tee, tee_gfn);
+    let _ = pin(op::UNPIN, tee, tee_gfn);
+    let freed = Own::new().ok().and_then(|p| {
+        let gfn = p.gfn();
+        let m = p.maddr;
+        // The page leaves our RAM: never touch it again (leaked, not freed to the heap).
+        core::mem::forget(p);
+        // SAFETY: no Rust object is used in that frame any more (its Box was leaked above and
+        // never read or written again), so Xen taking it away breaks nothing.
+        let d = unsafe { kernel::xenif::hypercall::decrease_reservation(gfn) };
+        println!("TSD-INFO {name} gave back gfn {gfn:#x} (maddr {m:#x}): {d:?}");
+        (d == Ok(1)).then_some(m)
+    });
+    r.check(
+        "targets",
+        tee_maddr.is_ok() && freed.is_some(),
+        format_args!(
+            "xen-text={xen_page:#x} canary={canary_maddr:#x} tee-guest={tee_maddr:x?} freed={freed:x?}"
+        ),
+    );
+    let targets = Targets {
+        xen: xen_page,
+        canary: canary_maddr,
+        tee: tee_maddr.unwrap_or(0),
+        freed: freed.unwrap_or(0),
+    };
+    let (Ok(arg), Ok(list), Ok(rpc)) = (Own::new(), Own::new(), Own::new()) else {
+        r.check("own-pages", false, format_args!("no pinnable heap pages"));
+        return finish(&r);
+    };
+    let mut h = Hostile {
+        r,
+        shm_ref: 0x5000_0000,
+        client,
+        arg,
+        list,
+        rpc,
+        t: &targets,
+    };
+    let (_, q0) = query(tee);
+    let version0 = kernel::xenif::hypercall::xen_version();
+
+    // OP-TEE works before.
+    h.pta_session("before");
+
+    h.arg_addresses();
+    // Page lists and attribute attacks inside a real session.
+    build(
+        &mut h.arg,
+        msg::CMD_OPEN_SESSION,
+        0,
+        0,
+        &open_params(&PTA_INVOKE_TESTS),
+    );
+    let a = h.call_arg();
+    let session = h.arg.msg().session();
+    if matches!(a, Ok(x) if x[0] == ret::OK) && h.arg.msg().ret() == 0 {
+        h.page_lists(session);
+        build(&mut h.arg, msg::CMD_CLOSE_SESSION, 0, session, &[]);
+        let _ = h.call_arg();
+    } else {
+        h.check("page-list-session", false, format_args!("{}", fmt_x(&a)));
+    }
+    h.stray_resumes();
+    h.rpc_answers();
+    h.client_ids(canary, mediator_domid);
+    h.vm_ops(tee, canary);
+    h.function_ids();
+
+    // Pins dropped while OP-TEE holds the pages.
+    held_across_unpin(&mut h, tee, &mut st, k);
+
+    // Re-registration loops while holding the maximum of pins.
+    rereg_loops(&mut h, k, &mut st, tee, cycles, reregs);
+
+    // Nothing Xen counts changed, OP-TEE still works.
+    let (q, q1) = query(tee);
+    h.check(
+        "tee-guest-accounting-unchanged",
+        q.is_ok() && q1.nr_held == q0.nr_held && q1.nr_pinned == 0 && q1.flags & Q_TEE_KNOWN != 0,
+        format_args!(
+            "nr_held {} -> {}, nr_pinned {} -> {}, flags {:#x}",
+            q0.nr_held, q1.nr_held, q0.nr_pinned, q1.nr_pinned, q1.flags
+        ),
+    );
+    let version1 = kernel::xenif::hypercall::xen_version();
+    h.check(
+        "xen-alive",
+        version0.is_ok() && version0 == version1,
+        format_args!("xen_version {version0:x?} -> {version1:x?}; Xen text at {xen_page:#x} was a target throughout"),
+    );
+    h.pta_session("after");
+
+    // Tell the canary to look.
+    let told = canary_port.map(|p| k.evtchn_send(p));
+    println!(
+        "TSD-INFO {name} attacks done in {} ms; canary told: {told:?}",
+        k.since(t0).as_millis()
+    );
+    finish(&h.r);
+    loop {
+        serve(&mut st);
+        let t = k.after(Duration::from_millis(100));
+        k.poll(Some(t));
+    }
+}
+
+/// REGISTER_SHM of TEE guest pages, then the mediator's pins go (unpin, and a re-registration):
+/// Xen must keep its own references for OP-TEE until OP-TEE accepts UNREGISTER_SHM.
+fn held_across_unpin(h: &mut Hostile<'_>, tee: DomId, st: &mut State, k: &mut Kernel) {
+    let gfns = [0x40110u64, 0x40111, 0x40112, 0x40113];
+    let mut maddrs = Vec::new();
+    for g in gfns {
+        match pin(op::PIN, tee, g) {
+            Ok(m) => maddrs.push(m),
+            Err(e) => {
+                h.check(
+                    "held-across-unpin",
+                    false,
+                    format_args!("pin {g:#x}: {e:?}"),
+                );
+                return;
+            }
+        }
+    }
+    let (_, q0) = query(tee);
+    h.list.clear();
+    for (i, m) in maddrs.iter().enumerate() {
+        h.list.put64(i * 8, *m);
+    }
+    let cookie = 0x5EC0_0001;
+    let p = Param {
+        attr: msg::ATTR_TYPE_TMEM_OUTPUT | msg::ATTR_NONCONTIG,
+        a: h.list.maddr,
+        b: 4 * 4096,
+        c: cookie,
+    };
+    build(&mut h.arg, msg::CMD_REGISTER_SHM, 0, 0, &[p]);
+    let a = h.call_arg();
+    let ret_ = h.arg.msg().ret();
+    let (_, q1) = query(tee);
+    let registered = matches!(a, Ok(x) if x[0] == ret::OK) && ret_ == 0;
+    h.check(
+        "register-shm-held",
+        registered && q1.nr_held == q0.nr_held + 4,
+        format_args!(
+            "{} ret={ret_:#x} nr_held {} -> {} nr_pinned {}",
+            fmt_x(&a),
+            q0.nr_held,
+            q1.nr_held,
+            q1.nr_pinned
+        ),
+    );
+    for g in gfns {
+        let _ = pin(op::UNPIN, tee, g);
+    }
+    let (_, q2) = query(tee);
+    h.check(
+        "unpinned-still-held",
+        q2.nr_pinned + 4 == q1.nr_pinned && q2.nr_held == q1.nr_held && q2.nr_held > 0,
+        format_args!(
+            "after unpin: nr_pinned {} nr_held {}",
+            q2.nr_pinned, q2.nr_held
+        ),
+    );
+    let rr = register(k, st);
+    let (_, q3) = query(tee);
+    h.check(
+        "reregistered-still-held",
+        rr.is_ok() && q3.nr_pinned == 0 && q3.nr_held == q1.nr_held,
+        format_args!(
+            "re-register {:?}: nr_pinned {} nr_held {}",
+            rr.map(|_| ()),
+            q3.nr_pinned,
+            q3.nr_held
+        ),
+    );
+    let p = Param {
+        attr: msg::ATTR_TYPE_RMEM_INPUT,
+        a: 0,
+        b: 0,
+        c: cookie,
+    };
+    build(&mut h.arg, msg::CMD_UNREGISTER_SHM, 0, 0, &[p]);
+    let a = h.call_arg();
+    let ret_ = h.arg.msg().ret();
+    let (_, q4) = query(tee);
+    h.check(
+        "unregister-shm-releases",
+        matches!(a, Ok(x) if x[0] == ret::OK) && ret_ == 0 && q4.nr_held == q0.nr_held,
+        format_args!(
+            "{} ret={ret_:#x} nr_held {} (before registration {})",
+            fmt_x(&a),
+            q4.nr_held,
+            q0.nr_held
+        ),
+    );
+}
+
+fn rereg_loops(
+    h: &mut Hostile<'_>,
+    k: &mut Kernel,
+    st: &mut State,
+    tee: DomId,
+    cycles: u64,
+    reregs: u64,
+) {
+    let own = Own::new();
+    let Ok(own) = own else {
+        h.check("rereg-max-pins", false, format_args!("no own page"));
+        return;
+    };
+    let mut worst = Duration::ZERO;
+    for c in 0..cycles {
+        let (n_tee, e_tee) = pin_to_max(tee, 0x40120);
+        let (n_own, e_own) = pin_to_max(DOMID_SELF, own.gfn());
+        let (_, q) = query(tee);
+        let t = k.now();
+        let rr = register(k, st);
+        let took = k.since(t);
+        worst = worst.max(took);
+        let (_, q2) = query(tee);
+        // Our own pins are gone too: a new pin of the page starts from 1.
+        let again = pin(op::PIN, DOMID_SELF, own.gfn());
+        let (n_own2, _) = pin_to_max(DOMID_SELF, own.gfn());
+        let t2 = k.now();
+        let rr2 = register(k, st);
+        worst = worst.max(k.since(t2));
+        h.check(
+            &format!("rereg-max-pins-{c}"),
+            n_tee == MAX_PINS
+                && e_tee == Some(XenError::ENOSPC)
+                && n_own == MAX_PINS
+                && e_own == Some(XenError::ENOSPC)
+                && q.nr_pinned == MAX_PINS
+                && rr.is_ok()
+                && q2.nr_pinned == 0
+                && again.is_ok()
+                && n_own2 == MAX_PINS - 1
+                && rr2.is_ok(),
+            format_args!(
+                "tee pins {n_tee} then {e_tee:?}, own pins {n_own} then {e_own:?}, nr_pinned {} -> {} after register ({} ms, {:?}); own re-pin {} more",
+                q.nr_pinned,
+                q2.nr_pinned,
+                took.as_millis(),
+                rr.map(|_| ()),
+                n_own2
+            ),
+        );
+    }
+    let mut fails = 0;
+    for _ in 0..reregs {
+        let t = k.now();
+        if register(k, st).is_err() {
+            fails += 1;
+        }
+        worst = worst.max(k.since(t));
+    }
+    let (q, qv) = query(tee);
+    let v = kernel::xenif::hypercall::xen_version();
+    h.check(
+        "rereg-loop",
+        fails == 0 && q.is_ok() && qv.nr_pinned == 0 && qv.flags & Q_TEE_KNOWN != 0 && v.is_ok() && worst < Duration::from_secs(1),
+        format_args!(
+            "{reregs} more re-registrations, {fails} failed; slowest register {} ms; nr_pinned {} flags {:#x} mediator {}",
+            worst.as_millis(),
+            qv.nr_pinned,
+            qv.flags,
+            qv.mediator
+        ),
+    );
+}
+
+fn finish(r: &Report) {
+    println!(
+        "TSD-RESULT {} passed={} failed={} status={}",
+        r.name,
+        r.passed,
+        r.failed,
+        r.status()
+    );
+}
