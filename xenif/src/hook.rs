@@ -32,7 +32,7 @@ pub mod op {
     pub const PIN: u32 = 3;
     /// Drop one pin ([`super::Pin`]).
     pub const UNPIN: u32 = 4;
-    /// SMC to the Trusted OS ([`super::SecureCall`]).
+    /// SMC to OP-TEE for a client, checked by Xen ([`super::SecureCall`]).
     pub const SECURE_CALL: u32 = 5;
     /// Done with a destroyed domain ([`super::DomainArg`]).
     pub const RELEASE: u32 = 6;
@@ -122,7 +122,10 @@ pub struct Pin {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SecureCall {
-    /// IN: x0–x7 (x7: the client ID); OUT: x0–x3 of the answer, x4–x7 zero.
+    /// IN: x0–x7 (x7 names the client: domid + 1, or 0 for the hypervisor; Xen makes the SMC
+    /// with that client's ID itself). Addresses in x1/x2 are machine addresses of *our* pages,
+    /// which Xen copies into pages it lends to OP-TEE after checking them (hv-patches 0009,
+    /// `public/tee_stubdom.h`). OUT: x0–x3 of the answer, x4–x7 zero.
     pub x: [u64; 8],
 }
 
