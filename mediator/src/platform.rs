@@ -57,7 +57,10 @@ pub trait SecureWorld {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NoShadowPage;
 
-/// A 4 KiB page of mediator memory that OP-TEE reads by physical address.
+/// A 4 KiB page of mediator memory holding a message or page list for
+/// OP-TEE, named by its machine address in the SMC (on Xen, hv-patches 0009
+/// copies it into a page Xen lends to OP-TEE and copies OP-TEE's writes
+/// back, so OP-TEE never reads the mediator's page itself).
 /// Not `Clone`: freed exactly once.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ShadowPage {
