@@ -16,7 +16,7 @@ extern crate alloc;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use kernel::xenif::abi::{DomId, DOMID_SELF};
-use kernel::xenif::hook::call::{tee_stubdom_op, Arg};
+use kernel::xenif::hook::call::op as hc;
 use kernel::xenif::hook::shared::{RingMem, Shared};
 use kernel::xenif::hook::{op, DomainArg, Pin, Query, Register, Respond, SecureCall};
 use kernel::xenif::XenResult;
@@ -45,11 +45,6 @@ const DEFAULT_POLL_US: u64 = 200;
 
 /// A hypercall or a request that takes longer is reported (diagnostics).
 const SLOW: Duration = Duration::from_millis(300);
-
-fn hc<T: Arg>(cmd: u32, mut arg: T) -> (XenResult<u64>, T) {
-    let r = tee_stubdom_op(cmd, &mut arg);
-    (r, arg)
-}
 
 /// Foreign mappings kept (the window has 512 slots).
 const MAP_CACHE_PAGES: usize = 128;

@@ -413,6 +413,32 @@ pub mod call {
         })
     }
 
+    /// [`tee_stubdom_op`] by value: the result and the argument as Xen left it.
+    pub fn op<T: Arg>(cmd: u32, mut arg: T) -> (XenResult<u64>, T) {
+        let r = tee_stubdom_op(cmd, &mut arg);
+        (r, arg)
+    }
+
+    /// `TEE_STUBDOM_OP_secure_call` with x0–x7: x0–x3 of OP-TEE's answer (x4–x7 zero).
+    pub fn secure_call(x: [u64; 8]) -> XenResult<[u64; 8]> {
+        let (r, a) = op(op::SECURE_CALL, SecureCall { x });
+        r.map(|_| a.x)
+    }
+
+    /// `TEE_STUBDOM_OP_pin` or `_unpin` (`cmd`) of page `gfn` of `domid`: the machine address
+    /// (pin).
+    pub fn pin(cmd: u32, domid: DomId, gfn: u64) -> XenResult<u64> {
+        let (r, a) = op(
+            cmd,
+            Pin {
+                domid,
+                gfn,
+                ..Pin::default()
+            },
+        );
+        r.map(|_| a.maddr)
+    }
+
     /// An SMCCC call with the HVC conduit (`hvc #0`, Arm DEN 0028 §2): x0–x7 in, x0–x7 out. A
     /// TEE guest's OP-TEE calls go this way (its `/firmware/optee` node says `method = "hvc"`);
     /// with `tee=stubdom` Xen forwards them to the mediator, which writes x0–x7 back.

@@ -26,12 +26,10 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use core::time::Duration;
 use hook_mediator::{decide, filter_answer, vm_call, Action};
 use kernel::xenif::abi::{DomId, DOMID_SELF};
-use kernel::xenif::hook::call::{tee_stubdom_op, Arg};
+use kernel::xenif::hook::call::{op as hc, pin, secure_call};
 use kernel::xenif::hook::shared::{RingMem, Shared};
-use kernel::xenif::hook::{
-    op, req, BackRing, DomainArg, Pin, Register, Request, Respond, SecureCall, F_TEE_KNOWN,
-};
-use kernel::xenif::{XenError, XenResult};
+use kernel::xenif::hook::{op, req, BackRing, DomainArg, Register, Request, Respond, F_TEE_KNOWN};
+use kernel::xenif::XenError;
 use kernel::{println, GicIrq, Kernel, Trigger};
 use mediator::abi::{ret, smc};
 
@@ -79,28 +77,6 @@ fn watch_optee_notifications(k: &mut Kernel, notif_irq: u32) {
             k.name()
         );
     }
-}
-
-fn hc<T: Arg>(cmd: u32, mut arg: T) -> (XenResult<u64>, T) {
-    let r = tee_stubdom_op(cmd, &mut arg);
-    (r, arg)
-}
-
-fn secure_call(x: [u64; 8]) -> XenResult<[u64; 8]> {
-    let (r, a) = hc(op::SECURE_CALL, SecureCall { x });
-    r.map(|_| a.x)
-}
-
-fn pin(cmd: u32, domid: DomId, gfn: u64) -> XenResult<u64> {
-    let (r, a) = hc(
-        cmd,
-        Pin {
-            domid,
-            gfn,
-            ..Pin::default()
-        },
-    );
-    r.map(|_| a.maddr)
 }
 
 struct State {

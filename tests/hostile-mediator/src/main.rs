@@ -27,11 +27,10 @@ use core::time::Duration;
 use hostile_mediator::{addr_call, client_id, DENIED_FIDS};
 use kernel::report::Report;
 use kernel::xenif::abi::{DomId, DOMID_SELF};
-use kernel::xenif::hook::call::{tee_stubdom_op, Arg};
+use kernel::xenif::hook::call::{op as hc, pin, secure_call};
 use kernel::xenif::hook::shared::{RingMem, Shared};
 use kernel::xenif::hook::{
-    op, req, BackRing, Pin, Query, Register, Request, Respond, SecureCall, F_TEE_KNOWN, MAX_PINS,
-    Q_TEE_KNOWN,
+    op, req, BackRing, Query, Register, Request, Respond, F_TEE_KNOWN, MAX_PINS, Q_TEE_KNOWN,
 };
 use kernel::xenif::{XenError, XenResult};
 use kernel::{println, Kernel};
@@ -92,28 +91,6 @@ impl Own {
     fn put64(&mut self, off: usize, v: u64) {
         self.buf.0[off..off + 8].copy_from_slice(&v.to_le_bytes());
     }
-}
-
-fn hc<T: Arg>(cmd: u32, mut arg: T) -> (XenResult<u64>, T) {
-    let r = tee_stubdom_op(cmd, &mut arg);
-    (r, arg)
-}
-
-fn secure_call(x: [u64; 8]) -> XenResult<[u64; 8]> {
-    let (r, a) = hc(op::SECURE_CALL, SecureCall { x });
-    r.map(|_| a.x)
-}
-
-fn pin(cmd: u32, domid: DomId, gfn: u64) -> XenResult<u64> {
-    let (r, a) = hc(
-        cmd,
-        Pin {
-            domid,
-            gfn,
-            ..Pin::default()
-        },
-    );
-    r.map(|_| a.maddr)
 }
 
 fn query(domid: DomId) -> (XenResult<u64>, Query) {
