@@ -33,12 +33,13 @@ const FLUSH_MAX: usize = 64;
 
 /// Drops OP-TEE's preallocated RPC argument buffers of a client that an earlier mediator served
 /// (`OPTEE_SMC_DISABLE_SHM_CACHE` until `ENOTAVAIL`, then `OPTEE_SMC_ENABLE_SHM_CACHE` again;
-/// `optee_smc.h`). They are that mediator's shadow pages: Xen unpinned them when it died and
-/// frees them with its domain, and OP-TEE would write its next RPC command into them. Called
-/// for a replayed CREATED of a client OP-TEE knows, before any call of that client. Returns how
-/// many were dropped, or OP-TEE's (or Xen's) refusal: `EBUSY` means a thread is still suspended,
-/// e.g. in an RPC of the dead mediator, and the cache could not be emptied (harmless only if
-/// the earlier mediators ran with `shm-cache=0`, so that OP-TEE cached none of their pages).
+/// `optee_smc.h`). Each is a page Xen lent for that mediator's time (hv-patches 0009) of which
+/// no mediator has a copy any more, so an RPC command OP-TEE writes into it cannot reach this
+/// mediator and its thread gets a failed answer until OP-TEE gives the buffer back. Called for a
+/// replayed CREATED of a client OP-TEE knows, before any call of that client. Returns how many
+/// were dropped, or OP-TEE's (or Xen's) refusal: `EBUSY` means some OP-TEE thread is in use,
+/// which Xen rules out at registration (it refuses it while it still ends a dead mediator's
+/// calls), so it shows a thread Xen gave up on.
 fn flush_rpc_cache<H: Hook>(hook: &mut H, domid: u16, reenable: bool) -> Result<usize, u64> {
     let client = ClientId::of(DomId(domid)).raw();
     let mut call = |fid: u32| {
@@ -279,7 +280,7 @@ impl Server {
                 }
             }
             req::CALL => {
-                if self.panic_after.on_call(self.suspended_calls() == 0) {
+                if self.panic_after.on_call(self.suspended_calls() > 0) {
                     panic!(
                         "test-panic-after: deliberate crash with a call pending (test-only option)"
                     );

@@ -1,12 +1,13 @@
 //! Test-only fault injection: `test-panic-after=N` on the command line makes the mediator panic
 //! when a forwarded call arrives, before it is answered, so that the crash happens with that
 //! call (and whatever else waits on the ring) pending: the N-th call, or the first one after it
-//! at which no OP-TEE thread is suspended in an RPC for a guest. A mediator that dies while a
-//! thread is suspended leaves it suspended in OP-TEE for good (only a RETURN_FROM_RPC through
-//! a mediator that knows the thread resumes it), and OP-TEE has few threads (2 on QEMU), so a
-//! repeatable test must not spend them. The `mediator-restart` scenario uses it to kill the
-//! mediator under load and to check that Xen fails the pending and the new calls, drops every
-//! pin and accepts a new mediator domain.
+//! at which an OP-TEE thread is suspended in an RPC for a guest. The death then always leaves
+//! OP-TEE a thread that no mediator will resume, which Xen must end itself (hv-patches 0009,
+//! `tsd_reap`: it resumes the thread with failed RPC answers until OP-TEE completes the call);
+//! OP-TEE has few threads (2 on QEMU), so a leak shows at the next standard calls. The
+//! `mediator-restart` scenario uses it to kill the mediator under load and to check that Xen
+//! fails the pending and the new calls, ends the orphaned thread, drops every pin and accepts a
+//! new mediator domain.
 //!
 //! Off unless the option is given (absent or `0`). Only the domain's own command line, which the
 //! toolstack or the dom0less configuration writes, can turn it on: nothing a guest sends selects
@@ -32,13 +33,13 @@ impl PanicAfter {
         self.left.is_some()
     }
 
-    /// One forwarded call arrived; `quiet`: no OP-TEE thread is suspended for a guest. `true`
-    /// if it is the one to panic on (then the trigger is off, so a caller that does not panic
-    /// is told once).
-    pub fn on_call(&mut self, quiet: bool) -> bool {
+    /// One forwarded call arrived; `suspended`: an OP-TEE thread is suspended in an RPC for a
+    /// guest. `true` if it is the one to panic on (then the trigger is off, so a caller that
+    /// does not panic is told once).
+    pub fn on_call(&mut self, suspended: bool) -> bool {
         match self.left {
             None => false,
-            Some(0) if quiet => {
+            Some(0) if suspended => {
                 self.left = None;
                 true
             }
@@ -82,9 +83,9 @@ mod tests {
     }
 
     #[test]
-    fn waits_for_no_suspended_thread() {
+    fn waits_for_a_suspended_thread() {
         let mut p = PanicAfter::new(Some(2));
-        assert!(!p.on_call(false));
+        assert!(!p.on_call(true));
         assert!(!p.on_call(false));
         assert!(!p.on_call(false));
         assert!(p.armed());

@@ -168,6 +168,9 @@ struct State {
     tee: DomId,
     /// Guests OP-TEE knows (VM_CREATED issued or replayed as known).
     known: Vec<DomId>,
+    /// Registrations Xen deferred (EAGAIN: it was still ending, in OP-TEE, the calls and
+    /// registrations of our previous registration), in all.
+    deferred: u32,
 }
 
 fn serve(st: &mut State) {
@@ -236,15 +239,26 @@ fn handle(st: &mut State, rq: &Request) {
     }
 }
 
-/// Register (again): a fresh ring and event channel each time.
+/// Register (again): a fresh ring and event channel each time. A re-registration orphans our
+/// calls and registrations in OP-TEE, which Xen ends itself first: EAGAIN until then (bounded
+/// by Xen's resume limit), retried here for up to 30 s.
 fn register(k: &mut Kernel, st: &mut State) -> XenResult<Register> {
-    let (res, reg) = hc(
-        op::REGISTER,
-        Register {
-            ring_gfn: RING.gfn(),
-            ..Register::default()
-        },
-    );
+    let ask = || {
+        hc(
+            op::REGISTER,
+            Register {
+                ring_gfn: RING.gfn(),
+                ..Register::default()
+            },
+        )
+    };
+    let start = k.now();
+    let (mut res, mut reg) = ask();
+    while res == Err(XenError::EAGAIN) && k.since(start) < Duration::from_secs(30) {
+        st.deferred += 1;
+        k.sleep(Duration::from_millis(5));
+        (res, reg) = ask();
+    }
     res?;
     st.ring = BackRing::new();
     let local = k.evtchn_bind_interdomain(DOMID_SELF, reg.port)?;
@@ -1030,6 +1044,7 @@ fn main(k: &mut Kernel) {
         page: Shared(&RING),
         tee,
         known: Vec::new(),
+        deferred: 0,
     };
     let reg = register(k, &mut st);
     r.check("register", reg.is_ok(), format_args!("{reg:?}"));
@@ -1193,8 +1208,9 @@ fn main(k: &mut Kernel) {
     }
 }
 
-/// REGISTER_SHM of TEE guest pages, then the mediator's pins go (unpin, and a re-registration):
-/// Xen must keep its own references for OP-TEE until OP-TEE accepts UNREGISTER_SHM.
+/// REGISTER_SHM of TEE guest pages, then the mediator's pins go (unpin): Xen must keep its own
+/// references for OP-TEE until OP-TEE accepts UNREGISTER_SHM. Then one left behind by a
+/// re-registration: Xen unregisters it in OP-TEE itself, and only then drops its references.
 fn held_across_unpin(h: &mut Hostile<'_>, tee: DomId, st: &mut State, k: &mut Kernel) {
     let gfns = [0x40110u64, 0x40111, 0x40112, 0x40113];
     let mut maddrs = Vec::new();
@@ -1251,18 +1267,6 @@ fn held_across_unpin(h: &mut Hostile<'_>, tee: DomId, st: &mut State, k: &mut Ke
             q2.nr_pinned, q2.nr_held
         ),
     );
-    let rr = register(k, st);
-    let (_, q3) = query(tee);
-    h.check(
-        "reregistered-still-held",
-        rr.is_ok() && q3.nr_pinned == 0 && q3.nr_held == q1.nr_held,
-        format_args!(
-            "re-register {:?}: nr_pinned {} nr_held {}",
-            rr.map(|_| ()),
-            q3.nr_pinned,
-            q3.nr_held
-        ),
-    );
     let p = Param {
         attr: msg::ATTR_TYPE_RMEM_INPUT,
         a: 0,
@@ -1272,17 +1276,93 @@ fn held_across_unpin(h: &mut Hostile<'_>, tee: DomId, st: &mut State, k: &mut Ke
     build(&mut h.arg, msg::CMD_UNREGISTER_SHM, 0, 0, &[p]);
     let a = h.call_arg();
     let ret_ = h.arg.msg().ret();
-    let (_, q4) = query(tee);
+    let (_, q3) = query(tee);
     h.check(
         "unregister-shm-releases",
-        matches!(a, Ok(x) if x[0] == ret::OK) && ret_ == 0 && q4.nr_held == q0.nr_held,
+        matches!(a, Ok(x) if x[0] == ret::OK) && ret_ == 0 && q3.nr_held == q0.nr_held,
         format_args!(
             "{} ret={ret_:#x} nr_held {} (before registration {})",
             fmt_x(&a),
+            q3.nr_held,
+            q0.nr_held
+        ),
+    );
+
+    // A registration our re-registration leaves behind: no mediator tracks it any more (a
+    // restarted one knows nothing of it), so Xen unregisters it in OP-TEE itself before it
+    // accepts the registration, and its cookie can be registered again (Linux reuses them).
+    let cookie = 0x5EC0_0002;
+    let held = register_pages(h, tee, &gfns, cookie);
+    let deferred = st.deferred;
+    let rr = register(k, st);
+    let (_, q4) = query(tee);
+    h.check(
+        "reregistered-xen-unregisters",
+        held == Some(q0.nr_held + 4)
+            && rr.is_ok()
+            && q4.nr_pinned == 0
+            && q4.nr_held == q0.nr_held,
+        format_args!(
+            "held {held:?} before; re-register {:?} after {} EAGAIN: nr_pinned {} nr_held {} (before registration {})",
+            rr.map(|_| ()),
+            st.deferred - deferred,
+            q4.nr_pinned,
             q4.nr_held,
             q0.nr_held
         ),
     );
+    let again = register_pages(h, tee, &gfns, cookie);
+    build(
+        &mut h.arg,
+        msg::CMD_UNREGISTER_SHM,
+        0,
+        0,
+        &[Param {
+            attr: msg::ATTR_TYPE_RMEM_INPUT,
+            a: 0,
+            b: 0,
+            c: cookie,
+        }],
+    );
+    let a = h.call_arg();
+    let ret_ = h.arg.msg().ret();
+    let (_, q5) = query(tee);
+    h.check(
+        "cookie-reusable-after-reregister",
+        again == Some(q0.nr_held + 4)
+            && matches!(a, Ok(x) if x[0] == ret::OK)
+            && ret_ == 0
+            && q5.nr_held == q0.nr_held,
+        format_args!(
+            "REGISTER_SHM of cookie {cookie:#x} again: held {again:?}; its UNREGISTER_SHM {} ret={ret_:#x}, nr_held {}",
+            fmt_x(&a),
+            q5.nr_held
+        ),
+    );
+}
+
+/// Pins `gfns` of `tee`, registers them with OP-TEE as one NONCONTIG buffer under `cookie` and
+/// unpins them: Xen's references for OP-TEE remain. Returns the guest's `nr_held` after, or
+/// `None` if a step failed.
+fn register_pages(h: &mut Hostile<'_>, tee: DomId, gfns: &[u64], cookie: u64) -> Option<u32> {
+    h.list.clear();
+    for (i, g) in gfns.iter().enumerate() {
+        h.list.put64(i * 8, pin(op::PIN, tee, *g).ok()?);
+    }
+    let p = Param {
+        attr: msg::ATTR_TYPE_TMEM_OUTPUT | msg::ATTR_NONCONTIG,
+        a: h.list.maddr,
+        b: gfns.len() as u64 * 4096,
+        c: cookie,
+    };
+    build(&mut h.arg, msg::CMD_REGISTER_SHM, 0, 0, &[p]);
+    let a = h.call_arg();
+    let ok = matches!(a, Ok(x) if x[0] == ret::OK) && h.arg.msg().ret() == 0;
+    for g in gfns {
+        let _ = pin(op::UNPIN, tee, *g);
+    }
+    let (_, q) = query(tee);
+    ok.then_some(q.nr_held)
 }
 
 fn rereg_loops(
