@@ -35,8 +35,9 @@ MODULE_ALIGN = 0x200000
 LABEL_PROPERTY = "xen,flask-label"
 
 # The FLASK policies scripts/build makes (xsm-policy/README.md), by the value of POLICY: the product
-# modules only, or the product plus the test and demo modules.
-POLICY_IMAGES = {"product": "xenpolicy", "test": "xenpolicy-test"}
+# modules only, the product plus the test and demo modules, or the product plus the hostile-mediator
+# suite's canaries (dom0 no TEE client, as in the product).
+POLICY_IMAGES = {"product": "xenpolicy", "test": "xenpolicy-test", "hostile": "xenpolicy-hostile"}
 
 
 class ScenarioError(Exception):
@@ -78,8 +79,9 @@ def _choice(*allowed: str):
 
 def _policy(v: str) -> str:
     if v not in POLICY_IMAGES:
-        raise ValueError("expected product (out/images/xenpolicy: xsm-policy/product/) or test "
-                         "(out/images/xenpolicy-test: xsm-policy/product/ + xsm-policy/test/)")
+        raise ValueError("expected product (out/images/xenpolicy: xsm-policy/product/), test "
+                         "(out/images/xenpolicy-test: xsm-policy/product/ + xsm-policy/test/) or hostile "
+                         "(out/images/xenpolicy-hostile: xsm-policy/product/ + xsm-policy/hostile/)")
     return v
 
 
@@ -349,8 +351,8 @@ def parse(name: str, overrides: list[str] | None = None) -> Scenario:
         if missing:
             raise ScenarioError(f"{rel}: missing field {key}[{missing[0]}]")
 
-    if fields["POLICY"] == "test" and not fields["XSM_POLICY"]:
-        raise ScenarioError(f"{rel}: POLICY=test, but XSM_POLICY=no loads no policy "
+    if fields["POLICY"] != "product" and not fields["XSM_POLICY"]:
+        raise ScenarioError(f"{rel}: POLICY={fields['POLICY']}, but XSM_POLICY=no loads no policy "
                             "(set XSM_POLICY=yes, or POLICY=product to boot without one)")
 
     dom0 = None

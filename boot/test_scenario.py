@@ -135,11 +135,12 @@ class ParseTests(unittest.TestCase):
     def test_policy_other_values_are_errors(self):
         for bad in ("demo", "Product", "yes", ""):
             self.assertError(BASE + f"XSM_POLICY=yes\nPOLICY={bad}\n", "t.scn:12", "field POLICY",
-                             "expected product", "or test", f"(got '{bad}')")
+                             "expected product", "test (", "or hostile", f"(got '{bad}')")
         self.assertError(BASE + "XSM_POLICY=yes\nPOLICY[0]=test\n", "takes no index")
 
     def test_test_policy_needs_xsm_policy(self):
         self.assertError(BASE + "POLICY=test\n", "POLICY=test, but XSM_POLICY=no")
+        self.assertError(BASE + "POLICY=hostile\n", "POLICY=hostile, but XSM_POLICY=no")
         self.assertError(BASE + "XSM_POLICY=no\nPOLICY=test\n", "POLICY=test, but XSM_POLICY=no")
 
     def test_evtchn_peer_checks(self):
@@ -165,6 +166,7 @@ def dom0_is_stubdom_tee_client(sc: scn.Scenario) -> bool:
     and needs /dev/teepriv0 before it runs xtest or a script, so its calls must reach the mediator."""
     xen_cmd = sc.fields["XEN_CMD"].split()
     return (sc.dom0 is not None and sc.dom0.ramdisk in ("initramfs", "initramfs-xl")
+            and "tsd.tee=0" not in sc.fields["DOM0_CMD"].split()
             and "tee=stubdom" in xen_cmd and "xsm=flask" in xen_cmd)
 
 
@@ -177,19 +179,25 @@ class ShippedPolicyTests(unittest.TestCase):
             if not sc.fields["XSM_POLICY"]:
                 continue
             with open(sc.path, encoding="utf-8") as f:
-                said = re.search(r"^POLICY=(product|test)\s*$", f.read(), re.M)
+                said = re.search(r"^POLICY=(product|test|hostile)\s*$", f.read(), re.M)
             self.assertTrue(said, f"{name}: XSM_POLICY=yes, but no POLICY= line says which policy")
 
     def test_test_policy_exactly_where_needed(self):
         test_only = declared_types("test") - declared_types("product")
+        hostile_only = declared_types("hostile") - declared_types("product")
         self.assertIn("selftest_t", test_only)
+        self.assertIn("hostile_canary_t", hostile_only)
         for name in scn.available():
             sc = scn.parse(name)
             labels = {d.label.rsplit(":", 1)[-1] for d in sc.domus if d.label}
             needs = sorted(labels & test_only)
             if dom0_is_stubdom_tee_client(sc):
                 needs.append("dom0 is a TEE client of the mediator")
-            if needs:
+            if labels & hostile_only:
+                self.assertFalse(needs, f"{name}: the hostile policy's canaries, but also {needs}")
+                self.assertEqual(sc.policy_image, "xenpolicy-hostile",
+                                 f"{name} needs the hostile policy: {sorted(labels & hostile_only)}")
+            elif needs:
                 self.assertEqual(sc.policy_image, "xenpolicy-test", f"{name} needs the test policy: {needs}")
             elif sc.policy_image:
                 self.assertEqual(sc.policy_image, "xenpolicy", f"{name}: the test policy, but it needs none of it")

@@ -1,5 +1,6 @@
 /*
- * tsdtee: a dom0 test tool for the mediator-restart scenario (tests/initramfs/scripts).
+ * tsdtee: a dom0 test tool for the mediator-restart and hostile-mediator scenarios
+ * (tests/initramfs/scripts).
  *
  *   tsdtee pins            Xen's forwarder state of this domain: TEE_STUBDOM_OP_query with
  *                          DOMID_SELF (public/tee_stubdom.h, hv-patches 0005) through privcmd's
@@ -10,6 +11,15 @@
  *                          have (a standard call without RPC; the TA's "bad parameters" answer
  *                          counts as served) until an invocation fails in the transport
  *                          (origin COMMS) or SECONDS pass.
+ *   tsdtee canary DOMID FILE SECONDS
+ *                          dom0's canary for hostile-mediator: allocate a page, fill it with the
+ *                          hostile-mediator pattern (tests/hostile-mediator/src/lib.rs
+ *                          canary_byte) and grant it read-only to DOMID (/dev/xen/gntalloc), so
+ *                          that the mediator learns its machine address from the grant map.
+ *                          Prints "canary granted gref=N" and then looks at the page every 0.2 s
+ *                          until FILE exists or SECONDS pass; prints "canary=unchanged|changed
+ *                          first_change=OFFSET:BYTE|none gref=N done=1|0". Exit status 0 if the
+ *                          page never changed and FILE appeared, 1 otherwise, 2 on a system error.
  *
  * "call" and "load" print one line: result=ok|error n=<calls that succeeded> ret=0x<TEEC result
  * of the last call> origin=<its origin> start=<uptime at its start> end=<uptime at its end>
@@ -48,6 +58,17 @@ struct tee_stubdom_query {
     uint32_t nr_pinned;
     uint32_t mediator;
 };
+
+/* Linux's include/uapi/xen/gntalloc.h, for one page. */
+struct gntalloc_alloc_gref {
+    uint16_t domid;
+    uint16_t flags;             /* 0: read-only for domid */
+    uint32_t count;
+    uint64_t index;             /* OUT: mmap offset */
+    uint32_t gref_ids[1];       /* OUT */
+};
+#define IOCTL_GNTALLOC_ALLOC_GREF \
+    _IOC(_IOC_NONE, 'G', 5, sizeof(struct gntalloc_alloc_gref))
 
 /* xtest's os_test TA (optee_test: ta/os_test/include/ta_os_test.h). */
 static const uint8_t os_test_uuid[16] = {
@@ -179,6 +200,68 @@ static int calls(double seconds)
     return rc ? 1 : 0;
 }
 
+/* tests/hostile-mediator/src/lib.rs canary_byte(). */
+static uint8_t canary_byte(unsigned int i)
+{
+    return (uint8_t)((i * 31) ^ (i >> 8)) ^ 0xa5;
+}
+
+/* The first byte of page that differs from the pattern, or -1. */
+static int first_change(const volatile uint8_t *page)
+{
+    unsigned int i;
+
+    for (i = 0; i < 4096; i++)
+        if (page[i] != canary_byte(i))
+            return (int)i;
+    return -1;
+}
+
+static int canary(unsigned int domid, const char *file, double seconds)
+{
+    struct gntalloc_alloc_gref a = { .domid = domid, .flags = 0, .count = 1 };
+    double t_end = uptime() + seconds;
+    volatile uint8_t *page;
+    int fd, off = -1, byte = 0, done = 0;
+    unsigned int i;
+
+    fd = open("/dev/xen/gntalloc", O_RDWR);
+    if (fd < 0) {
+        perror("tsdtee: /dev/xen/gntalloc");
+        return 2;
+    }
+    if (ioctl(fd, IOCTL_GNTALLOC_ALLOC_GREF, &a) < 0) {
+        perror("tsdtee: IOCTL_GNTALLOC_ALLOC_GREF");
+        return 2;
+    }
+    page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, a.index);
+    if (page == MAP_FAILED) {
+        perror("tsdtee: mmap of the granted page");
+        return 2;
+    }
+    for (i = 0; i < 4096; i++)
+        page[i] = canary_byte(i);
+    printf("canary granted gref=%u to dom%u\n", a.gref_ids[0], domid);
+    while (uptime() < t_end) {
+        if (off < 0 && (off = first_change(page)) >= 0)
+            byte = page[off];
+        if (!access(file, F_OK)) {
+            done = 1;
+            break;
+        }
+        usleep(200000);
+    }
+    if (off < 0 && (off = first_change(page)) >= 0)
+        byte = page[off];
+    if (off < 0)
+        printf("canary=unchanged first_change=none gref=%u done=%d\n", a.gref_ids[0], done);
+    else
+        printf("canary=changed first_change=%d:%#x gref=%u done=%d\n", off, byte,
+               a.gref_ids[0], done);
+    /* The grant goes with the file descriptor, at exit. */
+    return off < 0 && done ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -188,6 +271,8 @@ int main(int argc, char **argv)
         return calls(0);
     if (argc == 3 && !strcmp(argv[1], "load"))
         return calls(atof(argv[2]));
-    fprintf(stderr, "usage: tsdtee pins | call | load SECONDS\n");
+    if (argc == 5 && !strcmp(argv[1], "canary"))
+        return canary(atoi(argv[2]), argv[3], atof(argv[4]));
+    fprintf(stderr, "usage: tsdtee pins | call | load SECONDS | canary DOMID FILE SECONDS\n");
     return 2;
 }

@@ -40,6 +40,8 @@ pub mod op {
     pub const QUERY: u32 = 7;
     /// Raise a guest's TEE notification interrupt ([`super::DomainArg`]).
     pub const NOTIFY: u32 = 8;
+    /// Test builds of Xen only: Xen's canary page ([`super::Canary`]; hv-patches 0011).
+    pub const CANARY: u32 = 9;
 }
 
 /// `TEE_STUBDOM_MAX_PINS`: Xen's per-domain pin cap.
@@ -157,6 +159,19 @@ pub struct Query {
     pub nr_held: u32,
     /// OUT: 0.
     pub pad2: u32,
+}
+
+/// `struct tee_stubdom_canary` (test builds of Xen only, `CONFIG_TEE_STUBDOM_CANARY`): a page of
+/// Xen's heap that Xen filled with a pattern at boot and never uses.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Canary {
+    /// OUT: its machine address.
+    pub maddr: u64,
+    /// OUT: 1 if it still holds Xen's pattern.
+    pub intact: u32,
+    /// Must be 0.
+    pub pad: u32,
 }
 
 /// `struct tee_stubdom_request`: one ring slot written by Xen.
@@ -397,6 +412,7 @@ pub mod call {
     arg!(SecureCall, op::SECURE_CALL);
     arg!(DomainArg, op::RELEASE, op::NOTIFY);
     arg!(Query, op::QUERY);
+    arg!(Canary, op::CANARY);
 
     /// `HYPERVISOR_tee_stubdom_op(cmd, arg)`. `EINVAL` without a hypercall if `cmd` does not take
     /// `T`.

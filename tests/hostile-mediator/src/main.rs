@@ -30,7 +30,8 @@ use kernel::xenif::abi::{DomId, DOMID_SELF};
 use kernel::xenif::hook::call::{op as hc, pin, secure_call};
 use kernel::xenif::hook::shared::{RingMem, Shared};
 use kernel::xenif::hook::{
-    op, req, BackRing, Query, Register, Request, Respond, F_TEE_KNOWN, MAX_PINS, Q_TEE_KNOWN,
+    op, req, BackRing, Canary, Query, Register, Request, Respond, F_TEE_KNOWN, MAX_PINS,
+    Q_TEE_KNOWN,
 };
 use kernel::xenif::{XenError, XenResult};
 use kernel::{println, Kernel};
@@ -104,6 +105,43 @@ fn query(domid: DomId) -> (XenResult<u64>, Query) {
             ..Query::default()
         },
     )
+}
+
+/// The highest grant reference of dom0's that [`dom0_canary`] tries (Linux reserves 0–7; the
+/// first gntalloc grant of a dom0 with no PV frontends is 8).
+const DOM0_MAX_REF: u32 = 63;
+
+/// dom0's canary: polls dom0's grant references 0..=[`DOM0_MAX_REF`] (read-only maps, each
+/// unmapped at once) until one maps, serving the ring meanwhile, for at most `wait`. Returns the
+/// reference, the page's machine address and whether its first bytes hold the pattern.
+fn dom0_canary(k: &mut Kernel, st: &mut State, wait: Duration) -> Option<(u32, u64, bool)> {
+    let deadline = k.after(wait);
+    loop {
+        serve(st);
+        for gref in 0..=DOM0_MAX_REF {
+            if let Ok(p) = k.map_grant(0, gref, true) {
+                let m = p.maddr();
+                let mut b = [0u8; 16];
+                p.read(0, &mut b);
+                let _ = k.unmap_foreign(p);
+                let ok = b
+                    .iter()
+                    .enumerate()
+                    .all(|(i, v)| *v == hostile_mediator::canary_byte(i));
+                return Some((gref, m, ok));
+            }
+        }
+        if k.now() >= deadline {
+            return None;
+        }
+        let t = core::cmp::min(deadline, k.after(Duration::from_millis(500)));
+        k.poll(Some(t));
+    }
+}
+
+/// Xen's canary page (`TEE_STUBDOM_OP_canary`, test builds of Xen only).
+fn xen_canary() -> (XenResult<u64>, Canary) {
+    hc(op::CANARY, Canary::default())
 }
 
 /// A UUID as OPEN_SESSION's two meta words (octets little-endian, as Linux's export_uuid).
@@ -274,8 +312,12 @@ fn register(k: &mut Kernel, st: &mut State) -> XenResult<Register> {
 struct Targets {
     /// A page of Xen's text.
     xen: u64,
+    /// Xen's canary page, a page of its heap (test builds: `TEE_STUBDOM_OP_canary`); 0 if unknown.
+    xen_heap: u64,
     /// The canary guest's page (an ordinary domU), from its grant; 0 if unknown.
     canary: u64,
+    /// dom0's canary page (no TEE client), from its grant; 0 if unknown or no dom0.
+    dom0: u64,
     /// A page of the TEE guest (pinned once for its address).
     tee: u64,
     /// A page of ours that we gave back to Xen (XENMEM_decrease_reservation); 0 if that failed.
@@ -475,7 +517,9 @@ impl Hostile<'_> {
         let t = self.t;
         let mut targets: Vec<(&str, u64, XenError)> = alloc::vec![
             ("xen-text", t.xen, XenError::EPERM),
+            ("xen-heap", t.xen_heap, XenError::EPERM),
             ("ordinary-domu", t.canary, XenError::EPERM),
+            ("dom0", t.dom0, XenError::EPERM),
             ("tee-guest-page", t.tee, XenError::EPERM),
             ("freed-page", t.freed, XenError::EPERM),
             (
@@ -519,7 +563,9 @@ impl Hostile<'_> {
         let own = self.rpc.maddr;
         let entries: Vec<(&str, u64)> = alloc::vec![
             ("xen-text", t.xen),
+            ("xen-heap", t.xen_heap),
             ("ordinary-domu", t.canary),
+            ("dom0", t.dom0),
             ("mediator-own", own),
             ("freed-page", t.freed),
         ];
@@ -546,7 +592,9 @@ impl Hostile<'_> {
         for (tname, l) in [
             ("tee-guest-page", t.tee),
             ("ordinary-domu", t.canary),
+            ("dom0", t.dom0),
             ("xen-text", t.xen),
+            ("xen-heap", t.xen_heap),
         ] {
             if l == 0 {
                 continue;
@@ -588,7 +636,14 @@ impl Hostile<'_> {
             &format!("511 TEE guest entries, next pointer {:#x}", t.canary),
         );
         // Raw contiguous TMEM (no NONCONTIG): a physical address OP-TEE would map.
-        for (tname, a) in [("tee-guest-page", t.tee), ("ordinary-domu", t.canary)] {
+        for (tname, a) in [
+            ("tee-guest-page", t.tee),
+            ("ordinary-domu", t.canary),
+            ("dom0", t.dom0),
+        ] {
+            if a == 0 {
+                continue;
+            }
             let p = Param {
                 attr: msg::ATTR_TYPE_TMEM_INOUT,
                 a,
@@ -707,6 +762,8 @@ impl Hostile<'_> {
                 for (tname, p) in [
                     ("ordinary-domu", t.canary),
                     ("xen-text", t.xen),
+                    ("xen-heap", t.xen_heap),
+                    ("dom0", t.dom0),
                     ("tee-guest-page", t.tee),
                     ("freed-page", t.freed),
                 ] {
@@ -748,6 +805,8 @@ impl Hostile<'_> {
                     for (tname, e, list_at) in [
                         ("entry-ordinary-domu", t.canary, 0),
                         ("entry-xen-text", t.xen, 0),
+                        ("entry-xen-heap", t.xen_heap, 0),
+                        ("entry-dom0", t.dom0, 0),
                         ("list-in-tee-guest-page", 0, t.tee),
                     ] {
                         if e == 0 && list_at == 0 {
@@ -847,13 +906,19 @@ impl Hostile<'_> {
 
     fn client_ids(&mut self, canary: DomId, mediator: DomId) {
         let uid = u64::from(smc::CALLS_UID);
+        // dom0 is there (it granted its canary) but no TEE client: FLASK gives us no tee_mediate.
+        let dom0: (&str, &[XenError]) = if self.t.dom0 != 0 {
+            ("x7-dom0", &[XenError::EACCES, XenError::EPERM])
+        } else {
+            ("x7-dom0-absent", &[XenError::ESRCH])
+        };
         let cases: [(&str, u64, &[XenError]); 6] = [
             (
                 "x7-ordinary-domu",
                 client_id(canary),
                 &[XenError::EACCES, XenError::EPERM],
             ),
-            ("x7-dom0-absent", client_id(0), &[XenError::ESRCH]),
+            (dom0.0, client_id(0), dom0.1),
             (
                 "x7-nonexistent-domid",
                 client_id(0x7000),
@@ -940,7 +1005,7 @@ impl Hostile<'_> {
     fn vm_ops(&mut self, tee: DomId, canary: DomId) {
         let created = u64::from(smc::VM_CREATED);
         let destroyed = u64::from(smc::VM_DESTROYED);
-        let cases: [(&str, [u64; 8], &[XenError]); 7] = [
+        let cases: [(&str, [u64; 8], &[XenError]); 9] = [
             (
                 "vm-destroyed-live-tee-guest",
                 [destroyed, client_id(tee), 0, 0, 0, 0, 0, 0],
@@ -960,6 +1025,16 @@ impl Hostile<'_> {
                 "vm-created-ordinary-domu",
                 [created, client_id(canary), 0, 0, 0, 0, 0, 0],
                 &[XenError::EACCES, XenError::EPERM],
+            ),
+            (
+                "vm-destroyed-dom0",
+                [destroyed, client_id(0), 0, 0, 0, 0, 0, 0],
+                &[XenError::EACCES, XenError::EPERM, XenError::ESRCH],
+            ),
+            (
+                "vm-created-dom0",
+                [created, client_id(0), 0, 0, 0, 0, 0, 0],
+                &[XenError::EACCES, XenError::EPERM, XenError::ESRCH],
             ),
             (
                 "vm-destroyed-nonexistent",
@@ -1046,6 +1121,8 @@ fn main(k: &mut Kernel) {
     let cycles = args.get_u64("cycles").unwrap_or(3);
     let reregs = args.get_u64("reregs").unwrap_or(50);
     let mediator_domid = args.get_u64("self").unwrap_or(1) as DomId;
+    // dom0's canary: wait this long for its grant (dom0 boots Linux and its toolstack); 0: no dom0.
+    let dom0_wait = Duration::from_millis(args.get_u64("dom0-wait-ms").unwrap_or(0));
     let mut r = Report::new(name);
     let t0 = k.now();
 
@@ -1115,6 +1192,23 @@ fn main(k: &mut Kernel) {
         }
     };
 
+    // dom0's page: its grant (tsdtee canary, gntalloc) has a reference we look for.
+    let dom0_maddr = if dom0_wait.is_zero() {
+        0
+    } else {
+        let found = dom0_canary(k, &mut st, dom0_wait);
+        let (gref, m, ok) = found.unwrap_or((0, 0, false));
+        r.check(
+            "dom0-canary-address",
+            found.is_some() && m != 0 && m & 0xfff == 0 && ok,
+            format_args!(
+                "dom0 ref {gref}: maddr={m:#x} pattern={ok} (looked {} ms at most)",
+                dom0_wait.as_millis()
+            ),
+        );
+        m
+    };
+
     // Addresses: a TEE guest page; a page of ours we give back.
     let tee_gfn = 0x40100;
     let tee_maddr = pin(op::PIN, tee, tee_gfn);
@@ -1130,16 +1224,29 @@ fn main(k: &mut Kernel) {
         println!("TSD-INFO {name} gave back gfn {gfn:#x} (maddr {m:#x}): {d:?}");
         (d == Ok(1)).then_some(m)
     });
+    // Xen's canary page (a test build's heap page): its address, and that it starts intact.
+    let (xc, canary0) = xen_canary();
+    r.check(
+        "xen-canary-address",
+        xc.is_ok() && canary0.maddr != 0 && canary0.maddr & 0xfff == 0 && canary0.intact == 1,
+        format_args!(
+            "TEE_STUBDOM_OP_canary {xc:?}: maddr={:#x} intact={}",
+            canary0.maddr, canary0.intact
+        ),
+    );
     r.check(
         "targets",
         tee_maddr.is_ok() && freed.is_some(),
         format_args!(
-            "xen-text={xen_page:#x} canary={canary_maddr:#x} tee-guest={tee_maddr:x?} freed={freed:x?}"
+            "xen-text={xen_page:#x} xen-heap={:#x} canary={canary_maddr:#x} dom0={dom0_maddr:#x} tee-guest={tee_maddr:x?} freed={freed:x?}",
+            canary0.maddr
         ),
     );
     let targets = Targets {
         xen: xen_page,
+        xen_heap: canary0.maddr,
         canary: canary_maddr,
+        dom0: dom0_maddr,
         tee: tee_maddr.unwrap_or(0),
         freed: freed.unwrap_or(0),
     };
@@ -1207,6 +1314,15 @@ fn main(k: &mut Kernel) {
         "xen-alive",
         version0.is_ok() && version0 == version1,
         format_args!("xen_version {version0:x?} -> {version1:x?}; Xen text at {xen_page:#x} was a target throughout"),
+    );
+    let (xc, canary1) = xen_canary();
+    h.check(
+        "xen-canary-unchanged",
+        xc.is_ok() && canary1.maddr == canary0.maddr && canary1.intact == 1,
+        format_args!(
+            "Xen's canary page {:#x} after every attack: {xc:?} intact={}",
+            canary1.maddr, canary1.intact
+        ),
     );
     h.pta_session("after");
 
