@@ -12,7 +12,9 @@
 //! the canary (static event channel) to check its page. `README.md` lists the attacks.
 //!
 //! Command line: `name=hostile tee=DOMID canary=DOMID canary-port=N canary-ref=R
-//! xen-page=MADDR cycles=N reregs=N`.
+//! xen-page=MADDR cycles=N reregs=N [dom0-wait-ms=MS] [exit-after-ms=MS]` (`dom0-wait-ms`: how
+//! long to look for dom0's canary grant, absent or 0: no dom0; `exit-after-ms`: power off that
+//! long after the attacks, absent: serve forever).
 #![no_std]
 #![no_main]
 
@@ -26,7 +28,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 use hostile_mediator::{addr_call, client_id, DENIED_FIDS};
 use kernel::report::Report;
-use kernel::xenif::abi::{DomId, DOMID_SELF};
+use kernel::xenif::abi::{DomId, ShutdownReason, DOMID_SELF};
 use kernel::xenif::hook::call::{op as hc, pin, secure_call};
 use kernel::xenif::hook::shared::{RingMem, Shared};
 use kernel::xenif::hook::{
@@ -1123,6 +1125,9 @@ fn main(k: &mut Kernel) {
     let mediator_domid = args.get_u64("self").unwrap_or(1) as DomId;
     // dom0's canary: wait this long for its grant (dom0 boots Linux and its toolstack); 0: no dom0.
     let dom0_wait = Duration::from_millis(args.get_u64("dom0-wait-ms").unwrap_or(0));
+    // Power off this long after the attacks, so that dom0 can start the product mediator (a
+    // dom0less domain has no toolstack entries for `xl destroy`); absent: serve forever.
+    let exit_after = args.get_u64("exit-after-ms").map(Duration::from_millis);
     let mut r = Report::new(name);
     let t0 = k.now();
 
@@ -1333,8 +1338,13 @@ fn main(k: &mut Kernel) {
         k.since(t0).as_millis()
     );
     finish(&h.r);
+    let end = exit_after.map(|d| k.after(d));
     loop {
         serve(&mut st);
+        if end.is_some_and(|e| k.now() >= e) {
+            println!("TSD-INFO {name} powers off, as exit-after-ms= asks");
+            k.shutdown(ShutdownReason::Poweroff);
+        }
         let t = k.after(Duration::from_millis(100));
         k.poll(Some(t));
     }
