@@ -109,6 +109,25 @@ fn query(domid: DomId) -> (XenResult<u64>, Query) {
     )
 }
 
+/// A canary's page, granted to us read-only as `gref` of `domid`: maps it once, reads the machine
+/// address Xen reports (`dev_bus_addr`) and whether its first bytes hold the pattern, unmaps it.
+fn granted_canary(
+    k: &mut Kernel,
+    domid: DomId,
+    gref: u32,
+) -> Result<(u64, bool), kernel::xenif::grant::GrantError> {
+    let p = k.map_grant(domid, gref, true)?;
+    let m = p.maddr();
+    let mut b = [0u8; 16];
+    p.read(0, &mut b);
+    let _ = k.unmap_foreign(p);
+    let ok = b
+        .iter()
+        .enumerate()
+        .all(|(i, v)| *v == hostile_mediator::canary_byte(i));
+    Ok((m, ok))
+}
+
 /// The highest grant reference of dom0's that [`dom0_canary`] tries (Linux reserves 0–7; the
 /// first gntalloc grant of a dom0 with no PV frontends is 8).
 const DOM0_MAX_REF: u32 = 63;
@@ -121,15 +140,7 @@ fn dom0_canary(k: &mut Kernel, st: &mut State, wait: Duration) -> Option<(u32, u
     loop {
         serve(st);
         for gref in 0..=DOM0_MAX_REF {
-            if let Ok(p) = k.map_grant(0, gref, true) {
-                let m = p.maddr();
-                let mut b = [0u8; 16];
-                p.read(0, &mut b);
-                let _ = k.unmap_foreign(p);
-                let ok = b
-                    .iter()
-                    .enumerate()
-                    .all(|(i, v)| *v == hostile_mediator::canary_byte(i));
+            if let Ok((m, ok)) = granted_canary(k, 0, gref) {
                 return Some((gref, m, ok));
             }
         }
@@ -1174,16 +1185,8 @@ fn main(k: &mut Kernel) {
     let ready = k.run_until(k.after(Duration::from_secs(5)), |_| {
         CANARY_EVENTS.load(Ordering::Relaxed) > 0
     });
-    let canary_maddr = match k.map_grant(canary, canary_ref, true) {
-        Ok(p) => {
-            let m = p.maddr();
-            let mut b = [0u8; 16];
-            p.read(0, &mut b);
-            let _ = k.unmap_foreign(p);
-            let ok = b
-                .iter()
-                .enumerate()
-                .all(|(i, v)| *v == hostile_mediator::canary_byte(i));
+    let canary_maddr = match granted_canary(k, canary, canary_ref) {
+        Ok((m, ok)) => {
             r.check(
                 "canary-address",
                 ready && m != 0 && m & 0xfff == 0 && ok,
