@@ -118,12 +118,59 @@ impl Suspended {
     }
 }
 
+/// The fast calls whose answer cannot change while OP-TEE runs, with the
+/// registers their answer has (`optee_smc.h`): asked once, at probe time.
+const CONSTANT_CALLS: [(u32, usize); 5] = [
+    (smc::CALLS_UID, 4),
+    (smc::CALLS_REVISION, 2),
+    (smc::GET_OS_UUID, 4),
+    (smc::GET_OS_REVISION, 3), // a2: the optional build ID
+    (smc::GET_THREAD_COUNT, 2),
+];
+
+/// OP-TEE's answers to [`CONSTANT_CALLS`], in that order, as the probe got
+/// them with the hypervisor's client ID (OP-TEE answers these alike for
+/// every client it knows). A guest's call of one is answered from here,
+/// without a secure call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Constants([Regs; CONSTANT_CALLS.len()]);
+
+impl Constants {
+    /// Asks OP-TEE each of [`CONSTANT_CALLS`].
+    fn probe<P: Platform>(p: &mut P) -> Constants {
+        Constants(
+            CONSTANT_CALLS.map(|(fid, _)| {
+                p.smc([u64::from(fid), 0, 0, 0, 0, 0, 0, ClientId::HYPERVISOR.raw()])
+            }),
+        )
+    }
+
+    /// OP-TEE's answer to `fid`, if it is a constant call.
+    fn answer(&self, fid: u32) -> Option<&Regs> {
+        CONSTANT_CALLS
+            .iter()
+            .position(|&(f, _)| f == fid)
+            .map(|i| &self.0[i])
+    }
+}
+
+/// How many registers the answer to `fid` has, if it is a constant call.
+fn constant_width(fid: u32) -> Option<usize> {
+    CONSTANT_CALLS
+        .iter()
+        .find(|&&(f, _)| f == fid)
+        .map(|&(_, n)| n)
+}
+
 /// The OP-TEE mediator for all guests. Knows nothing of Xen: every effect
 /// goes through the [`Platform`] passed to each method.
 #[derive(Debug)]
 pub struct Mediator {
     config: Config,
     threads: usize,
+    /// OP-TEE's constant answers; `None` when made without a probe
+    /// ([`Mediator::new`]): such calls are then forwarded.
+    constants: Option<Constants>,
     guests: BTreeMap<DomId, Guest>,
     pool: ShadowPool,
     /// Calls waiting for an OP-TEE thread, oldest first.
@@ -140,6 +187,7 @@ impl Mediator {
         Mediator {
             config,
             threads,
+            constants: None,
             guests: BTreeMap::new(),
             // Enough cached shadow pages for every thread's argument and one
             // page list each, so a warm path never allocates.
@@ -152,15 +200,19 @@ impl Mediator {
     /// Probes OP-TEE like Xen's `optee_probe`: API UID, thread count, and
     /// virtualization support (VM_DESTROYED for client 0 must be known).
     pub fn probe<P: Platform>(config: Config, p: &mut P) -> Result<Mediator, ProbeError> {
-        let r = p.smc([u64::from(smc::CALLS_UID), 0, 0, 0, 0, 0, 0, 0]);
-        let uid_ok = r
-            .iter()
-            .zip(OPTEE_MSG_UID.iter())
-            .all(|(a, b)| (a & 0xFFFF_FFFF) == u64::from(*b));
+        let constants = Constants::probe(p);
+        let uid_ok = constants.answer(smc::CALLS_UID).is_some_and(|r| {
+            r.iter()
+                .zip(OPTEE_MSG_UID.iter())
+                .all(|(a, b)| (a & 0xFFFF_FFFF) == u64::from(*b))
+        });
         if !uid_ok {
             return Err(ProbeError::NotOpTee);
         }
-        let r = p.smc([u64::from(smc::GET_THREAD_COUNT), 0, 0, 0, 0, 0, 0, 0]);
+        let r = constants
+            .answer(smc::GET_THREAD_COUNT)
+            .copied()
+            .unwrap_or([ret::EBADCMD; 8]);
         if r[0] != ret::OK {
             return Err(ProbeError::ThreadCount(r[0]));
         }
@@ -169,7 +221,9 @@ impl Mediator {
         if r[0] & 0xFFFF_FFFF == ret::UNKNOWN_FUNCTION {
             return Err(ProbeError::NoVirtualization);
         }
-        Ok(Mediator::new(config, threads))
+        let mut m = Mediator::new(config, threads);
+        m.constants = Some(constants);
+        Ok(m)
     }
 
     /// OP-TEE threads (the per-guest bound on concurrent standard calls).
@@ -492,21 +546,18 @@ impl Mediator {
         let fid = regs[0];
         let client = g.client.raw();
         let fwd = |cx: &mut Cx<'_, P>| cx.p.smc([regs[0] & 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0, client]);
+        if let Some((f, n)) = u32::try_from(fid)
+            .ok()
+            .and_then(|f| constant_width(f).map(|n| (f, n)))
+        {
+            // UID, revisions, OS UUID, thread count: OP-TEE's answer as probed.
+            let known = self.constants.and_then(|c| c.answer(f).copied());
+            let r = known.unwrap_or_else(|| fwd(&mut cx));
+            out[..n].copy_from_slice(&r[..n]);
+            return out;
+        }
         match u32::try_from(fid) {
             Ok(smc::CALLS_COUNT) => out[0] = MEDIATOR_SMC_COUNT,
-            Ok(smc::CALLS_UID) | Ok(smc::GET_OS_UUID) => {
-                let r = fwd(&mut cx);
-                out[..4].copy_from_slice(&r[..4]);
-            }
-            Ok(smc::CALLS_REVISION) => {
-                let r = fwd(&mut cx);
-                out[..2].copy_from_slice(&r[..2]);
-            }
-            Ok(smc::GET_OS_REVISION) => {
-                // a2 is the optional build ID.
-                let r = fwd(&mut cx);
-                out[..3].copy_from_slice(&r[..3]);
-            }
             Ok(smc::ENABLE_SHM_CACHE) => out[0] = fwd(&mut cx)[0],
             Ok(smc::DISABLE_SHM_CACHE) => {
                 let r = fwd(&mut cx);
@@ -523,10 +574,6 @@ impl Mediator {
             // No static SHM for guests.
             Ok(smc::GET_SHM_CONFIG) => fail_x0(g, GuestError::NotAvailable, &mut out),
             Ok(smc::EXCHANGE_CAPABILITIES) => exchange_caps(&mut cx, g, &regs, &mut out),
-            Ok(smc::GET_THREAD_COUNT) => {
-                let r = fwd(&mut cx);
-                out[..2].copy_from_slice(&r[..2]);
-            }
             Ok(smc::ENABLE_ASYNC_NOTIF) => {
                 let r = fwd(&mut cx);
                 out[0] = r[0];

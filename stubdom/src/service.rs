@@ -112,7 +112,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Probes OP-TEE through `hook` (CALLS_UID, GET_THREAD_COUNT, the virtualization check; the
+    /// Probes OP-TEE through `hook` (the constant fast calls, CALLS_UID and GET_THREAD_COUNT among
+    /// them, which guests then get without a secure call; the virtualization check: the
     /// last is refused by Xen, which already made it, and the refusal is not "unknown
     /// function") and makes the server. `notif`: offer async notifications to guests.
     pub fn probe<H: Hook>(
