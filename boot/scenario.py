@@ -159,6 +159,28 @@ def secure_log_failure(sc: "Scenario", lines: list[str]) -> str | None:
     return None
 
 
+def failure_digest(ns_lines: list[str], secure_lines: list[str]) -> list[str]:
+    """What a failed boot's logs say about where it stood, in a few lines: Xen's tee-stubdom
+    messages (an overdue call, a slow pause, a refusal), each guest's last TSD-STATS line (its
+    OP-TEE threads and what they wait for), the stall watchdog's task stacks, and the last lines of
+    both consoles. For a run's output and a soak's failures, where the logs may not be at hand."""
+    xen = [l for l in ns_lines if re.search(r"\(XEN\) (?:d\d+v\d+ )?tee-stubdom: ", l)]
+    stats: dict[str, str] = {}
+    for line in ns_lines:
+        m = re.search(r"TSD-STATS \S+ .*?\bname=(\S+)", line)
+        if m:
+            stats[m.group(1)] = line[m.start():]
+    stalls = [l for l in ns_lines if re.search(r"TSD-INFO \S+ stall", l)]
+    out = [f"xen: {l.split('(XEN)', 1)[1].strip()}" for l in xen[-12:]]
+    if len(xen) > 12:
+        out.insert(0, f"xen: ({len(xen) - 12} earlier tee-stubdom lines)")
+    out += [f"last stats: {l}" for l in stats.values()]
+    out += [f"stall: {l.strip()}" for l in stalls[-12:]]
+    out += [f"console: {l}" for l in ns_lines[-8:] if l.strip()]
+    out += [f"secure: {l}" for l in secure_lines[-4:] if l.strip()]
+    return out
+
+
 def _props(v: str) -> list[tuple[str, str | None]]:
     """Extra device-tree properties: ``name``, ``name=<cells>`` or ``name=str:TEXT``, ';'-separated."""
     out = []

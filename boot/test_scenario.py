@@ -119,6 +119,31 @@ class ParseTests(unittest.TestCase):
         msg = scn.secure_log_failure(sc, good[:4])
         self.assertIn("matched 2 lines, expected 3", msg)
 
+    def test_failure_digest(self):
+        ns = [
+            "(XEN) tee-stubdom: d1 is the TEE mediator (port 1)",
+            "(d1) TSD-STATS mediator domid=2 name=domu1 calls=5 held=0 state=live",
+            "(d1) TSD-STATS mediator domid=0 name=dom0 calls=9 held=1 threads=t0:fs state=live",
+            "(XEN) d1v0 tee-stubdom: secure call 0xb200000e (client 0, x3 0) refused: -22",
+            "(d1) TSD-STATS mediator domid=2 name=domu1 calls=7 held=1 threads=t1:irq state=live",
+            "(XEN) tee-stubdom: d2 vCPU0: call 0x32000003 with the mediator for over 10000 ms",
+            "TSD-INFO domu1 stall task xtest/117: optee_cq_wait_for_completion [optee]",
+            "",
+            "last line",
+        ]
+        d = scn.failure_digest(ns, ["I/TC: one", "I/TC: two"])
+        self.assertEqual([l for l in d if l.startswith("xen: ")], [
+            "xen: tee-stubdom: d1 is the TEE mediator (port 1)",
+            "xen: d1v0 tee-stubdom: secure call 0xb200000e (client 0, x3 0) refused: -22",
+            "xen: tee-stubdom: d2 vCPU0: call 0x32000003 with the mediator for over 10000 ms"])
+        # The last statistics of each guest, without the console's domain prefix.
+        self.assertEqual([l for l in d if l.startswith("last stats: ")], [
+            "last stats: TSD-STATS mediator domid=2 name=domu1 calls=7 held=1 threads=t1:irq state=live",
+            "last stats: TSD-STATS mediator domid=0 name=dom0 calls=9 held=1 threads=t0:fs state=live"])
+        self.assertIn("stall: TSD-INFO domu1 stall task xtest/117: optee_cq_wait_for_completion [optee]", d)
+        self.assertEqual(d[-3:], ["console: last line", "secure: I/TC: one", "secure: I/TC: two"])
+        self.assertEqual(scn.failure_digest([], []), [])
+
     def test_policy_defaults_to_product(self):
         self.assertEqual(scn.parse(write_scenario(BASE + "XSM_POLICY=yes\n")).policy_image, "xenpolicy")
         sc = scn.parse(write_scenario(BASE + "XSM_POLICY=yes\nPOLICY=test\n"))
