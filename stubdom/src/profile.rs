@@ -13,7 +13,7 @@ pub enum Stage {
     Call,
     /// `TEE_STUBDOM_OP_secure_call` (OP-TEE's time plus two world switches and the hypercall).
     Smc,
-    /// `TEE_STUBDOM_OP_respond` (writes the vCPU's registers, unpauses it).
+    /// `TEE_STUBDOM_OP_respond` (hands the vCPU its registers and wakes it; hv-patches 0012).
     Respond,
     /// `TEE_STUBDOM_OP_pin` / `unpin`.
     Pin,

@@ -302,7 +302,7 @@ impl Server {
                     match self.mediator.submit(&mut p, dom, rq.seq, rq.x, now) {
                         Reply::Now(x) => x,
                         Reply::Held => {
-                            // Its vCPU stays paused in Xen; `answer_waiting` completes it.
+                            // Its vCPU waits in Xen; `answer_waiting` completes it.
                             self.held.insert(
                                 rq.seq,
                                 HeldCall {

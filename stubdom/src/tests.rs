@@ -540,7 +540,7 @@ fn server_with(xen: &mut FakeXen, shadow: &mut ShadowStore, guests: &[u16]) -> S
 
 /// Issue 11, cause 1 at the service: a call that needs an OP-TEE thread while other guests hold
 /// them all (here: OP-TEE answering the SHM cache switch EBUSY) is not answered EBUSY, which
-/// Linux would wait on for a call of its own that does not exist. Its vCPU stays paused, other
+/// Linux would wait on for a call of its own that does not exist. Its vCPU waits in Xen, other
 /// calls go on, and it is answered through `respond` with its own sequence number and vCPU once
 /// due (here: at the bound, `Config::thread_wait_ms`, with the event loop's periodic call).
 #[test]

@@ -10,8 +10,8 @@
 //!   implements over the real page.
 //! - `call` (aarch64 only): the hypercall wrappers, this module's only `unsafe`.
 //!
-//! Contract summary (the header has the details): a CALL request pauses the guest's vCPU until
-//! [`op::RESPOND`] with its `seq`; every consumed request must be acknowledged by a response on
+//! Contract summary (the header has the details): a CALL request makes the guest's vCPU wait in
+//! Xen until [`op::RESPOND`] with its `seq` (hv-patches 0012: it takes the answer on its own pCPU); every consumed request must be acknowledged by a response on
 //! the ring (Xen only reads the index, to free slots); a domain's CREATED comes before its calls
 //! and its DESTROYED after them; the mediator must look at the ring on every wake-up because a
 //! notification can be lost.
