@@ -216,6 +216,11 @@ pub mod msg {
 
     /// Size of `struct optee_msg_arg` without parameters.
     pub const ARG_HEADER_SIZE: usize = 32;
+    /// Alignment of `struct optee_msg_arg`: 8, that of the `uint64_t` words
+    /// of its `params`. OP-TEE refuses an argument, or an RPC argument
+    /// buffer, that is not so aligned (`IS_ALIGNED_WITH_TYPE(.., struct
+    /// optee_msg_arg)` in `thread_optee_smc.c`: EBADADDR).
+    pub const ARG_ALIGN: u64 = 8;
     /// Size of one `struct optee_msg_param`.
     pub const PARAM_SIZE: usize = 32;
     /// Largest `num_params` whose `OPTEE_MSG_GET_ARG_SIZE` fits in a page.
@@ -230,10 +235,17 @@ pub mod msg {
         }
     }
 
-    /// Entries of page addresses in one page-list page (511); the last
-    /// 8 bytes hold the address of the next list page
+    /// Size of one entry of a page-list page: a `uint64_t` page address
+    /// (`struct page_data` under `OPTEE_MSG_ATTR_NONCONTIG`).
+    pub const PAGELIST_ENTRY_SIZE: usize = 8;
+    /// Entries of page addresses in one page-list page (511,
+    /// `pages_array[OPTEE_MSG_NONCONTIG_PAGE_SIZE/sizeof(uint64_t) - 1]`);
+    /// the last 8 bytes hold the address of the next list page
     /// (`OPTEE_MSG_ATTR_NONCONTIG`).
-    pub const PAGELIST_ENTRIES: usize = super::PAGE_SIZE / 8 - 1;
+    pub const PAGELIST_ENTRIES: usize = super::PAGE_SIZE / PAGELIST_ENTRY_SIZE - 1;
+    /// Offset of `next_page_data` in a page-list page: the address of the
+    /// next list page, after the entries (`OPTEE_MSG_ATTR_NONCONTIG`).
+    pub const PAGELIST_NEXT: usize = PAGELIST_ENTRIES * PAGELIST_ENTRY_SIZE;
 }
 
 /// `optee_rpc_cmd.h`: commands OP-TEE sends to the normal world.
@@ -287,14 +299,34 @@ pub const fn split(v: u64) -> (u64, u64) {
     (v >> 32, v & 0xFFFF_FFFF)
 }
 
-/// Field offsets in `struct optee_msg_arg`.
+/// Field offsets in `struct optee_msg_arg` (`optee_msg.h`).
 mod off {
+    /// `cmd`.
     pub const CMD: usize = 0;
+    /// `func`.
     pub const FUNC: usize = 4;
+    /// `session`.
     pub const SESSION: usize = 8;
+    /// `ret` (after `cancel_id` and `pad`).
     pub const RET: usize = 20;
+    /// `ret_origin`.
     pub const RET_ORIGIN: usize = 24;
+    /// `num_params`.
     pub const NUM_PARAMS: usize = 28;
+}
+
+/// Field offsets in `struct optee_msg_param` (`optee_msg.h`): `attr`, then
+/// the three `uint64_t` of its union `u`, which [`Param`] calls `a`, `b`,
+/// `c`.
+mod param_off {
+    /// `attr`.
+    pub const ATTR: usize = 0;
+    /// `u.tmem.buf_ptr`, `u.rmem.offs`, `u.value.a`.
+    pub const A: usize = 8;
+    /// `u.tmem.size`, `u.rmem.size`, `u.value.b`.
+    pub const B: usize = 16;
+    /// `u.tmem.shm_ref`, `u.rmem.shm_ref`, `u.value.c`.
+    pub const C: usize = 24;
 }
 
 /// One `struct optee_msg_param`: `attr` and the three 64-bit words of its
@@ -415,29 +447,27 @@ impl<'a> MsgArg<'a> {
     fn param_off(&self, i: usize) -> usize {
         // i < 128 and base < 4096 by construction: no overflow possible,
         // and the rd/wr helpers ignore out-of-buffer accesses anyway.
-        self.base
-            .saturating_add(msg::ARG_HEADER_SIZE)
-            .saturating_add(i.saturating_mul(msg::PARAM_SIZE))
+        self.base.saturating_add(field::param(i))
     }
     /// Parameter `i`.
     pub fn param(&self, i: usize) -> Param {
         let o = self.param_off(i);
         let b = self.buf.as_slice();
         Param {
-            attr: rd64(b, o),
-            a: rd64(b, o.saturating_add(8)),
-            b: rd64(b, o.saturating_add(16)),
-            c: rd64(b, o.saturating_add(24)),
+            attr: rd64(b, o.saturating_add(param_off::ATTR)),
+            a: rd64(b, o.saturating_add(param_off::A)),
+            b: rd64(b, o.saturating_add(param_off::B)),
+            c: rd64(b, o.saturating_add(param_off::C)),
         }
     }
     /// Sets parameter `i`.
     pub fn set_param(&mut self, i: usize, p: Param) {
         let o = self.param_off(i);
         let b = self.buf.as_mut_slice();
-        wr64(b, o, p.attr);
-        wr64(b, o.saturating_add(8), p.a);
-        wr64(b, o.saturating_add(16), p.b);
-        wr64(b, o.saturating_add(24), p.c);
+        wr64(b, o.saturating_add(param_off::ATTR), p.attr);
+        wr64(b, o.saturating_add(param_off::A), p.a);
+        wr64(b, o.saturating_add(param_off::B), p.b);
+        wr64(b, o.saturating_add(param_off::C), p.c);
     }
 }
 
@@ -458,8 +488,28 @@ pub(crate) fn write_u32(b: &mut [u8], o: usize, v: u32) {
     wr32(b, o, v)
 }
 
-/// Header field offsets, for code that copies single fields between a guest
-/// buffer and a shadow.
+/// Field offsets and sizes in `struct optee_msg_arg` and `struct
+/// optee_msg_param` (`optee_msg.h`), for code that reads or copies single
+/// fields of a guest buffer, a shadow or a copy of either.
 pub(crate) mod field {
-    pub use super::off::{NUM_PARAMS, RET, RET_ORIGIN, SESSION};
+    use super::msg::{ARG_HEADER_SIZE, PARAM_SIZE};
+
+    pub use super::off::{CMD, NUM_PARAMS, RET, RET_ORIGIN, SESSION};
+    pub use super::param_off::{A as PARAM_A, ATTR as PARAM_ATTR, B as PARAM_B};
+
+    /// Size of `session` (`uint32_t`).
+    pub const SESSION_LEN: usize = 4;
+    /// Size of `ret` and `ret_origin` together: two adjacent `uint32_t`.
+    pub const RET_LEN: usize = 8;
+    /// Size of one word of a parameter's union (`uint64_t`), e.g.
+    /// `u.tmem.size`.
+    pub const PARAM_WORD_LEN: usize = 8;
+    /// Size of `u.value`: `a`, `b` and `c`.
+    pub const PARAM_VALUE_LEN: usize = 24;
+
+    /// Offset of `params[i]` in `struct optee_msg_arg` (saturating; the
+    /// readers and writers ignore an offset past their buffer).
+    pub const fn param(i: usize) -> usize {
+        ARG_HEADER_SIZE.saturating_add(i.saturating_mul(PARAM_SIZE))
+    }
 }

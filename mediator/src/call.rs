@@ -13,8 +13,8 @@
 //! (then it can be found by its OP-TEE thread ID).
 
 use crate::abi::{
-    msg, read_u32, read_u64, regpair, ret, rpc, smc, split, teec, write_u32, write_u64, MsgArg,
-    Param, PAGE_SIZE,
+    field, msg, read_u32, read_u64, regpair, ret, rpc, smc, split, teec, write_u32, write_u64,
+    MsgArg, Param, PAGE_SIZE, PAGE_SIZE_U64,
 };
 use crate::error::{Answer, GuestError};
 use crate::guest::{
@@ -87,7 +87,7 @@ fn locate(g: &Guest, regs: &Regs, v: Variant) -> Result<(Ipa, bool), GuestError>
         }
         Variant::RpcArg => {
             let ipa = Ipa::new(regpair(regs[1], regs[2]));
-            if ipa.raw() & 7 != 0 {
+            if !ipa.raw().is_multiple_of(msg::ARG_ALIGN) {
                 return Err(GuestError::BadAddress);
             }
             Ok((ipa, true))
@@ -103,14 +103,13 @@ fn locate(g: &Guest, regs: &Regs, v: Variant) -> Result<(Ipa, bool), GuestError>
                 .offset
                 .checked_add(regs[3])
                 .ok_or(GuestError::BadAddress)?;
-            let page = usize::try_from(pos / crate::abi::PAGE_SIZE_U64)
-                .map_err(|_| GuestError::BadAddress)?;
+            let page = usize::try_from(pos / PAGE_SIZE_U64).map_err(|_| GuestError::BadAddress)?;
             let pin = buf.pins.get(page).ok_or(GuestError::BadAddress)?;
             let ipa = pin
                 .ipa
-                .checked_add(pos % crate::abi::PAGE_SIZE_U64)
+                .checked_add(pos % PAGE_SIZE_U64)
                 .ok_or(GuestError::BadAddress)?;
-            if ipa.raw() & 7 != 0 {
+            if !ipa.raw().is_multiple_of(msg::ARG_ALIGN) {
                 return Err(GuestError::BadAddress);
             }
             Ok((ipa, true))
@@ -219,7 +218,7 @@ fn prepare<P: Platform>(
     let (hdr, rest) = buf.split_at_mut(msg::ARG_HEADER_SIZE);
     cx.p.read(g.dom, arg, hdr)
         .map_err(|_| GuestError::BadAddress)?;
-    let n = read_u32(hdr, 28);
+    let n = read_u32(hdr, field::NUM_PARAMS);
     // Room left in the guest's page (0 offset for CALL_WITH_ARG).
     let room = PAGE_SIZE.saturating_sub(usize::try_from(arg.page_offset()).unwrap_or(PAGE_SIZE));
     let rpc_size = if with_rpc {
@@ -256,7 +255,7 @@ fn prepare<P: Platform>(
         dst.copy_from_slice(src);
     }
     call.num_params = n;
-    call.cmd = read_u32(&buf, 0);
+    call.cmd = read_u32(&buf, field::CMD);
     if with_rpc {
         call.rpc_area = Some(RpcArea {
             shadow_off: arg_size,
@@ -425,11 +424,7 @@ fn fill<P: Platform>(
     loop {
         let sp = cx.pool.alloc(cx.p).ok_or(GuestError::LimitReached)?;
         if let Some(prev) = buf.list.last() {
-            write_u64(
-                cx.p.bytes_mut(prev),
-                msg::PAGELIST_ENTRIES.saturating_mul(8),
-                sp.pa.raw(),
-            );
+            write_u64(cx.p.bytes_mut(prev), msg::PAGELIST_NEXT, sp.pa.raw());
         }
         buf.list.push(sp);
         if remaining == 0 {
@@ -437,19 +432,23 @@ fn fill<P: Platform>(
         }
         let n = remaining.min(msg::PAGELIST_ENTRIES);
         let more = remaining > msg::PAGELIST_ENTRIES;
-        let len = if more { PAGE_SIZE } else { n.saturating_mul(8) };
+        let len = if more {
+            PAGE_SIZE
+        } else {
+            n.saturating_mul(msg::PAGELIST_ENTRY_SIZE)
+        };
         let dst = tmp.get_mut(..len).ok_or(GuestError::BadParameters)?;
         cx.p.read(dom, list_ipa, dst)
             .map_err(|_| GuestError::BadParameters)?;
         for j in 0..n {
-            let o = j.saturating_mul(8);
+            let o = j.saturating_mul(msg::PAGELIST_ENTRY_SIZE);
             let page = Ipa::page_aligned(read_u64(&tmp, o)).ok_or(GuestError::BadParameters)?;
             let pin = cx.p.pin(dom, page).map_err(|_| GuestError::BadParameters)?;
             write_u64(&mut tmp, o, pin.pa.raw());
             buf.pins.push(pin);
         }
-        let next = read_u64(&tmp, msg::PAGELIST_ENTRIES.saturating_mul(8));
-        let used = n.saturating_mul(8);
+        let next = read_u64(&tmp, msg::PAGELIST_NEXT);
+        let used = n.saturating_mul(msg::PAGELIST_ENTRY_SIZE);
         if let (Some(last), Some(src)) = (buf.list.last(), tmp.get(..used)) {
             if let Some(d) = cx.p.bytes_mut(last).get_mut(..used) {
                 d.copy_from_slice(src);
@@ -499,19 +498,22 @@ fn copy_back<P: Platform>(
         let src = tmp.get(o..o.saturating_add(len)).ok_or(())?;
         cx.p.write(dom, at(o)?, src).map_err(|_| ())
     };
-    w(cx, crate::abi::field::SESSION, 4)?;
+    w(cx, field::SESSION, field::SESSION_LEN)?;
     // ret and ret_origin are adjacent.
-    w(cx, crate::abi::field::RET, 8)?;
+    w(cx, field::RET, field::RET_LEN)?;
     for i in 0..usize::try_from(n).unwrap_or(0) {
-        let o = msg::ARG_HEADER_SIZE.saturating_add(i.saturating_mul(msg::PARAM_SIZE));
-        let attr = read_u64(&tmp, o);
+        let o = field::param(i);
+        let attr = read_u64(&tmp, o.saturating_add(field::PARAM_ATTR));
         match attr & msg::ATTR_TYPE_MASK {
+            // The size (tmem and rmem alike).
             msg::ATTR_TYPE_TMEM_OUTPUT
             | msg::ATTR_TYPE_TMEM_INOUT
             | msg::ATTR_TYPE_RMEM_OUTPUT
-            | msg::ATTR_TYPE_RMEM_INOUT => w(cx, o.saturating_add(16), 8)?,
+            | msg::ATTR_TYPE_RMEM_INOUT => {
+                w(cx, o.saturating_add(field::PARAM_B), field::PARAM_WORD_LEN)?
+            }
             msg::ATTR_TYPE_VALUE_OUTPUT | msg::ATTR_TYPE_VALUE_INOUT => {
-                w(cx, o.saturating_add(8), 24)?
+                w(cx, o.saturating_add(field::PARAM_A), field::PARAM_VALUE_LEN)?
             }
             _ => {}
         }
@@ -731,7 +733,10 @@ fn forward_rpc_cmd<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, call: &mut St
             return false;
         };
         let page = cx.p.bytes(s);
-        let n = bound_params(&loc, read_u32(page, loc.base.saturating_add(28)));
+        let n = bound_params(
+            &loc,
+            read_u32(page, loc.base.saturating_add(field::NUM_PARAMS)),
+        );
         let size = msg::arg_size(n).unwrap_or(msg::ARG_HEADER_SIZE);
         if let (Some(d), Some(src)) = (
             tmp.get_mut(..size),
@@ -746,11 +751,11 @@ fn forward_rpc_cmd<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, call: &mut St
         rpc_fail(cx, g, call, &loc, false);
         return false;
     }
-    let cmd = read_u32(&tmp, 0);
+    let cmd = read_u32(&tmp, field::CMD);
     call.rpc_cmd = cmd;
     call.rpc_num_params = n;
-    let p0a = read_u64(&tmp, 40);
-    let p0b = read_u64(&tmp, 48);
+    let p0a = read_u64(&tmp, field::param(0).saturating_add(field::PARAM_A));
+    let p0b = read_u64(&tmp, field::param(0).saturating_add(field::PARAM_B));
     if cmd == rpc::CMD_SHM_ALLOC {
         call.rpc_buffer_type = p0a;
     }
@@ -901,7 +906,7 @@ fn rpc_cmd_return<P: Platform>(
         rpc_fail(cx, g, call, &loc, false);
         return Next::Resume(0, 0, 0, 0);
     }
-    let gn = read_u32(&hdr, 28);
+    let gn = read_u32(&hdr, field::NUM_PARAMS);
     if bound_params(&loc, gn) != gn {
         rpc_fail(cx, g, call, &loc, false);
         return Next::Resume(0, 0, 0, 0);
@@ -932,13 +937,13 @@ fn rpc_cmd_return<P: Platform>(
     // num_params stay as OP-TEE wrote them.
     write_u32(
         page,
-        loc.base.saturating_add(crate::abi::field::RET),
-        read_u32(&hdr, crate::abi::field::RET),
+        loc.base.saturating_add(field::RET),
+        read_u32(&hdr, field::RET),
     );
     write_u32(
         page,
-        loc.base.saturating_add(crate::abi::field::RET_ORIGIN),
-        read_u32(&hdr, crate::abi::field::RET_ORIGIN),
+        loc.base.saturating_add(field::RET_ORIGIN),
+        read_u32(&hdr, field::RET_ORIGIN),
     );
     let pstart = loc.base.saturating_add(msg::ARG_HEADER_SIZE);
     if let (Some(d), Some(src)) = (
@@ -1000,13 +1005,24 @@ fn rpc_shm_alloc<P: Platform>(
         Err(e) => {
             g.stats.error(e);
             // Xen issue_rpc_cmd_free.
-            let mut req = [0u8; 64];
-            write_u32(&mut req, 0, rpc::CMD_SHM_FREE);
-            write_u32(&mut req, crate::abi::field::RET, teec::ERROR_GENERIC);
-            write_u32(&mut req, crate::abi::field::NUM_PARAMS, 1);
-            write_u64(&mut req, 32, msg::ATTR_TYPE_VALUE_INPUT);
-            write_u64(&mut req, 40, call.rpc_buffer_type);
-            write_u64(&mut req, 48, p0.c);
+            // One VALUE_INPUT parameter: the buffer's type and cookie
+            // (`optee_rpc_cmd.h` OPTEE_RPC_CMD_SHM_FREE).
+            let mut req = [0u8; msg::ARG_HEADER_SIZE + msg::PARAM_SIZE];
+            let at = field::param(0);
+            write_u32(&mut req, field::CMD, rpc::CMD_SHM_FREE);
+            write_u32(&mut req, field::RET, teec::ERROR_GENERIC);
+            write_u32(&mut req, field::NUM_PARAMS, 1);
+            write_u64(
+                &mut req,
+                at.saturating_add(field::PARAM_ATTR),
+                msg::ATTR_TYPE_VALUE_INPUT,
+            );
+            write_u64(
+                &mut req,
+                at.saturating_add(field::PARAM_A),
+                call.rpc_buffer_type,
+            );
+            write_u64(&mut req, at.saturating_add(field::PARAM_B), p0.c);
             let fits = bound_params(loc, 1) == 1;
             if !fits || cx.p.write(g.dom, loc.guest, &req).is_err() {
                 rpc_fail(cx, g, call, loc, true);
