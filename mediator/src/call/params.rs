@@ -1,0 +1,178 @@
+//! The parameters of a standard call: memrefs translated for OP-TEE
+//! (`translate_params`; `translate_noncontig` and `fill` walk, pin and
+//! shadow a guest page list), and the temporary buffers they made, freed
+//! with the call (`free_call_bufs`).
+
+use super::Cx;
+use crate::abi::{msg, read_u64, write_u64, MsgArg, Param, PAGE_SIZE};
+use crate::error::GuestError;
+use crate::guest::{free_buf, release_list, BufKind, Guest, ShmBuf, StdCall};
+use crate::platform::Platform;
+use crate::types::{DomId, Ipa, PageList, PageListError, ShmCookie};
+
+/// Xen translate_params: TMEM must be NONCONTIG (or null), VALUE passes
+/// through. RMEM must name a buffer of this guest that this mediator
+/// tracks (deviation: Xen passes any cookie through): a registration made
+/// through an earlier mediator, whose pages nobody pins any more, cannot
+/// be reached. On failure every buffer this call made is released.
+pub(super) fn translate_params<P: Platform>(
+    cx: &mut Cx<'_, P>,
+    g: &mut Guest,
+    call: &StdCall,
+) -> Result<(), GuestError> {
+    let n = usize::try_from(call.num_params).unwrap_or(0);
+    for i in 0..n {
+        let p = MsgArg::new(cx.p.bytes_mut(&call.shadow), 0).param(i);
+        let r = match p.ty() {
+            msg::ATTR_TYPE_TMEM_INPUT | msg::ATTR_TYPE_TMEM_OUTPUT | msg::ATTR_TYPE_TMEM_INOUT => {
+                if p.attr & msg::ATTR_NONCONTIG != 0 {
+                    translate_noncontig(cx, g, p, BufKind::Temp(call.serial), call.serial)
+                } else if p.a != 0 {
+                    // Old-style contiguous tmem: a raw address OP-TEE would
+                    // use as physical. Only null is allowed.
+                    Err(GuestError::BadParameters)
+                } else {
+                    Ok(p)
+                }
+            }
+            msg::ATTR_TYPE_NONE
+            | msg::ATTR_TYPE_VALUE_INPUT
+            | msg::ATTR_TYPE_VALUE_OUTPUT
+            | msg::ATTR_TYPE_VALUE_INOUT => Ok(p),
+            msg::ATTR_TYPE_RMEM_INPUT | msg::ATTR_TYPE_RMEM_OUTPUT | msg::ATTR_TYPE_RMEM_INOUT => {
+                // shm_ref (`optee_msg_param_rmem.shm_ref`) is the third word.
+                match g.find_buf(ShmCookie(p.c)) {
+                    Some(_) => Ok(p),
+                    None => Err(GuestError::BadParameters),
+                }
+            }
+            _ => Err(GuestError::BadParameters),
+        };
+        match r {
+            Ok(np) => {
+                if np != p {
+                    MsgArg::new(cx.p.bytes_mut(&call.shadow), 0).set_param(i, np);
+                }
+            }
+            Err(e) => {
+                free_call_bufs(cx, g, call.serial);
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Xen translate_noncontig: walks the guest's page list (511 entries and a
+/// next pointer per 4 KiB page), pins every page, builds a shadow list of
+/// machine addresses, and returns the parameter OP-TEE must see.
+pub(crate) fn translate_noncontig<P: Platform>(
+    cx: &mut Cx<'_, P>,
+    g: &mut Guest,
+    p: Param,
+    kind: BufKind,
+    serial: u64,
+) -> Result<Param, GuestError> {
+    // MEMREF_NULL: buf_ptr 0 is a null reference, nothing to translate.
+    if p.a == 0 {
+        return Ok(p);
+    }
+    let pl = PageList::new(p.a, p.b, g.limits.max_pages_per_buffer).map_err(|e| match e {
+        PageListError::Overflow => GuestError::BadParameters,
+        PageListError::TooManyPages => GuestError::LimitReached,
+    })?;
+    let cookie = ShmCookie(p.c);
+    if g.bufs.len() >= g.limits.max_buffers {
+        return Err(GuestError::LimitReached);
+    }
+    let total = g
+        .shm_pages
+        .checked_add(pl.pages)
+        .ok_or(GuestError::LimitReached)?;
+    if total > g.limits.max_pinned_pages {
+        return Err(GuestError::LimitReached);
+    }
+    if g.find_buf(cookie).is_some() {
+        return Err(GuestError::BadParameters);
+    }
+    let mut buf = g.take_spare(cookie, kind, pl.offset);
+    buf.list_call = serial;
+    match fill(cx, g.dom, &mut buf, pl) {
+        Ok(()) => {
+            let n = buf.pins.len();
+            g.shm_pages = g.shm_pages.saturating_add(n);
+            g.stats.pinned(n as u64);
+            let list_pa = buf.list.first().map(|s| s.pa.raw()).unwrap_or(0);
+            g.bufs.push(buf);
+            Ok(Param {
+                a: list_pa | pl.offset,
+                ..p
+            })
+        }
+        Err(e) => {
+            while let Some(pin) = buf.pins.pop() {
+                cx.p.unpin(g.dom, pin);
+            }
+            release_list(&mut buf, cx.pool, cx.p);
+            g.spare_bufs.push(buf);
+            Err(e)
+        }
+    }
+}
+
+fn fill<P: Platform>(
+    cx: &mut Cx<'_, P>,
+    dom: DomId,
+    buf: &mut ShmBuf,
+    pl: PageList,
+) -> Result<(), GuestError> {
+    let mut remaining = pl.pages;
+    let mut list_ipa = pl.list;
+    let mut tmp = [0u8; PAGE_SIZE];
+    loop {
+        let sp = cx.pool.alloc(cx.p).ok_or(GuestError::LimitReached)?;
+        if let Some(prev) = buf.list.last() {
+            write_u64(cx.p.bytes_mut(prev), msg::PAGELIST_NEXT, sp.pa.raw());
+        }
+        buf.list.push(sp);
+        if remaining == 0 {
+            return Ok(());
+        }
+        let n = remaining.min(msg::PAGELIST_ENTRIES);
+        let more = remaining > msg::PAGELIST_ENTRIES;
+        let len = if more {
+            PAGE_SIZE
+        } else {
+            n.saturating_mul(msg::PAGELIST_ENTRY_SIZE)
+        };
+        let dst = tmp.get_mut(..len).ok_or(GuestError::BadParameters)?;
+        cx.p.read(dom, list_ipa, dst)
+            .map_err(|_| GuestError::BadParameters)?;
+        for j in 0..n {
+            let o = j.saturating_mul(msg::PAGELIST_ENTRY_SIZE);
+            let page = Ipa::page_aligned(read_u64(&tmp, o)).ok_or(GuestError::BadParameters)?;
+            let pin = cx.p.pin(dom, page).map_err(|_| GuestError::BadParameters)?;
+            write_u64(&mut tmp, o, pin.pa.raw());
+            buf.pins.push(pin);
+        }
+        let next = read_u64(&tmp, msg::PAGELIST_NEXT);
+        let used = n.saturating_mul(msg::PAGELIST_ENTRY_SIZE);
+        if let (Some(last), Some(src)) = (buf.list.last(), tmp.get(..used)) {
+            if let Some(d) = cx.p.bytes_mut(last).get_mut(..used) {
+                d.copy_from_slice(src);
+            }
+        }
+        remaining = remaining.saturating_sub(n);
+        if remaining == 0 {
+            return Ok(());
+        }
+        list_ipa = Ipa::page_aligned(next).ok_or(GuestError::BadParameters)?;
+    }
+}
+
+/// Frees every temporary buffer of call `serial`.
+pub(super) fn free_call_bufs<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, serial: u64) {
+    while let Some(i) = g.bufs.iter().position(|b| b.kind == BufKind::Temp(serial)) {
+        free_buf(g, i, cx.pool, cx.p);
+    }
+}
