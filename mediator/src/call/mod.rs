@@ -193,6 +193,10 @@ pub(crate) fn after_smc<P: Platform>(
         call.rpc_func = ret::rpc_func(res[0]);
         call.rpc_a1 = res[1];
         call.rpc_a2 = res[2];
+        // The command and its parameter count are this RPC's or none: set
+        // below only when OP-TEE's request reaches the guest.
+        call.rpc_cmd = 0;
+        call.rpc_num_params = 0;
         let thread = u32::try_from(res[3] & 0xFFFF_FFFF).unwrap_or(u32::MAX);
         call.thread = Some(ThreadId(thread));
         out[0] = res[0];

@@ -257,14 +257,16 @@ fn rpc_cmd_return<P: Platform>(
     t: ThreadId,
     out: &mut Regs,
 ) -> Next {
+    // This answer ends the mediator's own RPC, if it was one, whatever
+    // follows.
+    let mediator_rpc = core::mem::replace(&mut call.state, CallState::Normal);
     // The buffer is looked up again: it is named by OP-TEE's cookie.
     let Some(loc) = rpc_loc(g, call) else {
         return Next::Resume(0, 0, 0, 0);
     };
-    if call.state == CallState::MediatorRpc {
+    if mediator_rpc == CallState::MediatorRpc {
         // Xen handle_xen_rpc_return: our SHM_FREE is done; now tell OP-TEE
         // its allocation failed.
-        call.state = CallState::Normal;
         rpc_fail(cx, g, call, &loc, true);
         return Next::Resume(0, 0, 0, 0);
     }
