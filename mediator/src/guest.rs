@@ -55,14 +55,87 @@ pub(crate) struct ShmRpc {
     pub shadow: ShadowPage,
 }
 
-/// State of a suspended or running standard call.
+/// Where a standard call is: held by the code that runs it, or suspended in
+/// an RPC at the guest. One value in place of Xen's `in_flight`,
+/// `optee_thread_id`, `rpc_op`, `rpc_params`, `rpc_buffer_type` and `state`
+/// (`struct optee_std_call`), so that a call is never both running and
+/// suspended, nor suspended without its thread, nor holding another RPC's
+/// command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CallState {
-    /// Between OP-TEE and the guest.
-    Normal,
-    /// The mediator asked the guest to free a buffer it could not translate
-    /// (Xen: `OPTEE_CALL_XEN_RPC`).
-    MediatorRpc,
+pub(crate) enum CallPhase {
+    /// Being prepared, in OP-TEE, or handling the guest's answer to an RPC:
+    /// held by that code, not in [`Guest::calls`].
+    Running,
+    /// Suspended in `rpc` on OP-TEE thread `thread`: in [`Guest::calls`],
+    /// where the guest's RETURN_FROM_RPC finds it by `thread`.
+    InRpc { thread: ThreadId, rpc: Rpc },
+}
+
+/// The RPC a suspended call waits in (`optee_smc.h`,
+/// `OPTEE_SMC_RPC_FUNC_*`), with what the guest's answer needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rpc {
+    /// `OPTEE_SMC_RPC_FUNC_ALLOC`: the guest's answer names an RPC argument
+    /// buffer.
+    Alloc,
+    /// `OPTEE_SMC_RPC_FUNC_CMD`: OP-TEE's request in an RPC argument.
+    Cmd(CmdRpc),
+    /// The mediator's own SHM_FREE, in the RPC argument of OP-TEE's
+    /// SHM_ALLOC (this `CmdRpc`): the guest is asked to free the buffer it
+    /// gave, which could not be translated, before OP-TEE hears of the
+    /// failure (Xen: `OPTEE_CALL_XEN_RPC`).
+    MediatorFree(CmdRpc),
+    /// `OPTEE_SMC_RPC_FUNC_FREE`, `_FOREIGN_INTR` or a function the mediator
+    /// does not know: the guest's answer is not read, OP-TEE is resumed with
+    /// its own a1/a2.
+    Other { func: u32, a1: u64, a2: u64 },
+}
+
+impl Rpc {
+    /// The RPC function (`OPTEE_SMC_RPC_FUNC_*`): the mediator's own RPC is
+    /// an RPC_FUNC_CMD too.
+    pub fn func(&self) -> u32 {
+        match self {
+            Rpc::Alloc => crate::abi::ret::RPC_FUNC_ALLOC,
+            Rpc::Cmd(_) | Rpc::MediatorFree(_) => crate::abi::ret::RPC_FUNC_CMD,
+            Rpc::Other { func, .. } => *func,
+        }
+    }
+
+    /// OP-TEE's command (`OPTEE_RPC_CMD_*`; SHM_ALLOC while the mediator's
+    /// own SHM_FREE runs); 0 when the RPC is not a command or the command
+    /// did not reach the guest.
+    pub fn cmd(&self) -> u32 {
+        match self {
+            Rpc::Cmd(c) | Rpc::MediatorFree(c) => c.forwarded.map_or(0, |f| f.cmd),
+            Rpc::Alloc | Rpc::Other { .. } => 0,
+        }
+    }
+}
+
+/// OP-TEE's RPC_FUNC_CMD as the guest got it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CmdRpc {
+    /// a1/a2 as OP-TEE returned them: the cookie of the RPC argument buffer
+    /// (unused when the call has an [`RpcArea`]).
+    pub a1: u64,
+    pub a2: u64,
+    /// The request as it reached the guest; `None` when it could not (the
+    /// guest's answer then carries `ret` and `ret_origin` only).
+    pub forwarded: Option<ForwardedCmd>,
+}
+
+/// An RPC command that reached the guest (`optee_rpc_cmd.h`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ForwardedCmd {
+    /// `cmd`.
+    pub cmd: u32,
+    /// `num_params` as forwarded (bounded): the most the answer may carry.
+    pub num_params: u32,
+    /// For SHM_ALLOC, the buffer type (`value.a` of its parameter,
+    /// `OPTEE_RPC_SHM_TYPE_*`), which the mediator's own SHM_FREE repeats;
+    /// 0 otherwise.
+    pub buffer_type: u64,
 }
 
 /// Where a call's RPC argument lives when it was negotiated with
@@ -87,18 +160,12 @@ pub(crate) struct StdCall {
     pub num_params: u32,
     pub cmd: u32,
     pub rpc_area: Option<RpcArea>,
-    /// OP-TEE thread while suspended in an RPC.
-    pub thread: Option<ThreadId>,
-    pub in_flight: bool,
-    pub rpc_func: u32,
-    pub rpc_a1: u64,
-    pub rpc_a2: u64,
-    /// Command and parameter count of the RPC OP-TEE asked for.
-    pub rpc_cmd: u32,
-    pub rpc_num_params: u32,
-    pub rpc_buffer_type: u64,
+    /// Running, or suspended in an RPC (which, on which OP-TEE thread).
+    pub phase: CallPhase,
+    /// The buffer this call's latest SHM_ALLOC answer gave OP-TEE, until
+    /// OP-TEE's SHM_FREE of it; the next SHM_ALLOC releases its page list
+    /// if still held.
     pub rpc_data_cookie: Option<ShmCookie>,
-    pub state: CallState,
 }
 
 /// Lifecycle of a guest.

@@ -7,7 +7,7 @@ use crate::abi::{caps, regpair, ret, rpc, smc, OPTEE_MSG_UID};
 use crate::call::{fail_x0, return_from_rpc, std_call, Cx, Variant};
 use crate::config::Config;
 use crate::error::{GuestError, LifecycleError, ProbeError};
-use crate::guest::{free_buf, free_rpc, Guest, GuestState, ShadowPool, NOTIF_QUEUE};
+use crate::guest::{free_buf, free_rpc, CallPhase, Guest, GuestState, ShadowPool, NOTIF_QUEUE};
 use crate::platform::Platform;
 use crate::stats::GuestStats;
 use crate::types::{ClientId, DomId, Regs, ShmCookie};
@@ -665,11 +665,13 @@ impl Mediator {
             .get(&dom)
             .into_iter()
             .flat_map(|g| g.calls.iter())
-            .filter(|c| !c.in_flight)
-            .map(|c| Suspended {
-                thread: c.thread.map_or(u32::MAX, |t| t.0),
-                func: c.rpc_func,
-                cmd: c.rpc_cmd,
+            .filter_map(|c| match c.phase {
+                CallPhase::InRpc { thread, rpc } => Some(Suspended {
+                    thread: thread.0,
+                    func: rpc.func(),
+                    cmd: rpc.cmd(),
+                }),
+                CallPhase::Running => None,
             })
     }
 

@@ -28,7 +28,7 @@ pub(crate) use rpc::return_from_rpc;
 use crate::abi::{msg, regpair, ret, smc, split, MsgArg, Param};
 use crate::error::{Answer, GuestError};
 use crate::guest::{
-    free_buf, free_rpc, release_list, BufKind, CallState, Guest, ShadowPool, StdCall,
+    free_buf, free_rpc, release_list, BufKind, CallPhase, CmdRpc, Guest, Rpc, ShadowPool, StdCall,
 };
 use crate::platform::Platform;
 use crate::types::{Regs, ShmCookie, ThreadId};
@@ -103,16 +103,8 @@ fn start<P: Platform>(
         num_params: 0,
         cmd: 0,
         rpc_area: None,
-        thread: None,
-        in_flight: true,
-        rpc_func: 0,
-        rpc_a1: 0,
-        rpc_a2: 0,
-        rpc_cmd: 0,
-        rpc_num_params: 0,
-        rpc_buffer_type: 0,
+        phase: CallPhase::Running,
         rpc_data_cookie: None,
-        state: CallState::Normal,
     };
     match prepare(cx, g, &mut call, with_rpc) {
         Ok(Prepared::Go) => {}
@@ -190,46 +182,48 @@ pub(crate) fn after_smc<P: Platform>(
             complete(cx, g, call, res, out);
             return;
         }
-        call.rpc_func = ret::rpc_func(res[0]);
-        call.rpc_a1 = res[1];
-        call.rpc_a2 = res[2];
-        // The command and its parameter count are this RPC's or none: set
-        // below only when OP-TEE's request reaches the guest.
-        call.rpc_cmd = 0;
-        call.rpc_num_params = 0;
+        let func = ret::rpc_func(res[0]);
+        let (a1, a2) = (res[1], res[2]);
         let thread = u32::try_from(res[3] & 0xFFFF_FFFF).unwrap_or(u32::MAX);
-        call.thread = Some(ThreadId(thread));
         out[0] = res[0];
         out[1] = res[1];
         out[2] = res[2];
         out[3] = res[3];
-        if call.rpc_func == ret::RPC_FUNC_FREE {
+        if func == ret::RPC_FUNC_FREE {
             // OP-TEE is done with this RPC buffer: release it now, as Xen
             // 4.17.5 does in handle_rpc_return.
-            if let Some(i) = g.find_rpc(ShmCookie(regpair(res[1], res[2]))) {
+            if let Some(i) = g.find_rpc(ShmCookie(regpair(a1, a2))) {
                 free_rpc(g, i, cx.pool, cx.p);
             }
         }
-        if call.rpc_func == ret::RPC_FUNC_CMD
-            && !forward_rpc_cmd(cx, g, &mut call)
-            && restarts < MAX_RESTARTS
-        {
-            restarts = restarts.saturating_add(1);
-            // Xen: -ERESTART, the RPC cannot reach the guest; OP-TEE gets
-            // the default error it put in the argument.
-            res = cx.p.smc([
-                u64::from(smc::RETURN_FROM_RPC),
-                res[1],
-                res[2],
-                res[3],
-                0,
-                0,
-                0,
-                g.client.raw(),
-            ]);
-            continue;
-        }
-        call.in_flight = false;
+        let rpc = match func {
+            ret::RPC_FUNC_ALLOC => Rpc::Alloc,
+            ret::RPC_FUNC_CMD => {
+                let forwarded = forward_rpc_cmd(cx, g, &mut call, a1, a2);
+                if forwarded.is_none() && restarts < MAX_RESTARTS {
+                    restarts = restarts.saturating_add(1);
+                    // Xen: -ERESTART, the RPC cannot reach the guest; OP-TEE
+                    // gets the default error it put in the argument.
+                    res = cx.p.smc([
+                        u64::from(smc::RETURN_FROM_RPC),
+                        res[1],
+                        res[2],
+                        res[3],
+                        0,
+                        0,
+                        0,
+                        g.client.raw(),
+                    ]);
+                    continue;
+                }
+                Rpc::Cmd(CmdRpc { a1, a2, forwarded })
+            }
+            _ => Rpc::Other { func, a1, a2 },
+        };
+        call.phase = CallPhase::InRpc {
+            thread: ThreadId(thread),
+            rpc,
+        };
         g.calls.push(call);
         return;
     }

@@ -10,7 +10,9 @@ use crate::abi::{
     MsgArg, PAGE_SIZE,
 };
 use crate::error::GuestError;
-use crate::guest::{free_buf, release_list, BufKind, CallState, Guest, StdCall};
+use crate::guest::{
+    free_buf, release_list, BufKind, CallPhase, CmdRpc, ForwardedCmd, Guest, Rpc, StdCall,
+};
 use crate::platform::{Platform, ShadowPage};
 use crate::types::{Ipa, Regs, ShmCookie, ThreadId};
 
@@ -33,7 +35,9 @@ struct RpcLoc {
     max_params: u32,
 }
 
-fn rpc_loc(g: &Guest, call: &StdCall) -> Option<RpcLoc> {
+/// The RPC argument of `call`'s current RPC: its RPC area, else the RPC
+/// buffer whose cookie OP-TEE returned in a1/a2.
+fn rpc_loc(g: &Guest, call: &StdCall, a1: u64, a2: u64) -> Option<RpcLoc> {
     if let Some(a) = call.rpc_area {
         return Some(RpcLoc {
             rpc_buf: None,
@@ -42,7 +46,7 @@ fn rpc_loc(g: &Guest, call: &StdCall) -> Option<RpcLoc> {
             max_params: a.max_params,
         });
     }
-    let i = g.find_rpc(ShmCookie(regpair(call.rpc_a1, call.rpc_a2)))?;
+    let i = g.find_rpc(ShmCookie(regpair(a1, a2)))?;
     let r = g.rpc_bufs.get(i)?;
     Some(RpcLoc {
         rpc_buf: Some(i),
@@ -81,25 +85,25 @@ fn rpc_fail<P: Platform>(cx: &mut Cx<'_, P>, g: &Guest, call: &StdCall, loc: &Rp
     }
 }
 
-/// OP-TEE asked for RPC_FUNC_CMD: copy its request to the guest's RPC
-/// buffer (Xen: the RPC_FUNC_CMD part of handle_rpc_return). `false` when
-/// the request cannot reach the guest and OP-TEE must be resumed at once.
+/// OP-TEE asked for RPC_FUNC_CMD (a1/a2 as it returned them): copy its
+/// request to the guest's RPC buffer (Xen: the RPC_FUNC_CMD part of
+/// handle_rpc_return). `None` when the request cannot reach the guest and
+/// OP-TEE must be resumed at once.
 pub(super) fn forward_rpc_cmd<P: Platform>(
     cx: &mut Cx<'_, P>,
     g: &mut Guest,
     call: &mut StdCall,
-) -> bool {
-    let Some(loc) = rpc_loc(g, call) else {
+    a1: u64,
+    a2: u64,
+) -> Option<ForwardedCmd> {
+    let Some(loc) = rpc_loc(g, call, a1, a2) else {
         // OP-TEE used a cookie we do not know; it pre-sets an error in its
         // argument, so resuming it is safe (Xen does the same).
-        return false;
+        return None;
     };
     let mut tmp = [0u8; PAGE_SIZE];
     let (n, size) = {
-        let Some(s) = loc_shadow(g, call, &loc) else {
-            return false;
-        };
-        let page = cx.p.bytes(s);
+        let page = cx.p.bytes(loc_shadow(g, call, &loc)?);
         let n = bound_params(
             &loc,
             read_u32(page, loc.base.saturating_add(field::NUM_PARAMS)),
@@ -116,16 +120,12 @@ pub(super) fn forward_rpc_cmd<P: Platform>(
     let src = tmp.get(..size).unwrap_or(&[]);
     if cx.p.write(g.dom, loc.guest, src).is_err() {
         rpc_fail(cx, g, call, &loc, false);
-        return false;
+        return None;
     }
     let cmd = read_u32(&tmp, field::CMD);
-    call.rpc_cmd = cmd;
-    call.rpc_num_params = n;
     let p0a = read_u64(&tmp, field::param(0).saturating_add(field::PARAM_A));
     let p0b = read_u64(&tmp, field::param(0).saturating_add(field::PARAM_B));
-    if cmd == rpc::CMD_SHM_ALLOC {
-        call.rpc_buffer_type = p0a;
-    }
+    let buffer_type = if cmd == rpc::CMD_SHM_ALLOC { p0a } else { 0 };
     if cmd == rpc::CMD_SHM_FREE {
         // OP-TEE has let go of the buffer: unpin it now (Xen does too).
         let c = ShmCookie(p0b);
@@ -140,15 +140,20 @@ pub(super) fn forward_rpc_cmd<P: Platform>(
             call.rpc_data_cookie = None;
         }
     }
-    true
+    Some(ForwardedCmd {
+        cmd,
+        num_params: n,
+        buffer_type,
+    })
 }
 
 /// What the guest's RETURN_FROM_RPC leads to.
 enum Next {
     /// Resume OP-TEE with these a1/a2 (and a4/a5).
     Resume(u64, u64, u64, u64),
-    /// The mediator answered the guest itself (its own RPC).
-    Replied,
+    /// The mediator's own SHM_FREE is in the RPC argument of OP-TEE's
+    /// SHM_ALLOC (this one): the guest gets it as one more RPC_FUNC_CMD.
+    AskFree(CmdRpc),
 }
 
 /// RETURN_FROM_RPC (Xen handle_rpc): finds the guest's suspended call by
@@ -165,28 +170,35 @@ pub(crate) fn return_from_rpc<P: Platform>(
         return;
     };
     let t = ThreadId(t);
-    let Some(ci) = g
-        .calls
-        .iter()
-        .position(|c| c.thread == Some(t) && !c.in_flight)
-    else {
+    let Some((ci, rpc)) = g.calls.iter().enumerate().find_map(|(i, c)| match c.phase {
+        CallPhase::InRpc { thread, rpc } if thread == t => Some((i, rpc)),
+        _ => None,
+    }) else {
         fail_x0(g, GuestError::BadResume, out);
         return;
     };
     let mut call = g.calls.swap_remove(ci);
     // OP-TEE may reuse the thread ID as soon as it resumes.
-    call.thread = None;
-    call.in_flight = true;
-    let next = match call.rpc_func {
-        ret::RPC_FUNC_ALLOC => rpc_alloc(cx, g, regs),
-        ret::RPC_FUNC_CMD => rpc_cmd_return(cx, g, &mut call, t, out),
+    call.phase = CallPhase::Running;
+    let next = match rpc {
+        Rpc::Alloc => rpc_alloc(cx, g, regs),
+        Rpc::Cmd(c) => rpc_cmd_return(cx, g, &mut call, c),
+        Rpc::MediatorFree(c) => mediator_free_return(cx, g, &call, c),
         // FREE (released when OP-TEE asked), FOREIGN_INTR (the guest took
         // its interrupt) and anything else: resume with OP-TEE's a1/a2.
-        _ => Next::Resume(call.rpc_a1, call.rpc_a2, 0, 0),
+        Rpc::Other { a1, a2, .. } => Next::Resume(a1, a2, 0, 0),
     };
     match next {
-        Next::Replied => {
-            call.in_flight = false;
+        Next::AskFree(c) => {
+            // The same thread and RPC argument as OP-TEE's SHM_ALLOC.
+            out[0] = ret::rpc_val(ret::RPC_FUNC_CMD);
+            out[1] = c.a1;
+            out[2] = c.a2;
+            out[3] = u64::from(t.0);
+            call.phase = CallPhase::InRpc {
+                thread: t,
+                rpc: Rpc::MediatorFree(c),
+            };
             g.calls.push(call);
         }
         Next::Resume(a1, a2, a4, a5) => {
@@ -247,6 +259,21 @@ fn rpc_alloc<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, regs: &Regs) -> Nex
     }
 }
 
+/// The guest answered the mediator's own SHM_FREE (Xen
+/// handle_xen_rpc_return): now tell OP-TEE its allocation failed.
+fn mediator_free_return<P: Platform>(
+    cx: &mut Cx<'_, P>,
+    g: &Guest,
+    call: &StdCall,
+    c: CmdRpc,
+) -> Next {
+    // The buffer is looked up again: it is named by OP-TEE's cookie.
+    if let Some(loc) = rpc_loc(g, call, c.a1, c.a2) {
+        rpc_fail(cx, g, call, &loc, true);
+    }
+    Next::Resume(0, 0, 0, 0)
+}
+
 /// The guest answered an RPC_FUNC_CMD (Xen handle_rpc_cmd): read its answer
 /// back (header first, `num_params` bounded), keep OP-TEE's command, handle
 /// SHM_ALLOC.
@@ -254,22 +281,12 @@ fn rpc_cmd_return<P: Platform>(
     cx: &mut Cx<'_, P>,
     g: &mut Guest,
     call: &mut StdCall,
-    t: ThreadId,
-    out: &mut Regs,
+    c: CmdRpc,
 ) -> Next {
-    // This answer ends the mediator's own RPC, if it was one, whatever
-    // follows.
-    let mediator_rpc = core::mem::replace(&mut call.state, CallState::Normal);
     // The buffer is looked up again: it is named by OP-TEE's cookie.
-    let Some(loc) = rpc_loc(g, call) else {
+    let Some(loc) = rpc_loc(g, call, c.a1, c.a2) else {
         return Next::Resume(0, 0, 0, 0);
     };
-    if mediator_rpc == CallState::MediatorRpc {
-        // Xen handle_xen_rpc_return: our SHM_FREE is done; now tell OP-TEE
-        // its allocation failed.
-        rpc_fail(cx, g, call, &loc, true);
-        return Next::Resume(0, 0, 0, 0);
-    }
     let mut hdr = [0u8; msg::ARG_HEADER_SIZE];
     if cx.p.read(g.dom, loc.guest, &mut hdr).is_err() {
         rpc_fail(cx, g, call, &loc, false);
@@ -280,7 +297,8 @@ fn rpc_cmd_return<P: Platform>(
         rpc_fail(cx, g, call, &loc, false);
         return Next::Resume(0, 0, 0, 0);
     }
-    let np = gn.min(call.rpc_num_params);
+    // A request that did not reach the guest takes no parameters back.
+    let np = gn.min(c.forwarded.map_or(0, |f| f.num_params));
     let size = msg::arg_size(np)
         .unwrap_or(msg::ARG_HEADER_SIZE)
         .saturating_sub(msg::ARG_HEADER_SIZE);
@@ -321,10 +339,12 @@ fn rpc_cmd_return<P: Platform>(
     ) {
         d.copy_from_slice(src);
     }
-    if call.rpc_cmd == rpc::CMD_SHM_ALLOC {
-        return rpc_shm_alloc(cx, g, call, &loc, np, t, out);
+    match c.forwarded {
+        Some(f) if f.cmd == rpc::CMD_SHM_ALLOC => {
+            rpc_shm_alloc(cx, g, call, &loc, np, c, f.buffer_type)
+        }
+        _ => Next::Resume(0, 0, 0, 0),
     }
-    Next::Resume(0, 0, 0, 0)
 }
 
 /// Xen handle_rpc_cmd_alloc: the guest allocated a buffer for OP-TEE; it
@@ -337,8 +357,8 @@ fn rpc_shm_alloc<P: Platform>(
     call: &mut StdCall,
     loc: &RpcLoc,
     np: u32,
-    t: ThreadId,
-    out: &mut Regs,
+    c: CmdRpc,
+    buffer_type: u64,
 ) -> Next {
     let Some(s) = loc_shadow(g, call, loc) else {
         return Next::Resume(0, 0, 0, 0);
@@ -386,24 +406,14 @@ fn rpc_shm_alloc<P: Platform>(
                 at.saturating_add(field::PARAM_ATTR),
                 msg::ATTR_TYPE_VALUE_INPUT,
             );
-            write_u64(
-                &mut req,
-                at.saturating_add(field::PARAM_A),
-                call.rpc_buffer_type,
-            );
+            write_u64(&mut req, at.saturating_add(field::PARAM_A), buffer_type);
             write_u64(&mut req, at.saturating_add(field::PARAM_B), p0.c);
             let fits = bound_params(loc, 1) == 1;
             if !fits || cx.p.write(g.dom, loc.guest, &req).is_err() {
                 rpc_fail(cx, g, call, loc, true);
                 return Next::Resume(0, 0, 0, 0);
             }
-            call.state = CallState::MediatorRpc;
-            call.thread = Some(t);
-            out[0] = ret::rpc_val(ret::RPC_FUNC_CMD);
-            out[1] = call.rpc_a1;
-            out[2] = call.rpc_a2;
-            out[3] = u64::from(t.0);
-            Next::Replied
+            Next::AskFree(c)
         }
     }
 }
