@@ -8,14 +8,15 @@
 //!   conventions; Xen is the front end, the mediator the back end). The ring logic is pure and
 //!   host-tested; the shared page itself is reached through [`RingPage`], which the kernel
 //!   implements over the real page.
-//! - `call` (aarch64 only): the hypercall wrappers, this module's only `unsafe`.
+//! - `call` (aarch64 only): the hypercall wrappers, safe; the `unsafe` under them (the hypercall
+//!   and the guest's SMCCC `hvc #0`) is in `hypercall::hook`.
 //!
 //! Contract summary (the header has the details): a CALL request makes the guest's vCPU wait in
 //! Xen until [`op::RESPOND`] with its `seq` (hv-patches 0012: it takes the answer on its own pCPU); every consumed request must be acknowledged by a response on
 //! the ring (Xen only reads the index, to free slots); a domain's CREATED comes before its calls
 //! and its DESTROYED after them; the mediator must look at the ring on every wake-up because a
 //! notification can be lost.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 use crate::abi::DomId;
 
@@ -377,57 +378,14 @@ pub mod shared {
     }
 }
 
-/// Hypercall wrappers (aarch64). The only `unsafe` of this module: each passes a pointer to a
-/// live, exclusively borrowed `#[repr(C)]` object whose type matches what Xen copies for `cmd`.
+/// Hypercall wrappers (aarch64), all safe. The hypercall itself ([`tee_stubdom_op`], with the
+/// [`Arg`] table that says which struct each command copies) and [`smccc_hvc`] live in
+/// [`crate::hypercall::hook`], where `xenif`'s `unsafe` is; this module re-exports them.
 #[cfg(target_arch = "aarch64")]
-#[allow(unsafe_code)] // the hypercall itself; contract below
 pub mod call {
     use super::*;
-    use crate::error::{XenError, XenResult};
-    use crate::hypercall::hypercall;
-
-    /// An argument struct and the commands that take it.
-    pub trait Arg: Copy + private::Sealed {
-        /// Whether `cmd` copies exactly this type in and out.
-        fn accepts(cmd: u32) -> bool;
-    }
-
-    mod private {
-        pub trait Sealed {}
-    }
-
-    macro_rules! arg {
-        ($t:ty, $($cmd:path),+) => {
-            impl private::Sealed for $t {}
-            impl Arg for $t {
-                fn accepts(cmd: u32) -> bool {
-                    matches!(cmd, $($cmd)|+)
-                }
-            }
-        };
-    }
-    arg!(Register, op::REGISTER);
-    arg!(Respond, op::RESPOND);
-    arg!(Pin, op::PIN, op::UNPIN);
-    arg!(SecureCall, op::SECURE_CALL);
-    arg!(DomainArg, op::RELEASE, op::NOTIFY);
-    arg!(Query, op::QUERY);
-    arg!(Canary, op::CANARY);
-
-    /// `HYPERVISOR_tee_stubdom_op(cmd, arg)`. `EINVAL` without a hypercall if `cmd` does not take
-    /// `T`.
-    pub fn tee_stubdom_op<T: Arg>(cmd: u32, arg: &mut T) -> XenResult<u64> {
-        if !T::accepts(cmd) {
-            return Err(XenError::EINVAL);
-        }
-        let p = arg as *mut T as usize as u64;
-        // SAFETY: `arg` is a live, exclusive, correctly typed object for `cmd` (checked above),
-        // so Xen's copy_from_guest/copy_to_guest of size_of::<T>() bytes stays inside it; the
-        // command changes no mapping of the caller.
-        XenError::from_ret(unsafe {
-            hypercall(HYPERVISOR_TEE_STUBDOM_OP, u64::from(cmd), p, 0, 0, 0)
-        })
-    }
+    use crate::error::XenResult;
+    pub use crate::hypercall::hook::{smccc_hvc, tee_stubdom_op, Arg};
 
     /// [`tee_stubdom_op`] by value: the result and the argument as Xen left it.
     pub fn op<T: Arg>(cmd: u32, mut arg: T) -> (XenResult<u64>, T) {
@@ -453,27 +411,6 @@ pub mod call {
             },
         );
         r.map(|_| a.maddr)
-    }
-
-    /// An SMCCC call with the HVC conduit (`hvc #0`, Arm DEN 0028 §2): x0–x7 in, x0–x7 out. A
-    /// TEE guest's OP-TEE calls go this way (its `/firmware/optee` node says `method = "hvc"`);
-    /// with `tee=stubdom` Xen forwards them to the mediator, which writes x0–x7 back.
-    pub fn smccc_hvc(x: [u64; 8]) -> [u64; 8] {
-        let mut r = x;
-        // SAFETY: an SMCCC call changes only x0–x7 (all declared in/out here; x8–x17 are
-        // preserved by Xen, SMCCC 1.1 §2.6 lets the callee use x0–x17 but Xen's handlers write only
-        // the result registers). Memory the call may make OP-TEE read or write is named by
-        // physical addresses in the registers, which the caller shares on purpose, so the asm
-        // is not `nomem`.
-        unsafe {
-            core::arch::asm!(
-                "hvc #0",
-                inout("x0") r[0], inout("x1") r[1], inout("x2") r[2], inout("x3") r[3],
-                inout("x4") r[4], inout("x5") r[5], inout("x6") r[6], inout("x7") r[7],
-                options(nostack),
-            );
-        }
-        r
     }
 }
 

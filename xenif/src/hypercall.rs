@@ -9,7 +9,8 @@
 //!
 //! This is the only module of `xenif` with `unsafe`. The safe wrappers below pass only pointers to
 //! live, correctly typed Rust objects; the wrappers that change the caller's physmap stay `unsafe`
-//! because replacing a RAM page under live Rust objects breaks memory safety.
+//! because replacing a RAM page under live Rust objects breaks memory safety. [`hook`] holds the
+//! hook ABI's hypercall and the guest's SMCCC `hvc #0` (re-exported by `crate::hook::call`).
 
 use crate::abi::{
     self, evtchnop, hypercall_nr as nr, mapspace, schedop, xenmem, DomId, EvtchnAllocUnbound,
@@ -428,4 +429,80 @@ pub unsafe fn gnttab_unmap(gpa: u64, handle: GrantHandle) -> Result<(), GrantErr
         return Err(GrantError::GENERAL);
     }
     GrantError::check(u.status)
+}
+
+/// The hypercall of tee-stubdom's Xen hook (`public/tee_stubdom.h`, hv-patches 0005) and the
+/// SMCCC call of a TEE guest, which the hook forwards. [`crate::hook::call`] re-exports them and
+/// builds its safe helpers on them.
+pub mod hook {
+    use super::hypercall;
+    use crate::error::{XenError, XenResult};
+    use crate::hook::{
+        op, Canary, DomainArg, Pin, Query, Register, Respond, SecureCall, HYPERVISOR_TEE_STUBDOM_OP,
+    };
+
+    /// An argument struct and the commands that take it. Sealed: the table below, next to the
+    /// hypercall whose safety argument it is, is the only place that pairs commands with types.
+    pub trait Arg: Copy + private::Sealed {
+        /// Whether `cmd` copies exactly this type in and out.
+        fn accepts(cmd: u32) -> bool;
+    }
+
+    mod private {
+        pub trait Sealed {}
+    }
+
+    macro_rules! arg {
+        ($t:ty, $($cmd:path),+) => {
+            impl private::Sealed for $t {}
+            impl Arg for $t {
+                fn accepts(cmd: u32) -> bool {
+                    matches!(cmd, $($cmd)|+)
+                }
+            }
+        };
+    }
+    arg!(Register, op::REGISTER);
+    arg!(Respond, op::RESPOND);
+    arg!(Pin, op::PIN, op::UNPIN);
+    arg!(SecureCall, op::SECURE_CALL);
+    arg!(DomainArg, op::RELEASE, op::NOTIFY);
+    arg!(Query, op::QUERY);
+    arg!(Canary, op::CANARY);
+
+    /// `HYPERVISOR_tee_stubdom_op(cmd, arg)`. `EINVAL` without a hypercall if `cmd` does not take
+    /// `T`.
+    pub fn tee_stubdom_op<T: Arg>(cmd: u32, arg: &mut T) -> XenResult<u64> {
+        if !T::accepts(cmd) {
+            return Err(XenError::EINVAL);
+        }
+        let p = arg as *mut T as usize as u64;
+        // SAFETY: `arg` is a live, exclusive, correctly typed object for `cmd` (checked above),
+        // so Xen's copy_from_guest/copy_to_guest of size_of::<T>() bytes stays inside it; the
+        // command changes no mapping of the caller.
+        XenError::from_ret(unsafe {
+            hypercall(HYPERVISOR_TEE_STUBDOM_OP, u64::from(cmd), p, 0, 0, 0)
+        })
+    }
+
+    /// An SMCCC call with the HVC conduit (`hvc #0`, Arm DEN 0028 §2): x0–x7 in, x0–x7 out. A
+    /// TEE guest's OP-TEE calls go this way (its `/firmware/optee` node says `method = "hvc"`);
+    /// with `tee=stubdom` Xen forwards them to the mediator, which writes x0–x7 back.
+    pub fn smccc_hvc(x: [u64; 8]) -> [u64; 8] {
+        let mut r = x;
+        // SAFETY: an SMCCC call changes only x0–x7 (all declared in/out here; x8–x17 are
+        // preserved by Xen, SMCCC 1.1 §2.6 lets the callee use x0–x17 but Xen's handlers write only
+        // the result registers). Memory the call may make OP-TEE read or write is named by
+        // physical addresses in the registers, which the caller shares on purpose, so the asm
+        // is not `nomem`.
+        unsafe {
+            core::arch::asm!(
+                "hvc #0",
+                inout("x0") r[0], inout("x1") r[1], inout("x2") r[2], inout("x3") r[3],
+                inout("x4") r[4], inout("x5") r[5], inout("x6") r[6], inout("x7") r[7],
+                options(nostack),
+            );
+        }
+        r
+    }
 }

@@ -11,7 +11,8 @@
 //!   `XENMAPSPACE_gmfn_foreign`.
 //! - [`grant`]: grant-table v1 entry states and `GNTST_*` statuses as a typed error.
 //! - `hypercall` (aarch64 only): the only module with `unsafe`: `hvc #0xEA1` with the register
-//!   contract of a debug Xen, and typed safe wrappers.
+//!   contract of a debug Xen, and typed safe wrappers, also those of the hook ABI (`hook::call`
+//!   re-exports `tee_stubdom_op` and the guest's SMCCC `hvc #0`, `smccc_hvc`).
 //!
 //! Invariant: everything except `hypercall` builds and tests on the host.
 #![cfg_attr(not(test), no_std)]
