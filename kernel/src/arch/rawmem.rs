@@ -1,7 +1,10 @@
 //! Raw memory the kernel hands out: `reserve=` ranges (RAM kept out of the heap for sharing
-//! with other domains) and the deliberate fault used by self-tests.
+//! with other domains), heap pages given back to Xen, and the deliberate faults used by
+//! self-tests.
 
 use crate::memmap::Region;
+use alloc::boxed::Box;
+use xenif::XenResult;
 
 /// The bytes of a reserved range.
 ///
@@ -11,6 +14,23 @@ use crate::memmap::Region;
 pub(crate) fn reserved_slice(r: Region) -> &'static mut [u8] {
     // SAFETY: see the contract above: mapped, owned by nobody else, handed out once.
     unsafe { core::slice::from_raw_parts_mut(r.base as usize as *mut u8, r.size as usize) }
+}
+
+/// Give a page of the heap back to Xen (`XENMEM_decrease_reservation` of its frame, one page):
+/// the frame leaves this domain's RAM. The box is leaked, not freed: the heap never hands the
+/// frame out again and nothing reads or writes it. `T` must be exactly one page and page-aligned
+/// (checked at compile time). Returns the extents Xen released (1 on success).
+pub fn give_back<T>(page: Box<T>) -> XenResult<u64> {
+    const {
+        assert!(core::mem::size_of::<T>() == 4096 && core::mem::align_of::<T>() == 4096);
+    }
+    // The heap is identity-mapped RAM of this domain: the address is the frame's.
+    let gfn = (Box::into_raw(page) as usize as u64) >> 12;
+    // SAFETY: decrease_reservation's condition 1: the frame held only the box's `T` (one
+    // page-aligned page), which `into_raw` leaked above; nothing else can reach it (the box was
+    // the only owner, and the heap never reuses a leaked block), so no Rust object lives there
+    // and no mapping of it is used again.
+    unsafe { xenif::hypercall::decrease_reservation(gfn) }
 }
 
 /// Load from a guest address that no mapping covers (page 0 is never mapped), which raises a

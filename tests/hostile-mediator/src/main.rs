@@ -1223,12 +1223,9 @@ fn main(k: &mut Kernel) {
     let _ = pin(op::UNPIN, tee, tee_gfn);
     let freed = Own::new().ok().and_then(|p| {
         let gfn = p.gfn();
-        let m = p.maddr;
-        // The page leaves our RAM: never touch it again (leaked, not freed to the heap).
-        core::mem::forget(p);
-        // SAFETY: no Rust object is used in that frame any more (its Box was leaked above and
-        // never read or written again), so Xen taking it away breaks nothing.
-        let d = unsafe { kernel::xenif::hypercall::decrease_reservation(gfn) };
+        let Own { buf, maddr: m } = p;
+        // The page leaves our RAM (leaked, not freed to the heap).
+        let d = kernel::arch::rawmem::give_back(buf);
         println!("TSD-INFO {name} gave back gfn {gfn:#x} (maddr {m:#x}): {d:?}");
         (d == Ok(1)).then_some(m)
     });
