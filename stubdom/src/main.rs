@@ -10,6 +10,8 @@
 //! `test-panic-after=N` ([`stubdom::testfault`]).
 #![no_std]
 #![no_main]
+// STYLE.md rule 1: an image uses the kernel's and xenif's safe APIs only.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 

@@ -17,6 +17,8 @@
 //! Invariant: everything except `hypercall` builds and tests on the host.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
+// STYLE.md rule 1: `hypercall` is xenif's one place for `unsafe` (the allow below).
+#![deny(unsafe_code)]
 
 pub mod abi;
 pub mod error;
@@ -25,6 +27,7 @@ pub mod foreign;
 pub mod grant;
 pub mod hook;
 #[cfg(target_arch = "aarch64")]
+#[allow(unsafe_code)] // STYLE.md rule 1: the hypercalls (`hvc`)
 pub mod hypercall;
 
 pub use error::{XenError, XenResult};

@@ -10,6 +10,8 @@
 //! whose remote end names the peer domain, and the peer's frame holding its pattern).
 #![no_std]
 #![no_main]
+// STYLE.md rule 1: an image uses the kernel's and xenif's safe APIs only.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 

@@ -7,6 +7,8 @@
 //! remote end of the static channel on port N and grants us a page as ref R).
 #![no_std]
 #![no_main]
+// STYLE.md rule 1: an image uses the kernel's and xenif's safe APIs only.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 

@@ -19,6 +19,8 @@
 //! address is its IPA. Calls go through `hvc #0` (`xenif::hook::call::smccc_hvc`).
 #![no_std]
 #![no_main]
+// STYLE.md rule 1: an image uses the kernel's and xenif's safe APIs only.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 

@@ -13,6 +13,8 @@
 //! `bench=N`: N CALLS_UID round trips, median and minimum reported as `TSD-INFO ... rtt`.
 #![no_std]
 #![no_main]
+// STYLE.md rule 1: an image uses the kernel's and xenif's safe APIs only.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 

@@ -19,6 +19,8 @@
 //! never answers DESTROYED.
 #![no_std]
 #![no_main]
+// STYLE.md rule 1: an image uses the kernel's and xenif's safe APIs only.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 

@@ -9,6 +9,8 @@
 //! Command line: `name=canary peer-port=N wait-ms=MS`.
 #![no_std]
 #![no_main]
+// STYLE.md rule 1: an image uses the kernel's and xenif's safe APIs only.
+#![deny(unsafe_code)]
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;

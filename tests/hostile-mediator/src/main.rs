@@ -17,6 +17,8 @@
 //! long after the attacks, absent: serve forever).
 #![no_std]
 #![no_main]
+// STYLE.md rule 1: an image uses the kernel's and xenif's safe APIs only.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 

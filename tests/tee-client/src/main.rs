@@ -13,6 +13,8 @@
 //! heap, page-aligned; the kernel identity-maps RAM, so an address is its IPA.
 #![no_std]
 #![no_main]
+// STYLE.md rule 1: an image uses the kernel's and xenif's safe APIs only.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
