@@ -94,12 +94,20 @@ pub(crate) fn init(dist: Region, redist: Region) -> Result<(), GicError> {
     }
 
     // CPU interface: system-register access, priority mask open, group 1 on.
-    write_sysreg!("S3_0_C12_C12_5", read_sysreg!("S3_0_C12_C12_5") | 1); // ICC_SRE_EL1.SRE
+    let sre = read_sysreg!("S3_0_C12_C12_5");
+    // SAFETY: ICC_SRE_EL1, an EL1 register (write_sysreg! condition 1); SRE selects the
+    // system-register interface and changes no memory access (condition 2).
+    unsafe { write_sysreg!("S3_0_C12_C12_5", sre | 1) }; // ICC_SRE_EL1.SRE
     isb();
-    write_sysreg!("S3_0_C4_C6_0", 0xf0); // ICC_PMR_EL1
-    write_sysreg!("S3_0_C12_C12_3", 0); // ICC_BPR1_EL1
-    write_sysreg!("S3_0_C12_C12_4", 0); // ICC_CTLR_EL1: EOImode 0 (EOI also deactivates)
-    write_sysreg!("S3_0_C12_C12_7", 1); // ICC_IGRPEN1_EL1
+    // SAFETY: EL1 CPU-interface registers (condition 1). They set priority mask, binary point,
+    // EOI mode and group-1 delivery: at most an interrupt is signalled, which the IRQ vector
+    // (installed by the entry) takes once PSTATE.I is clear; no memory effects (condition 2).
+    unsafe {
+        write_sysreg!("S3_0_C4_C6_0", 0xf0); // ICC_PMR_EL1
+        write_sysreg!("S3_0_C12_C12_3", 0); // ICC_BPR1_EL1
+        write_sysreg!("S3_0_C12_C12_4", 0); // ICC_CTLR_EL1: EOImode 0 (EOI also deactivates)
+        write_sysreg!("S3_0_C12_C12_7", 1); // ICC_IGRPEN1_EL1
+    }
     isb();
     Ok(())
 }
@@ -119,7 +127,9 @@ pub(crate) fn ack() -> u32 {
 
 /// End of interrupt (ICC_EOIR1_EL1): priority drop and deactivation.
 pub(crate) fn eoi(intid: u32) {
-    write_sysreg!("S3_0_C12_C12_1", u64::from(intid));
+    // SAFETY: ICC_EOIR1_EL1, an EL1 register (write_sysreg! condition 1); ending an interrupt
+    // changes the GIC's state only, never memory (condition 2).
+    unsafe { write_sysreg!("S3_0_C12_C12_1", u64::from(intid)) };
     isb();
 }
 

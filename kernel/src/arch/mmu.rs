@@ -99,9 +99,14 @@ pub(crate) fn init_early(
         | (3 << 12)              // SH0: inner shareable
         | (1 << 23)              // EPD1: no TTBR1 walks
         | (parange.min(5) << 32); // IPS: the CPU's physical address size
-    write_sysreg!("mair_el1", MAIR);
-    write_sysreg!("tcr_el1", tcr);
-    write_sysreg!("ttbr0_el1", root);
+                                  // SAFETY: EL1 registers (write_sysreg! conditions 1 and 2): MAIR holds the attribute indices
+                                  // `pagetable` uses, TCR the regime of the tables just built (39-bit VA, 4 KiB granule,
+                                  // write-back walks), TTBR0 their root; none takes effect before SCTLR.M is set below.
+    unsafe {
+        write_sysreg!("mair_el1", MAIR);
+        write_sysreg!("tcr_el1", tcr);
+        write_sysreg!("ttbr0_el1", root);
+    }
     isb();
     // SAFETY: TLB invalidation of our own regime; no memory effects visible to Rust.
     unsafe {
@@ -116,7 +121,11 @@ pub(crate) fn init_early(
     // address the code uses valid across the switch.
     let sctlr = read_sysreg!("sctlr_el1");
     let sctlr = (sctlr | 1 | (1 << 2) | (1 << 3) | (1 << 12)) & !((1 << 1) | (1 << 19) | (1 << 25));
-    write_sysreg!("sctlr_el1", sctlr);
+    // SAFETY: an EL1 register (condition 1). Condition 2: the identity map above covers the
+    // image (code executable; data, bss and stacks read/write; only the stack guard pages left
+    // out) and the device tree, everything the code touches until `init_full`, at the same
+    // addresses, and the tables were cleaned to the PoC, so the walker sees them.
+    unsafe { write_sysreg!("sctlr_el1", sctlr) };
     isb();
     // SAFETY: instruction-cache invalidation has no memory effects visible to Rust.
     unsafe {

@@ -1,7 +1,8 @@
 //! System-register access.
 
-// The two macros stay private to the crate: they hide an `unsafe` block, so exporting them
-// would hand every user an unchecked `msr`.
+// The two macros stay private to the crate. `read_sysreg!` holds its own `unsafe` block (a read
+// has no memory effects); `write_sysreg!` has none: like an `unsafe fn`, it is invoked inside the
+// caller's `unsafe` block, whose `// SAFETY:` says why that write is sound.
 
 /// Read a system register by name (`mrs`).
 macro_rules! read_sysreg {
@@ -16,12 +17,20 @@ macro_rules! read_sysreg {
 
 /// Write a system register by name (`msr`). Not `nomem`: several registers (SCTLR, TTBR0, VBAR,
 /// DAIF) change how memory is accessed, so the compiler must not move memory accesses across.
+///
+/// # Safety
+///
+/// The expansion is an `asm!` without an `unsafe` block of its own: invoke the macro inside an
+/// `unsafe` block (keep `$v` a plain value, it is evaluated there too) whose `// SAFETY:`
+/// comment shows that
+/// 1. `$reg` is accessible at EL1, and
+/// 2. the new value keeps every memory access the program makes afterwards valid: a register
+///    that changes translation, caching or exception entry (SCTLR, TCR, MAIR, TTBR0, VBAR) must
+///    describe tables and vectors that cover all code and data in use, at the same addresses.
 macro_rules! write_sysreg {
     ($reg:literal, $v:expr) => {{
         let v: u64 = $v;
-        // SAFETY: callers write only EL1-accessible registers with values whose effects they
-        // document at the call site; the asm itself touches no memory.
-        unsafe { core::arch::asm!(concat!("msr ", $reg, ", {}"), in(reg) v, options(nostack, preserves_flags)) };
+        core::arch::asm!(concat!("msr ", $reg, ", {}"), in(reg) v, options(nostack, preserves_flags))
     }};
 }
 
