@@ -29,8 +29,8 @@ struct Pool(UnsafeCell<[Table; POOL_TABLES]>);
 
 // SAFETY: the pool is written only by `init_early`/`init_full` (single CPU, at boot, IRQs masked)
 // and afterwards only through `window_set`, which performs single aligned 64-bit stores to
-// entries that nothing else writes, and `unmap_page`, whose contract excludes any concurrent
-// user of the pool.
+// entries that nothing else writes (its condition 1: each slot has one owner), and `unmap_page`,
+// whose contract excludes any concurrent user of the pool.
 unsafe impl Sync for Pool {}
 
 static POOL: Pool = Pool(UnsafeCell::new([Table::EMPTY; POOL_TABLES]));
@@ -282,11 +282,17 @@ pub fn window_base() -> usize {
 }
 
 /// Make window page `index` map `ipa` (normally the page's own window address) as Normal
-/// memory, or unmap it (`None`) with TLB maintenance.
+/// memory, or unmap it (`None`) with TLB maintenance. An index beyond the window is ignored.
 ///
-/// Only the foreign-window module calls this, and only for pages it owns; an index beyond the
-/// window is ignored.
-pub(crate) fn window_set(index: usize, ipa: Option<u64>) {
+/// # Safety
+///
+/// 1. Slot `index` belongs to the caller: the foreign window allocated it and has not released
+///    it, so no other mapping uses its address and no other `window_set` of it runs meanwhile.
+/// 2. With `Some(ipa)`, the frame at `ipa` holds a page mapped for the caller (another domain's
+///    page or a grant, mapped into our physmap), not RAM of this domain, so the new mapping
+///    aliases no Rust object.
+/// 3. With `None`, nothing accesses the slot's address afterwards, until it is mapped again.
+pub(crate) unsafe fn window_set(index: usize, ipa: Option<u64>) {
     let l3 = WINDOW_L3.load(Ordering::Relaxed);
     if l3 == 0 || index >= WINDOW_PAGES {
         return;
@@ -295,16 +301,17 @@ pub(crate) fn window_set(index: usize, ipa: Option<u64>) {
     match ipa {
         Some(a) => {
             // SAFETY: `entry` is inside the window's level-3 table in POOL (index < 512), which
-            // only this function writes after boot; the entry was invalid, so no break-before-make
-            // is needed, only ordering before the first access.
+            // only this function writes after boot, for slots their owner holds (condition 1);
+            // the entry was invalid, so no break-before-make is needed, only ordering before the
+            // first access; what it maps aliases no Rust object (condition 2).
             unsafe { entry.write_volatile(page_desc(a, Attr::Normal)) };
             // SAFETY: barriers only.
             unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
         }
         None => {
             let va = window_base() + index * PAGE as usize;
-            // SAFETY: as above; after the store the TLB entry for `va` is invalidated so no
-            // access can use the old translation.
+            // SAFETY: as above; nothing uses `va` any more (condition 3), and after the store its
+            // TLB entry is invalidated so no access can use the old translation.
             unsafe {
                 entry.write_volatile(0);
                 core::arch::asm!(

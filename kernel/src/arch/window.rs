@@ -152,7 +152,9 @@ impl Window {
             .into_iter()
             .zip(gfns)
             .map(|(slot, &gfn)| {
-                mmu::window_set(slot, Some((mmu::window_base() + slot * PAGE) as u64));
+                // SAFETY: `slot` was allocated above and is ours (condition 1); the batch put
+                // page `gfn` of `dom` at its frame, which is not our RAM (condition 2).
+                unsafe { mmu::window_set(slot, Some((mmu::window_base() + slot * PAGE) as u64)) };
                 ForeignPage {
                     slot,
                     dom,
@@ -177,7 +179,9 @@ impl Window {
         // is invalid until the mapping succeeded.
         match unsafe { xenif::hypercall::gnttab_map(dom, gref, va as u64, readonly) } {
             Ok((h, maddr)) => {
-                mmu::window_set(slot, Some(va as u64));
+                // SAFETY: `slot` was allocated above and is ours (condition 1); Xen mapped the
+                // grant at its frame `va`, which is not our RAM (condition 2).
+                unsafe { mmu::window_set(slot, Some(va as u64)) };
                 Ok(ForeignPage {
                     slot,
                     dom,
@@ -197,7 +201,10 @@ impl Window {
     /// (`XENMEM_remove_from_physmap`, or `GNTTABOP_unmap_grant_ref` for a grant), which drops
     /// Xen's reference on the page.
     pub fn unmap(&mut self, page: ForeignPage) -> XenResult<()> {
-        mmu::window_set(page.slot, None);
+        // SAFETY: `page` owns its slot (condition 1: a `ForeignPage` is the slot's only holder,
+        // not `Clone`) and is consumed here, so nothing accesses its address any more
+        // (condition 3).
+        unsafe { mmu::window_set(page.slot, None) };
         let gpfn = (page.va() / PAGE) as u64;
         let r = match page.grant {
             // SAFETY: the stage-1 entry is gone, so nothing can access the frame any more.
