@@ -111,16 +111,20 @@ fn image_region() -> Region {
 
 /// Bring the machine up: device tree, MMU, console, heap, GIC, shared info, timer.
 /// Any failure is a boot error that names what is missing and stops the domain.
-pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
+///
+/// `token` is the entry's one [`arch::traps::Boot`]: the memory steps need it.
+pub(crate) fn boot(blob: &'static [u8], t0: u64, token: arch::traps::Boot) -> Kernel {
     // MMU still off: no atomic read-modify-write (exclusives need cacheable memory) until
     // `init_early`; errors are reported through the lock-free emergency path.
     let dtb = Region::new(blob.as_ptr() as usize as u64, blob.len() as u64);
     if blob.is_empty() {
         crate::crash::boot_error(format_args!("{}", crate::dt::DtError::BadBlob));
     }
-    if let Err(e) = arch::mmu::init_early(text_region(), image_region(), &guard_pages(), dtb) {
-        crate::crash::boot_error(format_args!("early page tables: {e:?}"));
-    }
+    let early =
+        match arch::mmu::init_early(token, text_region(), image_region(), &guard_pages(), dtb) {
+            Ok(t) => t,
+            Err(e) => crate::crash::boot_error(format_args!("early page tables: {e:?}")),
+        };
     // MMU and caches on.
     let t_mmu = Instant(arch::timer::now());
     let dt = match crate::dt::parse(blob) {
@@ -140,7 +144,8 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
     // The grant-table region comes first in `/hypervisor` `reg`; our table's frame goes there.
     let grant_region = dt.xen_regions.first().copied().filter(|r| r.size >= 4096);
     let grant_page = grant_region.map(|r| Region::new(r.base, 4096));
-    let tables = match arch::mmu::init_full(
+    let (tables, mapped) = match arch::mmu::init_full(
+        early,
         &dt.memory,
         text_region(),
         &guard_pages(),
@@ -148,7 +153,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
         window,
         grant_page,
     ) {
-        Ok(n) => n,
+        Ok(v) => v,
         Err(e) => crate::crash::boot_error(format_args!("page tables: {e:?}")),
     };
     let _ = marks.push(("tables", arch::timer::now()));
@@ -181,7 +186,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64) -> Kernel {
     if heap[0].size == 0 {
         crate::crash::boot_error(format_args!("no RAM left for a heap (ram {:?})", dt.memory));
     }
-    arch::heap::init(&heap);
+    arch::heap::init(&mapped, &heap);
     let _ = marks.push(("heap", arch::timer::now()));
 
     if let Err(e) = arch::gic::init(dt.gic_dist, dt.gic_redist) {

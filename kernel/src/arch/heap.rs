@@ -3,6 +3,7 @@
 //! lock, shared by all vCPUs. Never used from interrupt context (the IRQ path only sets flags), so the lock cannot
 //! deadlock against an interrupted holder.
 
+use super::mmu::Mapped;
 use crate::memmap::Region;
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
@@ -46,16 +47,20 @@ unsafe impl GlobalAlloc for KernelHeap {
 static HEAP: KernelHeap = KernelHeap(Mutex::new([Heap::empty(), Heap::empty()]));
 static INIT: Once<()> = Once::new();
 
-/// Give the heap up to [`MAX_RANGES`] disjoint ranges (once; later calls are ignored). They must
-/// be RAM that nothing else uses: the boot code passes the largest ranges left after the image,
-/// the stacks' guard pages, the device tree and the reserved ranges.
-pub(crate) fn init(ranges: &[Region]) {
+/// Give the heap up to [`MAX_RANGES`] disjoint ranges (once; later calls are ignored).
+///
+/// Takes the [`Mapped`] token, which only the boot sequence's `mmu::init_full` makes: the
+/// caller is the boot code, after the RAM is identity-mapped. What the token cannot check is
+/// its holder's duty: the ranges must be RAM of the device tree's memory that nothing else uses.
+/// The boot code passes the largest ranges left after the image, the stacks' guard pages, the
+/// device tree, the initrd and the reserved ranges.
+pub(crate) fn init(_mapped: &Mapped, ranges: &[Region]) {
     INIT.call_once(|| {
         let mut heaps = HEAP.0.lock();
         for (h, r) in heaps.iter_mut().zip(ranges) {
-            // SAFETY: `r` is identity-mapped RAM owned by nobody else (the caller's contract),
-            // disjoint from the other ranges, and `call_once` guarantees a single
-            // initialisation.
+            // SAFETY: `r` is identity-mapped (the `Mapped` token) RAM owned by nobody else (its
+            // holder's duty, above), disjoint from the other ranges, and `call_once`
+            // guarantees a single initialisation.
             unsafe { h.init(r.base as usize as *mut u8, r.size as usize) };
         }
     });

@@ -15,6 +15,7 @@
 //! DSB/TLBI/DSB/ISB (Arm ARM D8.14, "break-before-make" where a valid entry changes).
 
 use super::regs::{dsb_sy, isb, read_sysreg, write_sysreg};
+use super::traps::Boot;
 use crate::memmap::Region;
 use crate::pagetable::{page_desc, Attr, Builder, PageSlot, PtError, Table, MAIR, PAGE};
 use core::cell::UnsafeCell;
@@ -27,10 +28,11 @@ const POOL_TABLES: usize = 16;
 #[repr(C, align(4096))]
 struct Pool(UnsafeCell<[Table; POOL_TABLES]>);
 
-// SAFETY: the pool is written only by `init_early`/`init_full` (single CPU, at boot, IRQs masked)
-// and afterwards only through `window_set`, which performs single aligned 64-bit stores to
-// entries that nothing else writes (its condition 1: each slot has one owner), and `unmap_page`,
-// whose contract excludes any concurrent user of the pool.
+// SAFETY: the pool is written only by `init_early`/`init_full` (once each, in the boot sequence:
+// single CPU, IRQs masked; their tokens enforce it) and afterwards only through `window_set`,
+// which performs single aligned 64-bit stores to entries that nothing else writes (its
+// condition 1: each slot has one owner), and `unmap_page`, whose contract excludes any
+// concurrent user of the pool.
 unsafe impl Sync for Pool {}
 
 static POOL: Pool = Pool(UnsafeCell::new([Table::EMPTY; POOL_TABLES]));
@@ -49,6 +51,16 @@ extern "C" {
 /// Tables in use after `init_early` (0 before).
 static USED: AtomicUsize = AtomicUsize::new(0);
 
+/// Proof that [`init_early`] ran (image and device tree mapped, MMU on). Only `init_early` makes
+/// one, from the one [`Boot`] token; [`init_full`] consumes it.
+pub(crate) struct Early(());
+
+/// Proof that [`init_full`] ran: the domain's RAM is mapped (read/write; the image's text stays
+/// read-only and executable, the stack guard pages unmapped), and so are its MMIO and the
+/// window. Only `init_full` makes one, once (it consumes the one [`Early`]); functions that must
+/// run after it, from the boot sequence, take a reference (`heap::init`).
+pub(crate) struct Mapped(());
+
 fn pool_addr() -> usize {
     POOL.0.get() as usize
 }
@@ -57,14 +69,19 @@ fn pool_addr() -> usize {
 /// `holes` read/write and execute-never) and the device tree blob `dtb`, then turn the MMU and
 /// caches on. Only this small table build runs uncached; the device tree is parsed with caches
 /// on.
+///
+/// Takes the [`Boot`] token, so it runs once, first, on the boot vCPU with IRQs masked; the
+/// regions are the boot code's (the linker's symbols and x0).
 pub(crate) fn init_early(
+    _boot: Boot,
     code: Region,
     image: Region,
     holes: &[Region],
     dtb: Region,
-) -> Result<(), PtError> {
-    // SAFETY: called once at boot before anything else uses the pool (see `Sync` above); the
-    // MMU is off, so no walker reads the tables while they are being built.
+) -> Result<Early, PtError> {
+    // SAFETY: the `Boot` token (made once, consumed here) makes this the first and only use of
+    // the pool (see `Sync` above); the MMU is off, so no walker reads the tables while they are
+    // being built.
     let pool = unsafe { &mut *POOL.0.get() };
     let mut b = Builder::new(pool, pool_addr() as u64)?;
     let code = code.align_out(PAGE);
@@ -136,7 +153,7 @@ pub(crate) fn init_early(
             options(nostack, preserves_flags)
         )
     };
-    Ok(())
+    Ok(Early(()))
 }
 
 /// Phase 2, MMU on: add the rest of `ram` (minus `code` and `holes`, read/write and
@@ -144,17 +161,22 @@ pub(crate) fn init_early(
 /// and the window's level-3 tables (`window`: 2 MiB
 /// aligned, `WINDOW_PAGES` pages, or none) to the live tables. Only invalid entries become valid
 /// (the early mappings are re-stated with the same attributes), so no break-before-make is
-/// needed; the stores are made visible to the walker before returning. Returns the tables used.
+/// needed; the stores are made visible to the walker before returning. Returns the tables used
+/// and the [`Mapped`] token.
+///
+/// Takes the [`Early`] token, so it runs once, after `init_early`, still in the boot sequence.
 pub(crate) fn init_full(
+    _early: Early,
     ram: &[Region],
     code: Region,
     holes: &[Region],
     mmio: &[Region],
     window: Option<Region>,
     grant_page: Option<Region>,
-) -> Result<usize, PtError> {
-    // SAFETY: called once, after `init_early` and before anything else touches the pool
-    // (single CPU, IRQs masked); the walker may read the tables concurrently, but each store
+) -> Result<(usize, Mapped), PtError> {
+    // SAFETY: the `Early` token (made once by `init_early`, consumed here) makes this the one
+    // call after `init_early`, before anything else touches the pool (the boot sequence: single
+    // CPU, IRQs masked); the walker may read the tables concurrently, but each store
     // below is a single aligned 64-bit write that turns an invalid entry into a valid one (or
     // rewrites an entry with the value it already has), which the architecture permits.
     let pool = unsafe { &mut *POOL.0.get() };
@@ -197,7 +219,7 @@ pub(crate) fn init_full(
             options(nostack, preserves_flags)
         )
     };
-    Ok(used)
+    Ok((used, Mapped(())))
 }
 
 /// Unmap the page at `va` (a stack guard page), first splitting the 2 MiB block that maps it

@@ -9,6 +9,14 @@ extern "Rust" {
     fn __tsd_app_main(k: &mut Kernel);
 }
 
+/// The boot sequence's right to set up this domain's memory. Made once, by
+/// `__tsd_kernel_start` below (its field is private to this module, and the assembly entry calls
+/// that function once, on the boot vCPU, with all exceptions masked and nothing else running),
+/// and handed to `kernel::boot`. Neither `Copy` nor `Clone`: [`super::mmu::init_early`] consumes
+/// it, and the tokens it leads to ([`super::mmu::Early`], [`super::mmu::Mapped`]) are made once
+/// too, so each boot step that needs one runs once and in order.
+pub(crate) struct Boot(());
+
 #[no_mangle]
 extern "C" fn __tsd_kernel_start(dtb: usize, t0: u64) -> ! {
     let mut hdr = [0u8; 8];
@@ -23,7 +31,7 @@ extern "C" fn __tsd_kernel_start(dtb: usize, t0: u64) -> ! {
         Some(n) if dtb != 0 => unsafe { core::slice::from_raw_parts(dtb as *const u8, n) },
         _ => &[],
     };
-    let mut k = crate::kernel::boot(blob, t0);
+    let mut k = crate::kernel::boot(blob, t0, Boot(()));
     // SAFETY: the image defines `__tsd_app_main` with this signature through `entry!`.
     unsafe { __tsd_app_main(&mut k) };
     k.run()
