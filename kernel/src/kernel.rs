@@ -70,6 +70,8 @@ pub struct Kernel {
     orphans: alloc::collections::BTreeSet<EvtchnPort>,
     taken: Vec<u64>,
     dt_blob_addr: u64,
+    /// The boot sequence's proof that the RAM is mapped: `take_reserved` needs it.
+    mapped: arch::mmu::Mapped,
 }
 
 impl core::fmt::Debug for Kernel {
@@ -257,6 +259,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64, token: arch::traps::Boot) -> Ke
         orphans: alloc::collections::BTreeSet::new(),
         taken: Vec::new(),
         dt_blob_addr: blob.as_ptr() as usize as u64,
+        mapped,
     }
 }
 
@@ -522,7 +525,7 @@ impl Kernel {
             return None;
         }
         self.taken.push(r.base);
-        Some(arch::rawmem::reserved_slice(r))
+        Some(arch::rawmem::reserved_slice(&self.mapped, r))
     }
 
     fn dt_addr(&self) -> u64 {

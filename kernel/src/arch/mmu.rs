@@ -58,7 +58,8 @@ pub(crate) struct Early(());
 /// Proof that [`init_full`] ran: the domain's RAM is mapped (read/write; the image's text stays
 /// read-only and executable, the stack guard pages unmapped), and so are its MMIO and the
 /// window. Only `init_full` makes one, once (it consumes the one [`Early`]); functions that must
-/// run after it, from the boot sequence, take a reference (`heap::init`).
+/// run after it, from the boot sequence or the one `Kernel` (which keeps the token), take a
+/// reference (`heap::init`, `rawmem::reserved_slice`).
 pub(crate) struct Mapped(());
 
 fn pool_addr() -> usize {

@@ -2,17 +2,21 @@
 //! with other domains), heap pages given back to Xen, and the deliberate faults used by
 //! self-tests.
 
+use super::mmu::Mapped;
 use crate::memmap::Region;
 use alloc::boxed::Box;
 use xenif::XenResult;
 
 /// The bytes of a reserved range.
 ///
-/// The caller (`Kernel::take_reserved`) guarantees that `r` is identity-mapped RAM of this
-/// domain excluded from the heap, the image and the device tree, and that each range is handed
-/// out at most once, so the returned slice is the only reference to it.
-pub(crate) fn reserved_slice(r: Region) -> &'static mut [u8] {
-    // SAFETY: see the contract above: mapped, owned by nobody else, handed out once.
+/// Takes the [`Mapped`] token: the caller is the one `Kernel`, which keeps the token from boot,
+/// and the RAM is identity-mapped. What the token cannot check is its holder's duty
+/// (`Kernel::take_reserved` checks it): `r` is RAM of this domain that boot kept out of the heap
+/// (a `reserve=` range), clear of the image and the device tree, and each range is handed out
+/// at most once, so the returned slice is the only reference to it.
+pub(crate) fn reserved_slice(_mapped: &Mapped, r: Region) -> &'static mut [u8] {
+    // SAFETY: see above: mapped (the token), owned by nobody else and handed out once (the
+    // holder's duty).
     unsafe { core::slice::from_raw_parts_mut(r.base as usize as *mut u8, r.size as usize) }
 }
 
