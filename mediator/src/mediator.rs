@@ -86,7 +86,7 @@ pub enum Progress {
 /// One standard call suspended in an RPC ([`Mediator::suspended`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Suspended {
-    /// OP-TEE's thread ID (`u32::MAX` when unknown).
+    /// OP-TEE's thread ID.
     pub thread: u32,
     /// The RPC function OP-TEE returned with (`OPTEE_SMC_RPC_FUNC_*`).
     pub func: u32,

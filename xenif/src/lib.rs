@@ -10,6 +10,9 @@
 //! - [`foreign`]: request building and per-page error decoding for `XENMEM_add_to_physmap_batch` with
 //!   `XENMAPSPACE_gmfn_foreign`.
 //! - [`grant`]: grant-table v1 entry states and `GNTST_*` statuses as a typed error.
+//! - [`hook`]: the ABI of our Xen hook (`public/tee_stubdom.h`, hv-patches): its ops and structures,
+//!   the ring the mediator serves as back end, checked against the patched header by
+//!   `tests/hook_layout.rs`. No `unsafe`.
 //! - `hypercall` (aarch64 only): the only module with `unsafe`: `hvc #0xEA1` with the register
 //!   contract of a debug Xen, and typed safe wrappers, also those of the hook ABI (`hook::call`
 //!   re-exports `tee_stubdom_op` and the guest's SMCCC `hvc #0`, `smccc_hvc`).

@@ -39,7 +39,7 @@ pub enum GicError {
 
 fn rd32(addr: usize) -> u32 {
     // SAFETY: `addr` is a register of the GIC regions from the device tree, mapped
-    // Device-nGnRE by `mmu::init` before `init` runs; GIC registers alias no RAM.
+    // Device-nGnRE by `mmu::init_full` before `init` runs; GIC registers alias no RAM.
     unsafe { super::mmio::read32(addr) }
 }
 

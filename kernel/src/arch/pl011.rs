@@ -25,7 +25,7 @@ pub fn write(bytes: &[u8]) {
         return;
     }
     for &c in bytes {
-        // SAFETY: `b` is the UART from the device tree, mapped Device-nGnRE by `mmu::init`; FR
+        // SAFETY: `b` is the UART from the device tree, mapped Device-nGnRE by `mmu::init_full`; FR
         // and DR are 32-bit registers at these offsets (PL011 TRM, SBSA generic UART).
         unsafe {
             while super::mmio::read32(b + FR) & FR_TXFF != 0 {}

@@ -40,9 +40,9 @@ pub fn give_back<T>(page: Box<T>) -> XenResult<u64> {
 /// Load from a guest address that no mapping covers (page 0 is never mapped), which raises a
 /// synchronous data abort (translation fault); the fault handler reports and stops the domain.
 pub fn data_abort() -> ! {
-    // SAFETY: address 0x10 lies in page 0, which `mmu::init` never maps (no RAM or device
-    // region of a Xen guest starts there), so this load faults and does not return; no Rust
-    // object can live there.
+    // SAFETY: address 0x10 lies in page 0, which neither `mmu::init_early` nor `init_full` maps
+    // (no RAM or device region of a Xen guest starts there), so this load faults and does not
+    // return; no Rust object can live there.
     unsafe {
         let _ = (0x10 as *const u64).read_volatile();
     }

@@ -86,7 +86,7 @@ pub struct Window {
 }
 
 impl Window {
-    /// The window set up by `mmu::init` (no slots if there is none).
+    /// The window set up by `mmu::init_full` (no slots if there is none).
     pub(crate) fn new() -> Self {
         let n = if mmu::window_base() == 0 {
             0

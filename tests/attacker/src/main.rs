@@ -393,7 +393,7 @@ fn thread_exhaustion(cx: &mut Cx<'_>) -> Outcome {
 /// Expected: the mediator refuses the duplicate (Xen `handle_rpc_func_alloc`) and resumes the
 /// second call with a null buffer; OP-TEE fails that allocation (`thread_rpc_alloc_arg`) and the
 /// second call ends with x0 = OK; the first call, whose buffer C is legitimate, is unaffected and
-/// ends with `TEEC_ERROR_ITEM_NOT_FOUND`, origin TEE. Defence: `call::rpc_alloc`.
+/// ends with `TEEC_ERROR_ITEM_NOT_FOUND`, origin TEE. Defence: `call::rpc::rpc_alloc`.
 ///
 /// Found by this attack and fixed in ef00994 (see README): the null answer used to carry the
 /// guest's cookie C in a4/a5 (Xen still does); OP-TEE answers a failed allocation with
@@ -447,7 +447,7 @@ fn rpc_alloc_duplicate_cookie(cx: &mut Cx<'_>) -> Outcome {
 ///
 /// Expected: `OPTEE_SMC_RETURN_ERESUME` (3) for each; nothing reaches OP-TEE (Xen `get_std_call`:
 /// a thread ID is looked up among the caller's own suspended calls). Defence:
-/// `call::return_from_rpc`.
+/// `call::rpc::return_from_rpc`.
 fn return_from_rpc_unowned_thread(_cx: &mut Cx<'_>) -> Outcome {
     let mut got = Vec::new();
     for t in [0u64, 1, 2, 3, 0xFFFF_FFFF, 1 << 32] {
@@ -464,7 +464,7 @@ fn return_from_rpc_unowned_thread(_cx: &mut Cx<'_>) -> Outcome {
 /// RETURN_FROM_RPC again (same thread ID, same registers).
 ///
 /// Expected: `OPTEE_SMC_RETURN_ERESUME` (3): the call is gone, the thread may already serve
-/// someone else. Defence: `call::return_from_rpc` (thread forgotten when resumed).
+/// someone else. Defence: `call::rpc::return_from_rpc` (thread forgotten when resumed).
 fn return_from_rpc_replayed(cx: &mut Cx<'_>) -> Outcome {
     let before = cx.t.rpcs.alloc;
     let a = cx.t.open(cx.k, &MISSING_TA_UUID);
@@ -616,7 +616,7 @@ fn ebadaddr_outside(cx: &mut Cx<'_>, pa: u64) -> Outcome {
 /// **arg-misaligned**: CALL_WITH_ARG at a valid page + 0x80.
 ///
 /// Expected: `OPTEE_SMC_RETURN_EBADADDR` (4) (the argument starts on a page boundary; Xen
-/// `copy_std_request`). Defence: `Ipa::page_aligned` in `call::locate`.
+/// `copy_std_request`). Defence: `Ipa::page_aligned` in `call::arg::locate`.
 fn arg_misaligned(cx: &mut Cx<'_>) -> Outcome {
     let s = cx.session;
     write_msg(
@@ -632,7 +632,7 @@ fn arg_misaligned(cx: &mut Cx<'_>) -> Outcome {
 
 /// **rpc-arg-misaligned**: CALL_WITH_RPC_ARG at page + 4 (the ABI wants 8-byte alignment).
 ///
-/// Expected: `OPTEE_SMC_RETURN_EBADADDR` (4). Defence: `call::locate` (RpcArg variant).
+/// Expected: `OPTEE_SMC_RETURN_EBADADDR` (4). Defence: `call::arg::locate` (RpcArg variant).
 fn rpc_arg_misaligned(cx: &mut Cx<'_>) -> Outcome {
     let (hi, lo) = split(ipa(&*cx.t.arg) + 4);
     let r = smccc_hvc([u64::from(smc::CALL_WITH_RPC_ARG), hi, lo, 0, 0, 0, 0, 0]);
@@ -720,7 +720,7 @@ fn num_params_over(cx: &mut Cx<'_>, n: u32) -> Outcome {
 /// Expected: x0 = OK, `TEEC_ERROR_BAD_PARAMETERS` in arg.ret with origin COMMS; num_params in
 /// our page unchanged (only ret, ret_origin and session are copied back, as in Xen
 /// `handle_std_call`; x0 = OK is our deviation, see mediator/README.md). Nothing reaches
-/// OP-TEE. Defence: `call::prepare` size check.
+/// OP-TEE. Defence: `call::arg::prepare` size check.
 fn num_params_128(cx: &mut Cx<'_>) -> Outcome {
     num_params_over(cx, 128)
 }
@@ -754,7 +754,7 @@ fn refused(cx: &mut Cx<'_>, p: Param, r: u32, what: String) -> Outcome {
 /// address).
 ///
 /// Expected: `TEEC_ERROR_BAD_PARAMETERS` in arg.ret with origin COMMS (only NULL is allowed).
-/// Defence: `call::translate_params` (Xen the same).
+/// Defence: `call::params::translate_params` (Xen the same).
 fn tmem_old_style_dom0_pa(cx: &mut Cx<'_>) -> Outcome {
     let p = Param {
         attr: msg::ATTR_TYPE_TMEM_INOUT,
@@ -786,7 +786,7 @@ fn bad_entry(cx: &mut Cx<'_>, entry: u64) -> Outcome {
 ///
 /// Expected: `TEEC_ERROR_BAD_PARAMETERS`, origin COMMS: Xen refuses to pin a gfn that is not our
 /// RAM (`tsd_pin`: p2m_ram_rw only); the first page's pin is dropped again. Defence:
-/// `call::fill` + Xen's p2m type check.
+/// `call::params::fill` + Xen's p2m type check.
 fn pagelist_entry_dom0_ram(cx: &mut Cx<'_>) -> Outcome {
     let a = cx.dom0_pa;
     bad_entry(cx, a)
@@ -847,7 +847,7 @@ fn pagelist_entry_grant_frame(cx: &mut Cx<'_>) -> Outcome {
 ///
 /// Expected: accepted, correct byte sum: 129 entries fit in one list page, so the next pointer
 /// is never followed. Defence: the walk is driven by the page count from the size, never by the
-/// list (`call::fill`).
+/// list (`call::params::fill`).
 fn pagelist_loop_within_limit(cx: &mut Cx<'_>) -> Outcome {
     let mut buf = Scatter::new(129);
     let len = 129 * PAGE_SIZE;
@@ -904,7 +904,7 @@ fn memref_size_huge(cx: &mut Cx<'_>) -> Outcome {
 /// **unknown-param-type**: a parameter of the reserved type 0x4 (between VALUE and RMEM).
 ///
 /// Expected: `TEEC_ERROR_BAD_PARAMETERS`, origin COMMS (our deviation: Xen lets unknown types
-/// through). Defence: `call::translate_params`.
+/// through). Defence: `call::params::translate_params`.
 fn unknown_param_type(cx: &mut Cx<'_>) -> Outcome {
     let p = Param {
         attr: 0x4,
@@ -920,7 +920,7 @@ fn unknown_param_type(cx: &mut Cx<'_>) -> Outcome {
 ///
 /// Expected: `TEEC_ERROR_BAD_PARAMETERS`, origin COMMS, and no pin left (the pins made for
 /// parameter 0 are dropped at once; Xen would keep them until the guest dies). Defence:
-/// `call::translate_params` → `free_call_bufs`.
+/// `call::params::translate_params` → `free_call_bufs`.
 fn second_param_bad_frees_first(cx: &mut Cx<'_>) -> Outcome {
     let good = Scatter::new(4);
     let mut bad = Scatter::new(2);
@@ -940,7 +940,7 @@ fn second_param_bad_frees_first(cx: &mut Cx<'_>) -> Outcome {
 ///
 /// Expected: the second registration gets `TEEC_ERROR_BAD_PARAMETERS`, origin COMMS (a cookie
 /// names one buffer per guest); A still works (RMEM invoke OK) and unregisters OK. Defence:
-/// `call::translate_noncontig` (`find_buf`).
+/// `call::params::translate_noncontig` (`find_buf`).
 fn register_duplicate_cookie(cx: &mut Cx<'_>) -> Outcome {
     let mut a_buf = Scatter::new(2);
     let b_buf = Scatter::new(2);
@@ -987,7 +987,7 @@ fn tmem_reuses_registered_cookie(cx: &mut Cx<'_>) -> Outcome {
 /// Expected: `TEEC_ERROR_BAD_PARAMETERS` with origin COMMS: the mediator passes an RMEM only if
 /// its cookie names a buffer it tracks for this guest, so OP-TEE never sees it (Xen passes it
 /// through and OP-TEE answers BAD_PARAMETERS, origin TEE, `set_rmem_param`). Defence:
-/// `call::translate_params` (it also keeps registrations made through a dead mediator, whose
+/// `call::params::translate_params` (it also keeps registrations made through a dead mediator, whose
 /// pages are no longer pinned, out of reach), OP-TEE's per-partition cookie lookup behind it.
 fn rmem_forged_cookie(cx: &mut Cx<'_>) -> Outcome {
     let a = cx.invoke(&[rmem(msg::ATTR_TYPE_RMEM_INOUT, 0, 64, 0xdead_beef)]);
@@ -1030,7 +1030,7 @@ fn unregister_forged_cookie(cx: &mut Cx<'_>) -> Outcome {
 /// **regd-arg-forged-cookie**: CALL_WITH_REGD_ARG naming cookie 0x1234 (no such registered
 /// buffer) as the place of the argument.
 ///
-/// Expected: `OPTEE_SMC_RETURN_EBADADDR` (4). Defence: `call::locate` (Regd: the cookie must be
+/// Expected: `OPTEE_SMC_RETURN_EBADADDR` (4). Defence: `call::arg::locate` (Regd: the cookie must be
 /// one of the guest's registered buffers).
 fn regd_arg_forged_cookie(_cx: &mut Cx<'_>) -> Outcome {
     let r = smccc_hvc([u64::from(smc::CALL_WITH_REGD_ARG), 0, 0x1234, 0, 0, 0, 0, 0]);
@@ -1104,7 +1104,7 @@ fn rpc_alloc_answer_unaligned(cx: &mut Cx<'_>) -> Outcome {
 ///
 /// Expected: the mediator cannot translate it, asks us to free our buffer (an RPC SHM_FREE of
 /// our own cookie, Xen `issue_rpc_cmd_free`), then tells OP-TEE the allocation failed; the open
-/// ends with x0 = OK and ret ≠ SUCCESS. Defence: `call::rpc_shm_alloc`.
+/// ends with x0 = OK and ret ≠ SUCCESS. Defence: `call::rpc::rpc_shm_alloc`.
 fn rpc_shm_alloc_bad_list(cx: &mut Cx<'_>) -> Outcome {
     let before = cx.t.rpcs.shm_alloc;
     let a = twisted_open(cx, Twist::ShmAllocEntry(cx.dom0_pa));
@@ -1151,7 +1151,7 @@ fn invoke_forged_session(cx: &mut Cx<'_>) -> Outcome {
 /// Expected: 16 registrations succeed (16 × 129 = 2064 pins, as Xen's query confirms); the 17th
 /// gets `TEEC_ERROR_OUT_OF_MEMORY`, origin COMMS (MAX_SHM_BUFFER_COUNT 16 is reached before the
 /// 16384-page cap, as in Xen); all unregister OK; then pins are 0. Defence: `Limits`
-/// (`call::translate_noncontig`), Xen's per-domain pin cap behind it.
+/// (`call::params::translate_noncontig`), Xen's per-domain pin cap behind it.
 fn pinned_pages_exhaustion(cx: &mut Cx<'_>) -> Outcome {
     // One pool, registered again and again: the pins count per registration.
     let buf = Scatter::new(129);
@@ -1282,7 +1282,7 @@ fn stop_second(k: &Kernel) -> bool {
 /// old-style TMEM), or `OPTEE_SMC_RETURN_EBADCMD` (its copy had the unknown command); no
 /// other answer, no pin left, the mediator alive, dom0's xtest unaffected. OP-TEE only ever
 /// reads the mediator's shadow copy, validated after copying, so the rewrites cannot slip a
-/// dom0 address past the checks. Defence: `call::prepare` (shadow copy, header read once).
+/// dom0 address past the checks. Defence: `call::arg::prepare` (shadow copy, header read once).
 fn arg_changed_by_other_vcpu(cx: &mut Cx<'_>) -> Outcome {
     let w = &RACE_ARG.0;
     for x in w.iter() {
