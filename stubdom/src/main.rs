@@ -97,7 +97,7 @@ impl Hook for Xen<'_> {
         let a = Respond {
             seq,
             domid,
-            pad: 0,
+            flags: 0,
             vcpu,
             x,
         };

@@ -173,7 +173,7 @@ fn request(seq: u64, kind: u16, domid: u16, x: [u64; 8]) -> Request {
         domid,
         vcpu: 0,
         flags: 0,
-        pad: 0,
+        status: 0,
         x,
     }
 }

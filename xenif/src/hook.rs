@@ -12,7 +12,10 @@
 //!   and the guest's SMCCC `hvc #0`) is in `hypercall::hook`.
 //!
 //! Contract summary (the header has the details): a CALL request makes the guest's vCPU wait in
-//! Xen until [`op::RESPOND`] with its `seq` (hv-patches 0012: it takes the answer on its own pCPU); every consumed request must be acknowledged by a response on
+//! Xen until [`op::RESPOND`] with its `seq` (hv-patches 0012: it takes the answer on its own
+//! pCPU); a respond with [`RESPOND_EXECUTE`] instead has that vCPU make a checked secure call for
+//! its domain and comes back as a [`req::RESULT`] of the same `seq`, to be answered in turn
+//! (hv-patches 0013); every consumed request must be acknowledged by a response on
 //! the ring (Xen only reads the index, to free slots); a domain's CREATED comes before its calls
 //! and its DESTROYED after them; the mediator must look at the ring on every wake-up because a
 //! notification can be lost.
@@ -61,7 +64,15 @@ pub mod req {
     pub const CREATED: u16 = 2;
     /// `domid` is being destroyed.
     pub const DESTROYED: u16 = 3;
+    /// The outcome of a secure call the calling vCPU made for its call on our word
+    /// ([`super::RESPOND_EXECUTE`], hv-patches 0013): `x[0..4]`, or Xen's refusal in `status`.
+    pub const RESULT: u16 = 4;
 }
+
+/// `TEE_STUBDOM_RESPOND_EXECUTE`: [`Respond::flags`] that makes `x` a secure call for the
+/// calling vCPU to make for its own domain (checked as [`op::SECURE_CALL`] is, x7 ignored),
+/// whose outcome comes back as a [`req::RESULT`] of the same call (hv-patches 0013).
+pub const RESPOND_EXECUTE: u16 = 1 << 0;
 
 /// `TEE_STUBDOM_F_REPLAY`: the request was replayed at registration.
 pub const F_REPLAY: u32 = 1 << 0;
@@ -99,11 +110,11 @@ pub struct Respond {
     pub seq: u64,
     /// The calling domain.
     pub domid: DomId,
-    /// Must be 0.
-    pub pad: u16,
+    /// 0 (`x` is the answer) or [`RESPOND_EXECUTE`] (`x` is a secure call to make).
+    pub flags: u16,
     /// The calling vCPU.
     pub vcpu: u32,
-    /// The answer: x0–x7.
+    /// The answer, x0–x7, or the secure call.
     pub x: [u64; 8],
 }
 
@@ -189,9 +200,9 @@ pub struct Request {
     pub vcpu: u32,
     /// `F_*`.
     pub flags: u32,
-    /// Zero.
-    pub pad: u32,
-    /// CALL: x0–x7 as the guest issued them.
+    /// RESULT: 0, or Xen's refusal of the secure call (a negative errno; nothing was issued).
+    pub status: i32,
+    /// CALL: x0–x7 as the guest issued them. RESULT: x0–x3 of OP-TEE's answer.
     pub x: [u64; 8],
 }
 
@@ -363,7 +374,7 @@ pub mod shared {
                 domid: (w2 >> 16) as u16,
                 vcpu: self.word(off + 12).load(Ordering::Relaxed),
                 flags: self.word(off + 16).load(Ordering::Relaxed),
-                pad: 0,
+                status: self.word(off + 20).load(Ordering::Relaxed) as i32,
                 x,
             }
         }
@@ -433,6 +444,7 @@ mod tests {
             m[off + 8..off + 10].copy_from_slice(&r.kind.to_le_bytes());
             m[off + 10..off + 12].copy_from_slice(&r.domid.to_le_bytes());
             m[off + 12..off + 16].copy_from_slice(&r.vcpu.to_le_bytes());
+            m[off + 20..off + 24].copy_from_slice(&r.status.to_le_bytes());
             for (i, x) in r.x.iter().enumerate() {
                 m[off + 24 + 8 * i..off + 32 + 8 * i].copy_from_slice(&x.to_le_bytes());
             }
@@ -460,7 +472,7 @@ mod tests {
                 domid: u16::from_le_bytes(m[off + 10..off + 12].try_into().unwrap()),
                 vcpu: u32::from_le_bytes(m[off + 12..off + 16].try_into().unwrap()),
                 flags: 0,
-                pad: 0,
+                status: i32::from_le_bytes(m[off + 20..off + 24].try_into().unwrap()),
                 x,
             }
         }

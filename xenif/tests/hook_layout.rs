@@ -111,7 +111,7 @@ void emit(void)
     OFF(tee_stubdom_register, port); OFF(tee_stubdom_register, nr_replayed);
     OFF(tee_stubdom_register, notif_irq); OFF(tee_stubdom_register, pad);
     SZ(tee_stubdom_respond); OFF(tee_stubdom_respond, seq); OFF(tee_stubdom_respond, domid);
-    OFF(tee_stubdom_respond, pad); OFF(tee_stubdom_respond, vcpu); OFF(tee_stubdom_respond, x);
+    OFF(tee_stubdom_respond, flags); OFF(tee_stubdom_respond, vcpu); OFF(tee_stubdom_respond, x);
     SZ(tee_stubdom_pin); OFF(tee_stubdom_pin, domid); OFF(tee_stubdom_pin, pad);
     OFF(tee_stubdom_pin, gfn); OFF(tee_stubdom_pin, maddr);
     SZ(tee_stubdom_secure_call); OFF(tee_stubdom_secure_call, x);
@@ -122,7 +122,7 @@ void emit(void)
     OFF(tee_stubdom_query, pad2);
     SZ(tee_stubdom_request); OFF(tee_stubdom_request, seq); OFF(tee_stubdom_request, type);
     OFF(tee_stubdom_request, domid); OFF(tee_stubdom_request, vcpu);
-    OFF(tee_stubdom_request, flags); OFF(tee_stubdom_request, pad); OFF(tee_stubdom_request, x);
+    OFF(tee_stubdom_request, flags); OFF(tee_stubdom_request, status); OFF(tee_stubdom_request, x);
     SZ(tee_stubdom_response); OFF(tee_stubdom_response, seq);
     OFF(tee_stubdom_sring, req_prod); OFF(tee_stubdom_sring, req_event);
     OFF(tee_stubdom_sring, rsp_prod); OFF(tee_stubdom_sring, rsp_event);
@@ -134,7 +134,8 @@ void emit(void)
     K(TEE_STUBDOM_OP_unpin); K(TEE_STUBDOM_OP_secure_call); K(TEE_STUBDOM_OP_release);
     K(TEE_STUBDOM_OP_query); K(TEE_STUBDOM_OP_notify); K(TEE_STUBDOM_MAX_PINS);
     K(TEE_STUBDOM_RPC_FAILED);
-    K(TEE_STUBDOM_REQ_CALL); K(TEE_STUBDOM_REQ_CREATED); K(TEE_STUBDOM_REQ_DESTROYED);
+    K(TEE_STUBDOM_REQ_CALL); K(TEE_STUBDOM_REQ_CREATED); K(TEE_STUBDOM_REQ_DESTROYED); K(TEE_STUBDOM_REQ_RESULT);
+    K(TEE_STUBDOM_RESPOND_EXECUTE);
     K(TEE_STUBDOM_F_REPLAY); K(TEE_STUBDOM_F_TEE_KNOWN);
     K(TEE_STUBDOM_Q_TEE_KNOWN); K(TEE_STUBDOM_Q_DYING); K(TEE_STUBDOM_Q_CALL_PENDING);
 }
@@ -182,7 +183,7 @@ fn hook_abi_matches_the_c_header_of_the_patch_series() {
     sz!(k, "respond", Respond);
     off!(k, "respond", "seq", Respond, seq);
     off!(k, "respond", "domid", Respond, domid);
-    off!(k, "respond", "pad", Respond, pad);
+    off!(k, "respond", "flags", Respond, flags);
     off!(k, "respond", "vcpu", Respond, vcpu);
     off!(k, "respond", "x", Respond, x);
     sz!(k, "pin", Pin);
@@ -209,7 +210,7 @@ fn hook_abi_matches_the_c_header_of_the_patch_series() {
     off!(k, "request", "domid", Request, domid);
     off!(k, "request", "vcpu", Request, vcpu);
     off!(k, "request", "flags", Request, flags);
-    off!(k, "request", "pad", Request, pad);
+    off!(k, "request", "status", Request, status);
     off!(k, "request", "x", Request, x);
     sz!(k, "response", Response);
     off!(k, "response", "seq", Response, seq);
@@ -246,6 +247,8 @@ fn hook_abi_matches_the_c_header_of_the_patch_series() {
     k!(k, "TEE_STUBDOM_REQ_CALL", req::CALL);
     k!(k, "TEE_STUBDOM_REQ_CREATED", req::CREATED);
     k!(k, "TEE_STUBDOM_REQ_DESTROYED", req::DESTROYED);
+    k!(k, "TEE_STUBDOM_REQ_RESULT", req::RESULT);
+    k!(k, "TEE_STUBDOM_RESPOND_EXECUTE", RESPOND_EXECUTE);
     k!(k, "TEE_STUBDOM_F_REPLAY", F_REPLAY);
     k!(k, "TEE_STUBDOM_F_TEE_KNOWN", F_TEE_KNOWN);
     k!(k, "TEE_STUBDOM_Q_TEE_KNOWN", Q_TEE_KNOWN);

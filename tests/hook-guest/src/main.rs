@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 use hook_guest::{is_optee_uid, median_min, words_are, OPTEE_MSG_REVISION, OPTEE_OS_UUID};
-use hook_mediator::{FID_TEST_CRASH, FID_TEST_NOTIFY, FID_TEST_PIN};
+use hook_mediator::{FID_TEST_CRASH, FID_TEST_EXECUTE, FID_TEST_NOTIFY, FID_TEST_PIN};
 use kernel::xenif::abi::DOMID_SELF;
 use kernel::xenif::hook::call::{smccc_hvc, tee_stubdom_op};
 use kernel::xenif::hook::{op, DomainArg, Pin, Query, Register, Respond, SecureCall, Q_TEE_KNOWN};
@@ -112,6 +112,34 @@ fn fast_calls(r: &mut Report, k: &Kernel) {
         "os-revision",
         x[0] == 4,
         format_args!("{}.{} build {:#x}", x[0], x[1], x[2]),
+    );
+    // hv-patches 0013: this vCPU makes the call on the mediator's word, with our own client ID
+    // whatever the mediator claims in x7 (3: plain's, which it may not mediate); Xen refuses
+    // VM_* and anything outside OP-TEE's function IDs there.
+    let execute = |fid: u32| {
+        smccc_hvc([
+            u64::from(FID_TEST_EXECUTE),
+            u64::from(fid),
+            0,
+            3,
+            0,
+            0,
+            0,
+            0,
+        ])
+    };
+    let x = execute(smc::CALLS_UID);
+    r.check(
+        "execute-on-caller",
+        is_optee_uid(&x),
+        format_args!("{:x?}", &x[..4]),
+    );
+    let v = execute(smc::VM_CREATED);
+    let p = execute(0x8400_0000);
+    r.check(
+        "execute-refused-for-vm-and-non-optee",
+        v[..2] == [ret::EBADCMD, 1] && p[..2] == [ret::EBADCMD, 1],
+        format_args!("VM_CREATED {:x?} PSCI_VERSION {:x?}", &v[..2], &p[..2]),
     );
 }
 

@@ -17,6 +17,11 @@ pub const FID_TEST_PIN: u32 = 0xB200_FF10;
 pub const FID_TEST_CRASH: u32 = 0xB200_FF11;
 /// Test-only function: "raise my TEE notification interrupt, then answer".
 pub const FID_TEST_NOTIFY: u32 = 0xB200_FF12;
+/// Test-only function: "have my vCPU make OP-TEE fast call x1 with x2 (hv-patches 0013's
+/// EXECUTE), claiming client x3 in x7, and answer with the outcome": x0–x3 of OP-TEE's answer,
+/// or [`ret::EBADCMD`] and Xen's refusal (a positive errno) in x1. Xen must ignore the claimed
+/// client and use the caller's.
+pub const FID_TEST_EXECUTE: u32 = 0xB200_FF13;
 
 /// SMCCC: bit 31 of the function ID marks a fast call (DEN 0028 §2.5).
 pub const FAST_CALL: u32 = 1 << 31;
@@ -34,6 +39,27 @@ pub enum Action {
     TestNotify,
     /// Crash the mediator.
     TestCrash,
+    /// Have the caller's vCPU make this secure call (`RESPOND_EXECUTE`); answer the guest
+    /// with [`execute_answer`] of its outcome.
+    TestExecute([u64; 8]),
+}
+
+/// The guest's answer to [`FID_TEST_EXECUTE`] from the RESULT's `x` and `status`.
+pub fn execute_answer(x: &[u64; 8], status: i32) -> [u64; 8] {
+    if status == 0 {
+        [x[0], x[1], x[2], x[3], 0, 0, 0, 0]
+    } else {
+        [
+            ret::EBADCMD,
+            u64::from(status.unsigned_abs()),
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ]
+    }
 }
 
 /// OP-TEE's client ID of a guest: domid + 1 (0 is the hypervisor; Xen's optee.c does the same).
@@ -49,6 +75,7 @@ pub fn decide(domid: u16, x: &[u64; 8]) -> Action {
         FID_TEST_PIN => Action::TestPin(x[1]),
         FID_TEST_NOTIFY => Action::TestNotify,
         FID_TEST_CRASH => Action::TestCrash,
+        FID_TEST_EXECUTE => Action::TestExecute([x[1] & 0xFFFF_FFFF, x[2], 0, 0, 0, 0, 0, x[3]]),
         // Only the hypervisor's client may announce clients.
         smc::VM_CREATED | smc::VM_DESTROYED => {
             Action::Answer([ret::UNKNOWN_FUNCTION, 0, 0, 0, 0, 0, 0, 0])
@@ -92,6 +119,27 @@ pub fn vm_call(created: bool, domid: u16) -> [u64; 8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn execute_asks_for_the_named_call_and_answers_its_outcome() {
+        let x = [
+            u64::from(FID_TEST_EXECUTE),
+            1 << 32 | u64::from(smc::CALLS_UID),
+            7,
+            3,
+            0,
+            0,
+            0,
+            0,
+        ];
+        assert_eq!(
+            decide(2, &x),
+            Action::TestExecute([u64::from(smc::CALLS_UID), 7, 0, 0, 0, 0, 0, 3])
+        );
+        let x = [1, 2, 3, 4, 5, 6, 7, 8];
+        assert_eq!(execute_answer(&x, 0), [1, 2, 3, 4, 0, 0, 0, 0]);
+        assert_eq!(execute_answer(&x, -1), [ret::EBADCMD, 1, 0, 0, 0, 0, 0, 0]);
+    }
 
     #[test]
     fn fast_calls_are_forwarded_with_the_guests_client_id() {

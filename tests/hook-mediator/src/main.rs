@@ -2,9 +2,11 @@
 //!
 //! Registers with Xen's OP-TEE forwarder after `delay-ms` (so that a guest's early call has to
 //! wait), serves the ring (VM_CREATED / VM_DESTROYED on lifecycle requests, OP-TEE fast calls
-//! forwarded with the guest's client ID, the test-only functions of [`hook_mediator`]), and
-//! checks the hook's refusals towards itself: no pin or map of a non-TEE guest, no answer to a
-//! call that is not pending, no secure call outside the Trusted OS range, no second VM_CREATED.
+//! forwarded with the guest's client ID, the test-only functions of [`hook_mediator`], among
+//! them a fast call the guest's own vCPU makes on our word, hv-patches 0013's EXECUTE, whose
+//! RESULT we pass on), and checks the hook's refusals towards itself: no pin or map of a non-TEE
+//! guest, no answer to a call that is not pending nor with an unknown flag, no secure call
+//! outside the Trusted OS range, no second VM_CREATED.
 //!
 //! OP-TEE's notification interrupt (the SPI that registration names, 219 on QEMU virt) gets a
 //! handler that fetches the pending value (`OPTEE_SMC_GET_ASYNC_NOTIF_VALUE`) of the guest for
@@ -26,11 +28,13 @@ extern crate alloc;
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use core::time::Duration;
-use hook_mediator::{decide, filter_answer, vm_call, Action};
+use hook_mediator::{decide, execute_answer, filter_answer, vm_call, Action};
 use kernel::xenif::abi::{DomId, DOMID_SELF};
 use kernel::xenif::hook::call::{op as hc, pin, secure_call};
 use kernel::xenif::hook::shared::{RingMem, Shared};
-use kernel::xenif::hook::{op, req, BackRing, DomainArg, Register, Request, Respond, F_TEE_KNOWN};
+use kernel::xenif::hook::{
+    op, req, BackRing, DomainArg, Register, Request, Respond, F_TEE_KNOWN, RESPOND_EXECUTE,
+};
 use kernel::xenif::XenError;
 use kernel::{println, GicIrq, Kernel, Trigger};
 use mediator::abi::{ret, smc};
@@ -139,6 +143,7 @@ fn handle(st: &mut State, rq: &Request) {
                 r.map(|x| x[0])
             );
         }
+        req::RESULT => respond(st, rq, 0, execute_answer(&rq.x, rq.status)),
         req::CALL => {
             st.calls += 1;
             let answer = match decide(rq.domid, &rq.x) {
@@ -171,25 +176,31 @@ fn handle(st: &mut State, rq: &Request) {
                     );
                     kernel::arch::rawmem::data_abort();
                 }
+                Action::TestExecute(x) => return respond(st, rq, RESPOND_EXECUTE, x),
             };
-            let (r, _) = hc(
-                op::RESPOND,
-                Respond {
-                    seq: rq.seq,
-                    domid: rq.domid,
-                    pad: 0,
-                    vcpu: rq.vcpu,
-                    x: answer,
-                },
-            );
-            if let Err(e) = r {
-                println!(
-                    "TSD-INFO {name} respond to dom{} seq {}: {e:?}",
-                    rq.domid, rq.seq
-                );
-            }
+            respond(st, rq, 0, answer);
         }
         k => println!("TSD-INFO {name} unknown request type {k}"),
+    }
+}
+
+/// Answers the call of `rq` with `x` (`flags` 0) or has its vCPU execute `x` (`RESPOND_EXECUTE`).
+fn respond(st: &State, rq: &Request, flags: u16, x: [u64; 8]) {
+    let (r, _) = hc(
+        op::RESPOND,
+        Respond {
+            seq: rq.seq,
+            domid: rq.domid,
+            flags,
+            vcpu: rq.vcpu,
+            x,
+        },
+    );
+    if let Err(e) = r {
+        println!(
+            "TSD-INFO {} respond to dom{} seq {}: {e:?}",
+            st.name, rq.domid, rq.seq
+        );
     }
 }
 
@@ -327,7 +338,7 @@ fn checks(k: &mut Kernel, r: &mut Report, gfn: u64, guest: DomId, plain: DomId, 
         Respond {
             seq: u64::MAX,
             domid: guest,
-            pad: 0,
+            flags: 0,
             vcpu: 0,
             x: [0; 8],
         },
@@ -335,6 +346,21 @@ fn checks(k: &mut Kernel, r: &mut Report, gfn: u64, guest: DomId, plain: DomId, 
     r.check(
         "respond-unmatched-rejected",
         res == Err(XenError::ENOENT),
+        format_args!("{res:?}"),
+    );
+    let (res, _) = hc(
+        op::RESPOND,
+        Respond {
+            seq: u64::MAX,
+            domid: guest,
+            flags: RESPOND_EXECUTE << 1,
+            vcpu: 0,
+            x: [0; 8],
+        },
+    );
+    r.check(
+        "respond-unknown-flag-rejected",
+        res == Err(XenError::EINVAL),
         format_args!("{res:?}"),
     );
     let res = secure_call([0x8400_0000, 0, 0, 0, 0, 0, 0, 0]);

@@ -285,7 +285,7 @@ fn handle(st: &mut State, rq: &Request) {
                 Respond {
                     seq: rq.seq,
                     domid: rq.domid,
-                    pad: 0,
+                    flags: 0,
                     vcpu: rq.vcpu,
                     x: answer,
                 },
