@@ -190,13 +190,13 @@ pub struct Canary {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Request {
-    /// Unique; a CALL's answer echoes it.
+    /// Unique per call; its answers echo it (a RESULT carries its call's `seq`).
     pub seq: u64,
     /// `req::*`.
     pub kind: u16,
     /// The domain concerned.
     pub domid: DomId,
-    /// CALL: the calling vCPU.
+    /// CALL, RESULT: the calling vCPU.
     pub vcpu: u32,
     /// `F_*`.
     pub flags: u32,
