@@ -57,7 +57,8 @@ pub enum Step {
     /// Make this secure call for the guest (x7 is the guest's client ID;
     /// Xen sets it itself anyway), then give OP-TEE's answer (x0-x3 matter;
     /// x4-x7 are 0) to [`Mediator::result`] with the same guest and tag.
-    /// The mediator's pages the call names stay as they are until then.
+    /// The mediator keeps the pages the call names (the shadow argument, page
+    /// lists, RPC argument buffers) until then.
     Execute(Regs),
     /// The call waits for an OP-TEE thread other guests hold; its next step
     /// comes from [`Mediator::next_step`], with its tag.
@@ -77,6 +78,12 @@ struct Waiting {
     /// The round ([`Mediator::round`]) in which OP-TEE last refused it
     /// again (0: never).
     refused_in: u64,
+}
+
+/// The round after `round` ([`Mediator::round`]).
+fn next_round(round: u64) -> u64 {
+    // 2^64 rounds cannot happen; wrapping keeps this total anyway, and 0 stays "never refused".
+    round.wrapping_add(1).max(1)
 }
 
 /// The answer to a call whose state is lost, which the mediator's own
@@ -334,7 +341,7 @@ impl Mediator {
         self.waiting.retain(|w| w.dom != dom);
         g.fast.clear();
         self.thread_freed = true;
-        self.round = self.round.wrapping_add(1).max(1);
+        self.round = next_round(self.round);
         let mut left = budget.max(1);
         while left > 0 {
             left = left.saturating_sub(1);
@@ -755,9 +762,7 @@ impl Mediator {
     }
 
     fn next_round(&mut self) {
-        // 2^64 rounds cannot happen; wrapping keeps this total anyway, and 0 stays "never
-        // refused".
-        self.round = self.round.wrapping_add(1).max(1);
+        self.round = next_round(self.round);
     }
 
     /// Handles one trapped SMC/HVC of guest `dom` and returns x0..x7 for its
