@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use crate::config::Limits;
 use crate::platform::{PinnedPage, Platform, ShadowPage};
 use crate::stats::GuestStats;
-use crate::types::{ClientId, DomId, Ipa, ShmCookie, TaUuid, ThreadId};
+use crate::types::{ClientId, DomId, Ipa, Regs, ShmCookie, TaUuid, ThreadId};
 
 /// Why a shared buffer exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,20 +55,90 @@ pub(crate) struct ShmRpc {
     pub shadow: ShadowPage,
 }
 
-/// Where a standard call is: held by the code that runs it, or suspended in
-/// an RPC at the guest. One value in place of Xen's `in_flight`,
-/// `optee_thread_id`, `rpc_op`, `rpc_params`, `rpc_buffer_type` and `state`
-/// (`struct optee_std_call`), so that a call is never both running and
-/// suspended, nor suspended without its thread, nor holding another RPC's
-/// command.
+/// Where a standard call is: held by the code that runs it, in a secure call
+/// the mediator's caller makes, or suspended in an RPC at the guest. One
+/// value in place of Xen's `in_flight`, `optee_thread_id`, `rpc_op`,
+/// `rpc_params`, `rpc_buffer_type` and `state` (`struct optee_std_call`), so
+/// that a call is never both running and suspended, nor suspended without
+/// its thread, nor holding another RPC's command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CallPhase {
-    /// Being prepared, in OP-TEE, or handling the guest's answer to an RPC:
-    /// held by that code, not in [`Guest::calls`].
+    /// Being prepared or handling what OP-TEE or the guest answered: held by
+    /// that code, not in [`Guest::calls`].
     Running,
+    /// In the secure call of an `Execute` step ([`crate::Step::Execute`]):
+    /// in [`Guest::calls`] (it counts against [`Guest::thread_cap`]), where
+    /// `Mediator::result` finds it by `tag`.
+    Executing {
+        /// The caller's tag of the guest's trapped call.
+        tag: u64,
+        /// OP-TEE resumes the mediator made for this trapped call without
+        /// the guest (an RPC that could not reach it), bounded.
+        restarts: u32,
+        /// The secure call resumes an OP-TEE thread (RETURN_FROM_RPC),
+        /// which the guest therefore holds; a new call does not hold one
+        /// until OP-TEE has given it one.
+        resumes: bool,
+        /// The guest's registers of the trapped call: the answer keeps those
+        /// the mediator does not set, and a call OP-TEE refuses for want of
+        /// a thread is tried again with them.
+        regs: Regs,
+    },
     /// Suspended in `rpc` on OP-TEE thread `thread`: in [`Guest::calls`],
     /// where the guest's RETURN_FROM_RPC finds it by `thread`.
     InRpc { thread: ThreadId, rpc: Rpc },
+}
+
+impl CallPhase {
+    /// The call holds an OP-TEE thread: it is suspended in an RPC, or its
+    /// secure call resumes one.
+    pub fn holds_thread(&self) -> bool {
+        matches!(
+            self,
+            CallPhase::InRpc { .. } | CallPhase::Executing { resumes: true, .. }
+        )
+    }
+
+    /// The caller's tag, while the call is in an `Execute` step.
+    pub fn executing_tag(&self) -> Option<u64> {
+        match self {
+            CallPhase::Executing { tag, .. } => Some(*tag),
+            CallPhase::Running | CallPhase::InRpc { .. } => None,
+        }
+    }
+}
+
+/// What the mediator does with OP-TEE's answer to a fast call it had its
+/// caller make for the guest (`optee_smc.h`), one variant per kind of
+/// post-processing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AfterFast {
+    /// A constant call of a mediator made without a probe: the first `n`
+    /// registers as OP-TEE gave them.
+    Constant(usize),
+    /// ENABLE_SHM_CACHE: OP-TEE's x0.
+    X0,
+    /// DISABLE_SHM_CACHE: OP-TEE's x0, and the RPC buffer whose cookie it
+    /// gives back is released.
+    DisableShmCache,
+    /// EXCHANGE_CAPABILITIES: OP-TEE's capabilities, filtered.
+    Capabilities,
+    /// ENABLE_ASYNC_NOTIF: OP-TEE's x0; on success the guest's
+    /// notifications are on.
+    EnableAsyncNotif,
+    /// GET_ASYNC_NOTIF_VALUE: OP-TEE's value, counted.
+    AsyncNotifValue,
+}
+
+/// A fast call of the guest in the secure call of an `Execute` step.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FastCall {
+    /// The caller's tag of the guest's trapped call.
+    pub tag: u64,
+    /// The guest's registers (the answer keeps those the mediator does not
+    /// set).
+    pub regs: Regs,
+    pub after: AfterFast,
 }
 
 /// The RPC a suspended call waits in (`optee_smc.h`,
@@ -160,7 +230,8 @@ pub(crate) struct StdCall {
     pub num_params: u32,
     pub cmd: u32,
     pub rpc_area: Option<RpcArea>,
-    /// Running, or suspended in an RPC (which, on which OP-TEE thread).
+    /// Running, in a secure call, or suspended in an RPC (which, on which
+    /// OP-TEE thread).
     pub phase: CallPhase,
     /// The buffer this call's latest SHM_ALLOC answer gave OP-TEE, until
     /// OP-TEE's SHM_FREE of it; the next SHM_ALLOC releases its page list
@@ -189,7 +260,10 @@ pub(crate) struct Guest {
     pub limits: Limits,
     pub allowed_tas: Option<Vec<TaUuid>>,
     pub state: GuestState,
+    /// Standard calls in an `Execute` step or suspended in an RPC.
     pub calls: Vec<StdCall>,
+    /// Fast calls in an `Execute` step.
+    pub fast: Vec<FastCall>,
     pub bufs: Vec<ShmBuf>,
     pub spare_bufs: Vec<ShmBuf>,
     pub rpc_bufs: Vec<ShmRpc>,
@@ -218,6 +292,9 @@ impl Guest {
             allowed_tas,
             state: GuestState::Active,
             calls: Vec::with_capacity(threads),
+            // As many as the guest has vCPUs; OP-TEE's thread count is a
+            // guess that keeps a warm guest from allocating.
+            fast: Vec::with_capacity(threads),
             bufs: Vec::with_capacity(limits.max_buffers),
             spare_bufs: Vec::new(),
             rpc_bufs: Vec::with_capacity(threads),
@@ -238,6 +315,30 @@ impl Guest {
             0 => threads,
             n => n.min(threads),
         }
+    }
+
+    /// OP-TEE threads the guest's calls hold ([`CallPhase::holds_thread`]).
+    pub fn threads_held(&self) -> usize {
+        self.calls.iter().filter(|c| c.phase.holds_thread()).count()
+    }
+
+    /// Whether a call with `tag` is in an `Execute` step.
+    pub fn executing(&self, tag: u64) -> bool {
+        self.fast.iter().any(|f| f.tag == tag)
+            || self
+                .calls
+                .iter()
+                .any(|c| c.phase.executing_tag() == Some(tag))
+    }
+
+    /// Calls in an `Execute` step.
+    pub fn executing_calls(&self) -> usize {
+        let std = self
+            .calls
+            .iter()
+            .filter(|c| c.phase.executing_tag().is_some())
+            .count();
+        std.saturating_add(self.fast.len())
     }
 
     /// A new call serial (never 0).

@@ -9,6 +9,13 @@
 //! it a [`Platform`]: guest memory by IPA, page pinning and translation,
 //! the real SMC, and shadow pages of its own memory.
 //!
+//! The same calls can be driven as [`Step`]s ([`Mediator::start`],
+//! [`Mediator::result`], [`Mediator::next_step`]): the mediator then makes
+//! no secure call for a guest itself but hands each one to its caller
+//! ([`Step::Execute`]), which makes it (on Xen, on the guest's own vCPU) and
+//! gives OP-TEE's answer back later. The synchronous entry points drive
+//! these steps, making each secure call at once.
+//!
 //! Invariants:
 //! - OP-TEE never reads guest memory the guest can still change through an
 //!   address the mediator gave it, except the data pages of shared buffers
@@ -49,7 +56,7 @@ mod tests;
 
 pub use config::{Config, LabelPolicy, Limits};
 pub use error::{Answer, GuestError, LifecycleError, ProbeError};
-pub use mediator::{Mediator, Progress, Reply, Suspended, MEDIATOR_SMC_COUNT};
+pub use mediator::{Mediator, Progress, Reply, Step, Suspended, MEDIATOR_SMC_COUNT};
 pub use platform::{
     GuestMemory, MemFault, NoShadowPage, PinFault, PinnedPage, Pinning, Platform, SecureWorld,
     ShadowPage, ShadowPages,

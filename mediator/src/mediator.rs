@@ -1,13 +1,25 @@
 //! The mediator: guests, dispatch of trapped calls, fast calls, lifecycle,
 //! async notifications, statistics.
+//!
+//! A trapped call is a sequence of [`Step`]s that the mediator decides: its
+//! answer, a secure call to make for the guest, or a wait for an OP-TEE
+//! thread. The mediator never makes a secure call for a guest itself (only
+//! the hypervisor client's: the probe, VM_CREATED, VM_DESTROYED and the
+//! notification fetches), so its caller can make each on the guest's own
+//! vCPU and hand OP-TEE's answer back later ([`Mediator::result`]). The
+//! synchronous entry points ([`Mediator::submit`],
+//! [`Mediator::next_answer`], [`Mediator::handle_call`]) drive the same
+//! steps, making each secure call at once.
 
 use alloc::collections::{BTreeMap, VecDeque};
 
 use crate::abi::{caps, regpair, ret, rpc, smc, OPTEE_MSG_UID};
-use crate::call::{fail_x0, return_from_rpc, std_call, Cx, Variant};
+use crate::call::{fail_x0, return_from_rpc, std_call, std_result, Cx, Stage, Variant};
 use crate::config::Config;
 use crate::error::{GuestError, LifecycleError, ProbeError};
-use crate::guest::{free_buf, free_rpc, CallPhase, Guest, GuestState, ShadowPool, NOTIF_QUEUE};
+use crate::guest::{
+    free_buf, free_rpc, AfterFast, CallPhase, FastCall, Guest, GuestState, ShadowPool, NOTIF_QUEUE,
+};
 use crate::platform::Platform;
 use crate::stats::GuestStats;
 use crate::types::{ClientId, DomId, Regs, ShmCookie};
@@ -35,13 +47,51 @@ pub enum Reply {
     Held,
 }
 
-/// A call waiting for an OP-TEE thread ([`Reply::Held`]).
+/// One step of a trapped call, as the mediator decides it
+/// ([`Mediator::start`], [`Mediator::result`], [`Mediator::next_step`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The call's answer for the guest's vCPU (also an RPC the guest must
+    /// serve: its RETURN_FROM_RPC is a new trapped call).
+    Return(Regs),
+    /// Make this secure call for the guest (x7 is the guest's client ID;
+    /// Xen sets it itself anyway), then give OP-TEE's answer (x0-x3 matter;
+    /// x4-x7 are 0) to [`Mediator::result`] with the same guest and tag.
+    /// The mediator keeps the pages the call names (the shadow argument, page
+    /// lists, RPC argument buffers) until then.
+    Execute(Regs),
+    /// The call waits for an OP-TEE thread other guests hold; its next step
+    /// comes from [`Mediator::next_step`], with its tag.
+    Held,
+}
+
+/// A call waiting for an OP-TEE thread ([`Reply::Held`], [`Step::Held`]).
 #[derive(Clone, Copy, Debug)]
 struct Waiting {
     dom: DomId,
     tag: u64,
     regs: Regs,
     since_ms: u64,
+    /// Tried again, in the secure call of an [`Step::Execute`]: its result
+    /// decides whether it keeps waiting.
+    trying: bool,
+    /// The round ([`Mediator::round`]) in which OP-TEE last refused it
+    /// again (0: never).
+    refused_in: u64,
+}
+
+/// The round after `round` ([`Mediator::round`]).
+fn next_round(round: u64) -> u64 {
+    // 2^64 rounds cannot happen; wrapping keeps this total anyway, and 0 stays "never refused".
+    round.wrapping_add(1).max(1)
+}
+
+/// The answer to a call whose state is lost, which the mediator's own
+/// bookkeeping rules out (a step of a call parked a moment ago).
+fn lost_call(regs: &Regs) -> Regs {
+    let mut out = *regs;
+    out[0] = ret::ENOTAVAIL;
+    out
 }
 
 /// Whether function `fid` needs an OP-TEE thread, and the answer OP-TEE
@@ -178,6 +228,9 @@ pub struct Mediator {
     /// An OP-TEE thread may have become free since the oldest waiting call
     /// was last tried.
     thread_freed: bool,
+    /// Counts the times a thread may have become free: a waiting call
+    /// refused again in the current round is not tried again in it.
+    round: u64,
 }
 
 impl Mediator {
@@ -194,6 +247,7 @@ impl Mediator {
             pool: ShadowPool::new(threads.saturating_mul(4).saturating_add(8)),
             waiting: VecDeque::new(),
             thread_freed: false,
+            round: 1,
         }
     }
 
@@ -281,14 +335,18 @@ impl Mediator {
         };
         let created = g.state != GuestState::Unavailable;
         g.state = GuestState::Destroying;
-        // Its waiting calls die with its vCPUs; its threads go back to
-        // OP-TEE with VM_DESTROYED below.
+        // Its waiting calls die with its vCPUs, and so do the results of
+        // its calls in secure calls (`result` ignores them from now on);
+        // its threads go back to OP-TEE with VM_DESTROYED below.
         self.waiting.retain(|w| w.dom != dom);
+        g.fast.clear();
         self.thread_freed = true;
+        self.round = next_round(self.round);
         let mut left = budget.max(1);
         while left > 0 {
             left = left.saturating_sub(1);
-            // 1. In-flight calls: OP-TEE forgets them with VM_DESTROYED.
+            // 1. Calls suspended or in a secure call: OP-TEE forgets them
+            //    with VM_DESTROYED.
             if let Some(call) = g.calls.pop() {
                 while let Some(i) = g
                     .bufs
@@ -337,7 +395,9 @@ impl Mediator {
     }
 
     /// Handles one trapped SMC/HVC of guest `dom` (its vCPU waits) and
-    /// either answers it at once or keeps it waiting for an OP-TEE thread.
+    /// either answers it at once or keeps it waiting for an OP-TEE thread:
+    /// [`Mediator::start`] driven to the call's answer, every secure call
+    /// made at once with [`SecureWorld::smc`](crate::SecureWorld::smc).
     ///
     /// OP-TEE's threads are shared by all guests, but a guest only knows its
     /// own calls: Linux's driver answers ETHREAD_LIMIT (and EBUSY for the
@@ -359,10 +419,77 @@ impl Mediator {
         regs: Regs,
         now_ms: u64,
     ) -> Reply {
+        let step = self.start(p, dom, tag, regs, now_ms);
+        self.drive(p, dom, tag, &regs, step, now_ms)
+    }
+
+    /// Makes every secure call of `step` at once until the call is answered
+    /// or waits.
+    fn drive<P: Platform>(
+        &mut self,
+        p: &mut P,
+        dom: DomId,
+        tag: u64,
+        regs: &Regs,
+        mut step: Step,
+        now_ms: u64,
+    ) -> Reply {
+        loop {
+            match step {
+                Step::Return(x) => return Reply::Now(x),
+                Step::Held => return Reply::Held,
+                Step::Execute(r) => {
+                    let res = p.smc(r);
+                    let Some(next) = self.result(p, dom, tag, res, now_ms) else {
+                        // Cannot happen: the call was parked under `tag` by the step just made.
+                        return Reply::Now(lost_call(regs));
+                    };
+                    step = next;
+                }
+            }
+        }
+    }
+
+    /// The first step of one trapped SMC/HVC of guest `dom` (its vCPU
+    /// waits), under the thread-waiting policy of [`Mediator::submit`].
+    ///
+    /// `tag` names the trapped call in every later step: the caller gives
+    /// it again to [`Mediator::result`], and [`Mediator::next_step`] returns
+    /// it with the steps of a call that waited. A guest has at most one call
+    /// per tag in flight (the stub domain uses Xen's sequence number of the
+    /// trapped call); a call whose tag is in flight for `dom` already (in a
+    /// secure call or waiting) is answered EBUSY at once and changes
+    /// nothing.
+    ///
+    /// Whether the guest *holds an OP-TEE thread* (which decides whether it
+    /// may be answered ETHREAD_LIMIT or EBUSY, or must wait): one of its
+    /// standard calls is suspended in an RPC, or is in the secure call of a
+    /// RETURN_FROM_RPC (the thread is the guest's while OP-TEE runs it). A
+    /// new standard call in its secure call does not hold one yet: OP-TEE
+    /// may still refuse it.
+    pub fn start<P: Platform>(
+        &mut self,
+        p: &mut P,
+        dom: DomId,
+        tag: u64,
+        regs: Regs,
+        now_ms: u64,
+    ) -> Step {
         let busy = busy_answer(regs[0]);
         let holds = match self.guests.get(&dom) {
-            Some(g) if g.state == GuestState::Active => g.calls.len(),
-            _ => return Reply::Now(self.handle_call(p, dom, regs)),
+            Some(g) if g.state == GuestState::Active => {
+                if g.executing(tag) || self.waiting.iter().any(|w| w.dom == dom && w.tag == tag) {
+                    // The caller's error (or a forged request), not the guest's: nothing counted.
+                    let mut out = regs;
+                    out[0] = ret::EBUSY;
+                    return Step::Return(out);
+                }
+                g.threads_held()
+            }
+            _ => {
+                let out = self.refused(dom, &regs).unwrap_or_else(|| lost_call(&regs));
+                return Step::Return(out);
+            }
         };
         // Calls that wait for *a* thread (new standard calls) go first; the SHM cache switches
         // wait for *all* threads to be free and must not hold the others up.
@@ -385,33 +512,105 @@ impl Mediator {
             }
             let mut out = regs;
             out[0] = b;
-            return Reply::Now(out);
+            return Step::Return(out);
         }
-        let limits_before = self.thread_limits(dom);
-        let out = self.handle_call(p, dom, regs);
+        match self.begin(p, dom, tag, regs) {
+            Stage::Smc(r) => Step::Execute(r),
+            Stage::Answer(out) => self.settle(dom, tag, &regs, out, false, now_ms),
+        }
+    }
+
+    /// OP-TEE's answer `res` to the secure call of an [`Step::Execute`] of
+    /// `dom`'s call `tag`, and the call's next step. Only x0-x3 of `res`
+    /// are read (Xen passes no more). `None`, changing nothing, when no call
+    /// of `dom` with `tag` is in a secure call: a forged or stale result, or
+    /// one for a guest whose teardown began (its calls are freed without
+    /// their results).
+    pub fn result<P: Platform>(
+        &mut self,
+        p: &mut P,
+        dom: DomId,
+        tag: u64,
+        res: Regs,
+        now_ms: u64,
+    ) -> Option<Step> {
+        let (regs, stage) = self.resume(p, dom, tag, res)?;
+        Some(match stage {
+            Stage::Smc(r) => Step::Execute(r),
+            Stage::Answer(out) => self.settle(dom, tag, &regs, out, true, now_ms),
+        })
+    }
+
+    /// Calls of `dom` whose [`Step::Execute`] has not come back to
+    /// [`Mediator::result`] yet (none once its teardown began).
+    pub fn executing_calls_of(&self, dom: DomId) -> usize {
+        self.guests
+            .get(&dom)
+            .filter(|g| g.state == GuestState::Active)
+            .map_or(0, Guest::executing_calls)
+    }
+
+    /// The thread-waiting policy of [`Mediator::submit`] for the final
+    /// answer `out` of `dom`'s call `tag` (trapped with `regs`; `smc`: the
+    /// answer came from OP-TEE).
+    fn settle(
+        &mut self,
+        dom: DomId,
+        tag: u64,
+        regs: &Regs,
+        out: Regs,
+        smc: bool,
+        now_ms: u64,
+    ) -> Step {
+        if let Some(i) = self
+            .waiting
+            .iter()
+            .position(|w| w.trying && w.dom == dom && w.tag == tag)
+        {
+            return self.retried(i, out).unwrap_or(Step::Held);
+        }
+        let busy = busy_answer(regs[0]);
         if busy == Some(out[0]) && self.holds(dom) == 0 {
             self.uncount(dom, regs[0]);
-            return self.wait(dom, tag, regs, now_ms);
+            return self.wait(dom, tag, *regs, now_ms);
         }
-        if busy == Some(ret::ETHREAD_LIMIT)
-            && out[0] == ret::ETHREAD_LIMIT
-            && self.thread_limits(dom) == limits_before
-        {
+        // Without a secure call, ETHREAD_LIMIT is the mediator's own (the guest's thread share,
+        // counted where it is refused).
+        if smc && busy == Some(ret::ETHREAD_LIMIT) && out[0] == ret::ETHREAD_LIMIT {
             // OP-TEE's own ETHREAD_LIMIT, to a guest whose calls hold threads: counted as the
-            // mediator's (already counted) is.
+            // mediator's is.
             if let Some(g) = self.guests.get_mut(&dom) {
                 g.stats.error(GuestError::ThreadLimit);
             }
         }
         self.note_thread_use(regs[0], out[0]);
-        Reply::Now(out)
+        Step::Return(out)
+    }
+
+    /// Waiting call `i`, tried again, was answered `out`: `None` when OP-TEE
+    /// still has no thread for it (it keeps its place, and is not tried
+    /// again until a thread may have become free).
+    fn retried(&mut self, i: usize, out: Regs) -> Option<Step> {
+        let w = *self.waiting.get(i)?;
+        if busy_answer(w.regs[0]) == Some(out[0]) && self.holds(w.dom) == 0 {
+            self.uncount(w.dom, w.regs[0]);
+            let round = self.round;
+            if let Some(x) = self.waiting.get_mut(i) {
+                x.trying = false;
+                x.refused_in = round;
+            }
+            return None;
+        }
+        self.waiting.remove(i);
+        self.note_thread_use(w.regs[0], out[0]);
+        // More threads may be free: the next call tries the rest too.
+        self.thread_may_be_free();
+        Some(Step::Return(out))
     }
 
     /// The next answer for a call [`Mediator::submit`] kept waiting, if one
-    /// is due: a call that waited longer than [`Config::thread_wait_ms`]
-    /// (answered [`GuestError::NoThread`]), or the oldest waiting call when
-    /// an OP-TEE thread may have become free (tried again; it keeps waiting
-    /// if OP-TEE still has none). Call it after every submitted call and
+    /// is due: [`Mediator::next_step`] driven to the call's answer, every
+    /// secure call made at once. Call it after every submitted call and
     /// periodically, until it returns `None`. Returns the guest, the call's
     /// tag and the registers for its vCPU.
     pub fn next_answer<P: Platform>(
@@ -419,43 +618,80 @@ impl Mediator {
         p: &mut P,
         now_ms: u64,
     ) -> Option<(DomId, u64, Regs)> {
+        loop {
+            let (dom, tag, step) = self.next_step(p, now_ms)?;
+            let regs = self
+                .waiting
+                .iter()
+                .find(|w| w.trying && w.dom == dom && w.tag == tag)
+                .map_or([0; 8], |w| w.regs);
+            match self.drive(p, dom, tag, &regs, step, now_ms) {
+                Reply::Now(x) => return Some((dom, tag, x)),
+                // OP-TEE still refuses it: the next waiting call is tried.
+                Reply::Held => continue,
+            }
+        }
+    }
+
+    /// The next step of a call [`Mediator::start`] kept waiting
+    /// ([`Step::Held`]), if one is due: a call that waited longer than
+    /// [`Config::thread_wait_ms`] (answered [`GuestError::NoThread`]), or
+    /// the oldest waiting call when an OP-TEE thread may have become free
+    /// (tried again: its first step, often an [`Step::Execute`] whose
+    /// result goes to [`Mediator::result`] as any call's; it keeps its place
+    /// if OP-TEE still has no thread). Call it after every call's step and
+    /// periodically, until it returns `None`. Returns the guest, the call's
+    /// tag and the step.
+    pub fn next_step<P: Platform>(&mut self, p: &mut P, now_ms: u64) -> Option<(DomId, u64, Step)> {
         let wait_ms = self.config.thread_wait_ms;
+        // A call being tried is answered by its result.
         if let Some(i) = self
             .waiting
             .iter()
-            .position(|w| now_ms.saturating_sub(w.since_ms) >= wait_ms)
+            .position(|w| !w.trying && now_ms.saturating_sub(w.since_ms) >= wait_ms)
         {
             let w = self.waiting.remove(i)?;
             if let Some(g) = self.guests.get_mut(&w.dom) {
                 g.stats.calls = g.stats.calls.saturating_add(1);
                 g.stats.error(GuestError::NoThread);
             }
-            return Some((w.dom, w.tag, no_thread_answer(&w.regs)));
+            return Some((w.dom, w.tag, Step::Return(no_thread_answer(&w.regs))));
         }
         if !self.thread_freed {
             return None;
         }
         // Oldest first; one that OP-TEE still refuses keeps its place.
-        for i in 0..self.waiting.len() {
-            let Some(w) = self.waiting.get(i).copied() else {
-                break;
-            };
-            let out = self.handle_call(p, w.dom, w.regs);
-            if busy_answer(w.regs[0]) == Some(out[0]) && self.holds(w.dom) == 0 {
-                self.uncount(w.dom, w.regs[0]);
+        let mut i = 0;
+        while let Some(w) = self.waiting.get(i).copied() {
+            if w.trying || w.refused_in == self.round {
+                i = i.saturating_add(1);
                 continue;
             }
-            self.waiting.remove(i);
-            self.note_thread_use(w.regs[0], out[0]);
-            // More threads may be free: the next call tries the rest too.
-            self.thread_freed = true;
-            return Some((w.dom, w.tag, out));
+            match self.begin(p, w.dom, w.tag, w.regs) {
+                Stage::Smc(r) => {
+                    if let Some(x) = self.waiting.get_mut(i) {
+                        x.trying = true;
+                    }
+                    return Some((w.dom, w.tag, Step::Execute(r)));
+                }
+                Stage::Answer(out) => {
+                    if let Some(step) = self.retried(i, out) {
+                        return Some((w.dom, w.tag, step));
+                    }
+                }
+            }
+            i = i.saturating_add(1);
         }
-        self.thread_freed = false;
+        // Every waiting call was tried since a thread may have become free; those still in a
+        // secure call decide by their results.
+        if !self.waiting.iter().any(|w| w.trying) {
+            self.thread_freed = false;
+            self.next_round();
+        }
         None
     }
 
-    /// Calls waiting for an OP-TEE thread ([`Reply::Held`]).
+    /// Calls waiting for an OP-TEE thread ([`Reply::Held`], [`Step::Held`]).
     pub fn waiting_calls(&self) -> usize {
         self.waiting.len()
     }
@@ -476,25 +712,20 @@ impl Mediator {
         }
     }
 
-    fn thread_limits(&self, dom: DomId) -> u64 {
-        self.guests
-            .get(&dom)
-            .map_or(0, |g| g.stats.errors_of(GuestError::ThreadLimit))
-    }
-
+    /// OP-TEE threads `dom`'s calls hold (see [`Mediator::start`]).
     fn holds(&self, dom: DomId) -> usize {
-        self.guests.get(&dom).map_or(0, |g| g.calls.len())
+        self.guests.get(&dom).map_or(0, Guest::threads_held)
     }
 
-    fn wait(&mut self, dom: DomId, tag: u64, regs: Regs, now_ms: u64) -> Reply {
+    fn wait(&mut self, dom: DomId, tag: u64, regs: Regs, now_ms: u64) -> Step {
         let n = self.waiting_calls_of(dom);
         let Some(g) = self.guests.get_mut(&dom) else {
-            return Reply::Now(no_thread_answer(&regs));
+            return Step::Return(no_thread_answer(&regs));
         };
         if n >= MAX_WAITING_PER_GUEST {
             g.stats.calls = g.stats.calls.saturating_add(1);
             g.stats.error(GuestError::NoThread);
-            return Reply::Now(no_thread_answer(&regs));
+            return Step::Return(no_thread_answer(&regs));
         }
         g.stats.thread_waits = g.stats.thread_waits.saturating_add(1);
         self.waiting.push_back(Waiting {
@@ -502,8 +733,10 @@ impl Mediator {
             tag,
             regs,
             since_ms: now_ms,
+            trying: false,
+            refused_in: 0,
         });
-        Reply::Held
+        Step::Held
     }
 
     /// A standard call that ended (answered anything but an RPC or the busy
@@ -517,79 +750,167 @@ impl Mediator {
                 | smc::RETURN_FROM_RPC)
         );
         if std && !ret::is_rpc(x0) && x0 != ret::ETHREAD_LIMIT {
-            self.thread_freed = true;
+            self.thread_may_be_free();
         }
     }
 
+    /// An OP-TEE thread may have become free: every waiting call may be
+    /// tried again.
+    fn thread_may_be_free(&mut self) {
+        self.thread_freed = true;
+        self.next_round();
+    }
+
+    fn next_round(&mut self) {
+        self.round = next_round(self.round);
+    }
+
     /// Handles one trapped SMC/HVC of guest `dom` and returns x0..x7 for its
-    /// vCPU at once. Registers the mediator does not set keep the guest's
-    /// values. A call that needs an OP-TEE thread may be answered
-    /// ETHREAD_LIMIT or EBUSY because *other* guests hold every thread:
-    /// the product uses [`Mediator::submit`], which keeps such calls waiting.
+    /// vCPU at once: the call's steps without the thread-waiting policy,
+    /// every secure call made at once. Registers the mediator does not set
+    /// keep the guest's values. A call that needs an OP-TEE thread may be
+    /// answered ETHREAD_LIMIT or EBUSY because *other* guests hold every
+    /// thread: the product uses [`Mediator::submit`] (or the step API,
+    /// [`Mediator::start`]), which keeps such calls waiting.
     pub fn handle_call<P: Platform>(&mut self, p: &mut P, dom: DomId, regs: Regs) -> Regs {
-        let mut out = regs;
+        let tag = self.unused_tag(dom);
+        let mut stage = self.begin(p, dom, tag, regs);
+        loop {
+            match stage {
+                Stage::Answer(x) => return x,
+                Stage::Smc(r) => {
+                    let res = p.smc(r);
+                    let Some((_, next)) = self.resume(p, dom, tag, res) else {
+                        // Cannot happen: the call was parked under `tag` by the step just made.
+                        return lost_call(&regs);
+                    };
+                    stage = next;
+                }
+            }
+        }
+    }
+
+    /// A tag no call of `dom` has in flight (for [`Mediator::handle_call`],
+    /// whose caller gives none).
+    fn unused_tag(&self, dom: DomId) -> u64 {
+        let Some(g) = self.guests.get(&dom) else {
+            return u64::MAX;
+        };
+        let mut tag = u64::MAX;
+        // Ends within (calls in flight + 1) tries: each tag is in flight at most once.
+        while g.executing(tag) || self.waiting.iter().any(|w| w.dom == dom && w.tag == tag) {
+            tag = tag.saturating_sub(1);
+        }
+        tag
+    }
+
+    /// The answer to a call of `dom` that is not a TEE guest (Xen: no tee context → unknown
+    /// function) or not active (ENOTAVAIL); `None` for an active guest.
+    fn refused(&mut self, dom: DomId, regs: &Regs) -> Option<Regs> {
+        let mut out = *regs;
         let Some(g) = self.guests.get_mut(&dom) else {
-            // Not a TEE guest (Xen: no tee context → unknown function).
             out[0] = GuestError::UnknownFunction.answer_x0();
-            return out;
+            return Some(out);
+        };
+        if g.state == GuestState::Active {
+            return None;
+        }
+        g.stats.calls = g.stats.calls.saturating_add(1);
+        fail_x0(g, GuestError::Unavailable, &mut out);
+        Some(out)
+    }
+
+    /// The first step of a trapped call of `dom`, without the
+    /// thread-waiting policy: its answer, or a secure call (the call is
+    /// parked in the guest under `tag` until [`Mediator::resume`]).
+    fn begin<P: Platform>(&mut self, p: &mut P, dom: DomId, tag: u64, regs: Regs) -> Stage {
+        if let Some(out) = self.refused(dom, &regs) {
+            return Stage::Answer(out);
+        }
+        let Some(g) = self.guests.get_mut(&dom) else {
+            return Stage::Answer(lost_call(&regs));
         };
         g.stats.calls = g.stats.calls.saturating_add(1);
-        if g.state != GuestState::Active {
-            fail_x0(g, GuestError::Unavailable, &mut out);
-            return out;
+        let mut out = regs;
+        let fid = regs[0];
+        let client = g.client.raw();
+        let fwd = [regs[0] & 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0, client];
+        let park = |g: &mut Guest, after: AfterFast, smc: Regs| {
+            g.fast.push(FastCall { tag, regs, after });
+            Stage::Smc(smc)
+        };
+        if let Some((f, n)) = u32::try_from(fid)
+            .ok()
+            .and_then(|f| constant_width(f).map(|n| (f, n)))
+        {
+            // UID, revisions, OS UUID, thread count: OP-TEE's answer as probed.
+            let Some(r) = self.constants.and_then(|c| c.answer(f).copied()) else {
+                return park(g, AfterFast::Constant(n), fwd);
+            };
+            out[..n].copy_from_slice(&r[..n]);
+            return Stage::Answer(out);
         }
         let mut cx = Cx {
             p,
             pool: &mut self.pool,
             threads: self.threads,
         };
-        let fid = regs[0];
-        let client = g.client.raw();
-        let fwd = |cx: &mut Cx<'_, P>| cx.p.smc([regs[0] & 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0, client]);
-        if let Some((f, n)) = u32::try_from(fid)
-            .ok()
-            .and_then(|f| constant_width(f).map(|n| (f, n)))
-        {
-            // UID, revisions, OS UUID, thread count: OP-TEE's answer as probed.
-            let known = self.constants.and_then(|c| c.answer(f).copied());
-            let r = known.unwrap_or_else(|| fwd(&mut cx));
-            out[..n].copy_from_slice(&r[..n]);
-            return out;
-        }
         match u32::try_from(fid) {
             Ok(smc::CALLS_COUNT) => out[0] = MEDIATOR_SMC_COUNT,
-            Ok(smc::ENABLE_SHM_CACHE) => out[0] = fwd(&mut cx)[0],
-            Ok(smc::DISABLE_SHM_CACHE) => {
-                let r = fwd(&mut cx);
-                out[0] = r[0];
-                if r[0] == ret::OK {
-                    // OP-TEE dropped a cached RPC buffer: release it too.
-                    if let Some(i) = g.find_rpc(ShmCookie(regpair(r[1], r[2]))) {
-                        free_rpc(g, i, cx.pool, cx.p);
-                    }
-                    out[1] = r[1];
-                    out[2] = r[2];
-                }
-            }
+            Ok(smc::ENABLE_SHM_CACHE) => return park(g, AfterFast::X0, fwd),
+            Ok(smc::DISABLE_SHM_CACHE) => return park(g, AfterFast::DisableShmCache, fwd),
             // No static SHM for guests.
             Ok(smc::GET_SHM_CONFIG) => fail_x0(g, GuestError::NotAvailable, &mut out),
-            Ok(smc::EXCHANGE_CAPABILITIES) => exchange_caps(&mut cx, g, &regs, &mut out),
-            Ok(smc::ENABLE_ASYNC_NOTIF) => {
-                let r = fwd(&mut cx);
-                out[0] = r[0];
-                if r[0] == ret::OK {
-                    g.async_enabled = true;
+            Ok(smc::EXCHANGE_CAPABILITIES) => {
+                // Xen handle_exchange_capabilities: only the guest bits we know go to OP-TEE.
+                let nsec = regs[1] & caps::KNOWN_NSEC;
+                let ask = [fwd[0], nsec, 0, 0, 0, 0, 0, client];
+                return park(g, AfterFast::Capabilities, ask);
+            }
+            Ok(smc::ENABLE_ASYNC_NOTIF) => return park(g, AfterFast::EnableAsyncNotif, fwd),
+            Ok(smc::GET_ASYNC_NOTIF_VALUE) => {
+                if !queued_notif(g, &mut out) {
+                    return park(g, AfterFast::AsyncNotifValue, fwd);
                 }
             }
-            Ok(smc::GET_ASYNC_NOTIF_VALUE) => get_notif(&mut cx, g, &mut out),
-            Ok(smc::CALL_WITH_ARG) => std_call(&mut cx, g, &regs, Variant::Plain, &mut out),
-            Ok(smc::CALL_WITH_RPC_ARG) => std_call(&mut cx, g, &regs, Variant::RpcArg, &mut out),
-            Ok(smc::CALL_WITH_REGD_ARG) => std_call(&mut cx, g, &regs, Variant::Regd, &mut out),
-            Ok(smc::RETURN_FROM_RPC) => return_from_rpc(&mut cx, g, &regs, &mut out),
+            Ok(smc::CALL_WITH_ARG) => return std_call(&mut cx, g, tag, &regs, Variant::Plain),
+            Ok(smc::CALL_WITH_RPC_ARG) => return std_call(&mut cx, g, tag, &regs, Variant::RpcArg),
+            Ok(smc::CALL_WITH_REGD_ARG) => return std_call(&mut cx, g, tag, &regs, Variant::Regd),
+            Ok(smc::RETURN_FROM_RPC) => return return_from_rpc(&mut cx, g, tag, &regs),
             // VM_CREATED/VM_DESTROYED are the hypervisor's; the rest unknown.
             _ => fail_x0(g, GuestError::UnknownFunction, &mut out),
         }
-        out
+        Stage::Answer(out)
+    }
+
+    /// OP-TEE's answer `res` to the secure call of `dom`'s call `tag`,
+    /// without the thread-waiting policy: the call's trapped registers and
+    /// its next step. `None` when no call of `dom` with `tag` is in a
+    /// secure call (nothing changes).
+    fn resume<P: Platform>(
+        &mut self,
+        p: &mut P,
+        dom: DomId,
+        tag: u64,
+        res: Regs,
+    ) -> Option<(Regs, Stage)> {
+        let g = self.guests.get_mut(&dom)?;
+        if g.state != GuestState::Active {
+            return None;
+        }
+        // Only x0-x3 are OP-TEE's answer (optee_smc.h; Xen passes no more).
+        let res = [res[0], res[1], res[2], res[3], 0, 0, 0, 0];
+        if let Some(i) = g.fast.iter().position(|f| f.tag == tag) {
+            let f = g.fast.swap_remove(i);
+            let out = after_fast(&mut self.pool, p, g, &f, &res);
+            return Some((f.regs, Stage::Answer(out)));
+        }
+        let mut cx = Cx {
+            p,
+            pool: &mut self.pool,
+            threads: self.threads,
+        };
+        std_result(&mut cx, g, tag, &res)
     }
 
     /// OP-TEE raised its async notification interrupt. Fetches pending
@@ -654,12 +975,12 @@ impl Mediator {
 
     /// Standard calls of `dom` suspended in an RPC.
     pub fn suspended_calls(&self, dom: DomId) -> usize {
-        self.guests.get(&dom).map_or(0, |g| g.calls.len())
+        self.suspended(dom).count()
     }
 
     /// The standard calls of `dom` that hold an OP-TEE thread while they wait in the guest: the
-    /// mediator's view of OP-TEE's threads (every thread a guest holds is one of these, or the
-    /// one running now).
+    /// mediator's view of OP-TEE's threads (every thread a guest holds is one of these, or one
+    /// in a secure call).
     pub fn suspended(&self, dom: DomId) -> impl Iterator<Item = Suspended> + '_ {
         self.guests
             .get(&dom)
@@ -671,7 +992,7 @@ impl Mediator {
                     func: rpc.func(),
                     cmd: rpc.cmd(),
                 }),
-                CallPhase::Running => None,
+                CallPhase::Running | CallPhase::Executing { .. } => None,
             })
     }
 
@@ -697,20 +1018,54 @@ impl GuestError {
     }
 }
 
+/// What the guest gets of OP-TEE's answer `r` to its fast call `f`.
+fn after_fast<P: Platform>(
+    pool: &mut ShadowPool,
+    p: &mut P,
+    g: &mut Guest,
+    f: &FastCall,
+    r: &Regs,
+) -> Regs {
+    let mut out = f.regs;
+    match f.after {
+        AfterFast::Constant(n) => {
+            if let (Some(d), Some(s)) = (out.get_mut(..n), r.get(..n)) {
+                d.copy_from_slice(s);
+            }
+        }
+        AfterFast::X0 => out[0] = r[0],
+        AfterFast::DisableShmCache => {
+            out[0] = r[0];
+            if r[0] == ret::OK {
+                // OP-TEE dropped a cached RPC buffer: release it too.
+                if let Some(i) = g.find_rpc(ShmCookie(regpair(r[1], r[2]))) {
+                    free_rpc(g, i, pool, p);
+                }
+                out[1] = r[1];
+                out[2] = r[2];
+            }
+        }
+        AfterFast::Capabilities => exchange_caps(g, r, &mut out),
+        AfterFast::EnableAsyncNotif => {
+            out[0] = r[0];
+            if r[0] == ret::OK {
+                g.async_enabled = true;
+            }
+        }
+        AfterFast::AsyncNotifValue => {
+            out[..3].copy_from_slice(&r[..3]);
+            if r[0] == ret::OK && r[2] & caps::NOTIF_VALUE_VALID != 0 {
+                g.stats.notifications = g.stats.notifications.saturating_add(1);
+            }
+        }
+    }
+    out
+}
+
 /// Xen handle_exchange_capabilities, extended: guest bits masked to those
-/// we know, OP-TEE bits to those we support; no DYNAMIC_SHM → ENOTAVAIL.
-fn exchange_caps<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, regs: &Regs, out: &mut Regs) {
-    let nsec = regs[1] & caps::KNOWN_NSEC;
-    let r = cx.p.smc([
-        u64::from(smc::EXCHANGE_CAPABILITIES),
-        nsec,
-        0,
-        0,
-        0,
-        0,
-        0,
-        g.client.raw(),
-    ]);
+/// we know (when asking), OP-TEE bits to those we support (`r`, its
+/// answer); no DYNAMIC_SHM → ENOTAVAIL.
+fn exchange_caps(g: &mut Guest, r: &Regs, out: &mut Regs) {
     if r[0] != ret::OK {
         out[0] = r[0];
         return;
@@ -736,37 +1091,25 @@ fn exchange_caps<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, regs: &Regs, ou
     g.rpc_param_count = u32::try_from(rpc_params).unwrap_or(0);
 }
 
-/// GET_ASYNC_NOTIF_VALUE: values fetched at interrupt time first, then
-/// OP-TEE itself (with the guest's client ID).
-fn get_notif<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, out: &mut Regs) {
+/// GET_ASYNC_NOTIF_VALUE: values fetched at interrupt time first (answered
+/// in `out`, true), then OP-TEE itself (false: ask it, with the guest's
+/// client ID).
+fn queued_notif(g: &mut Guest, out: &mut Regs) -> bool {
     if !g.async_enabled {
         fail_x0(g, GuestError::NotAvailable, out);
-        return;
+        return true;
     }
-    if let Some(v) = g.notif.pop_front() {
-        g.stats.notifications = g.stats.notifications.saturating_add(1);
-        out[0] = ret::OK;
-        out[1] = u64::from(v);
-        out[2] = caps::NOTIF_VALUE_VALID
-            | if g.notif.is_empty() {
-                0
-            } else {
-                caps::NOTIF_VALUE_PENDING
-            };
-        return;
-    }
-    let r = cx.p.smc([
-        u64::from(smc::GET_ASYNC_NOTIF_VALUE),
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        g.client.raw(),
-    ]);
-    out[..3].copy_from_slice(&r[..3]);
-    if r[0] == ret::OK && r[2] & caps::NOTIF_VALUE_VALID != 0 {
-        g.stats.notifications = g.stats.notifications.saturating_add(1);
-    }
+    let Some(v) = g.notif.pop_front() else {
+        return false;
+    };
+    g.stats.notifications = g.stats.notifications.saturating_add(1);
+    out[0] = ret::OK;
+    out[1] = u64::from(v);
+    out[2] = caps::NOTIF_VALUE_VALID
+        | if g.notif.is_empty() {
+            0
+        } else {
+            caps::NOTIF_VALUE_PENDING
+        };
+    true
 }

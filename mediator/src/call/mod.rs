@@ -9,8 +9,15 @@
 //! and the sizes and values of output parameters, nothing else.
 //!
 //! A call is owned by the code that runs it: it is taken out of the guest's
-//! call list while it runs and put back only when it is suspended in an RPC
-//! (then it can be found by its OP-TEE thread ID).
+//! call list while it runs and put back when it waits, either in a secure
+//! call the mediator's caller makes for the guest (then `Mediator::result`
+//! finds it by the caller's tag) or suspended in an RPC (then the guest's
+//! RETURN_FROM_RPC finds it by its OP-TEE thread ID).
+//!
+//! The mediator makes no secure call for a guest itself: where the code
+//! needs OP-TEE it parks the call and returns [`Stage::Smc`]; OP-TEE's
+//! answer comes back to [`std_result`], which continues where `start` or
+//! `return_from_rpc` stopped (`after_smc`).
 //!
 //! One module per phase of a call: [`arg`] finds the guest's argument,
 //! checks and shadows it, and copies the results back; [`params`]
@@ -43,6 +50,16 @@ pub(crate) struct Cx<'a, P> {
     pub threads: usize,
 }
 
+/// What the code of a call decided for the guest's trapped call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// The answer for the guest's vCPU (an RPC the guest must serve, too).
+    Answer(Regs),
+    /// Make this secure call with the guest's client ID (in x7); the call
+    /// is parked under its tag until OP-TEE's answer comes back.
+    Smc(Regs),
+}
+
 /// The three ways a guest starts a standard call (`optee_smc.h`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Variant {
@@ -64,29 +81,36 @@ pub(crate) fn fail_x0(g: &mut Guest, e: GuestError, out: &mut Regs) {
     };
 }
 
-/// Entry point for CALL_WITH_ARG and its variants.
+/// Entry point for CALL_WITH_ARG and its variants (the caller's `tag`
+/// names the guest's trapped call).
 pub(crate) fn std_call<P: Platform>(
     cx: &mut Cx<'_, P>,
     g: &mut Guest,
+    tag: u64,
     regs: &Regs,
     v: Variant,
-    out: &mut Regs,
-) {
+) -> Stage {
     g.stats.std_calls = g.stats.std_calls.saturating_add(1);
-    if let Err(e) = start(cx, g, regs, v, out) {
-        fail_x0(g, e, out);
+    match start(cx, g, tag, regs, v) {
+        Ok(s) => s,
+        Err(e) => {
+            let mut out = *regs;
+            fail_x0(g, e, &mut out);
+            Stage::Answer(out)
+        }
     }
 }
 
 fn start<P: Platform>(
     cx: &mut Cx<'_, P>,
     g: &mut Guest,
+    tag: u64,
     regs: &Regs,
     v: Variant,
-    out: &mut Regs,
-) -> Result<(), GuestError> {
+) -> Result<Stage, GuestError> {
     // Xen: allocate_std_call, bounded by OP-TEE's thread count (and the
-    // guest's own share of it, Limits::max_threads).
+    // guest's own share of it, Limits::max_threads). Calls in a secure call
+    // count too.
     if g.calls.len() >= g.thread_cap(cx.threads) {
         return Err(GuestError::ThreadLimit);
     }
@@ -115,12 +139,13 @@ fn start<P: Platform>(
                 m.set_ret(r);
                 m.set_ret_origin(origin);
             }
+            let mut out = *regs;
             out[0] = match copy_back(cx, g.dom, &call, false) {
                 Ok(()) => ret::OK,
                 Err(()) => ret::EBADADDR,
             };
             drop_call(cx, g, call);
-            return Ok(());
+            return Ok(Stage::Answer(out));
         }
         Err(e) => {
             drop_call(cx, g, call);
@@ -133,7 +158,14 @@ fn start<P: Platform>(
     } else {
         smc::CALL_WITH_ARG
     };
-    let res = cx.p.smc([
+    call.phase = CallPhase::Executing {
+        tag,
+        restarts: 0,
+        resumes: false,
+        regs: *regs,
+    };
+    g.calls.push(call);
+    Ok(Stage::Smc([
         u64::from(fid),
         hi,
         lo,
@@ -142,9 +174,57 @@ fn start<P: Platform>(
         0,
         0,
         g.client.raw(),
-    ]);
-    after_smc(cx, g, call, res, out);
-    Ok(())
+    ]))
+}
+
+/// OP-TEE's answer `res` (x0-x3) to the secure call of the standard call with the
+/// caller's `tag`: the call's trapped registers and what follows. `None`
+/// when no standard call of `g` is in a secure call with that tag.
+pub(crate) fn std_result<P: Platform>(
+    cx: &mut Cx<'_, P>,
+    g: &mut Guest,
+    tag: u64,
+    res: &Regs,
+) -> Option<(Regs, Stage)> {
+    let (i, restarts, regs) = g
+        .calls
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| match c.phase {
+            CallPhase::Executing {
+                tag: t,
+                restarts,
+                regs,
+                ..
+            } if t == tag => Some((i, restarts, regs)),
+            _ => None,
+        })?;
+    let mut call = g.calls.swap_remove(i);
+    call.phase = CallPhase::Running;
+    let next = after_smc(
+        cx,
+        g,
+        call,
+        *res,
+        Resume {
+            tag,
+            restarts,
+            regs,
+        },
+    );
+    Some((regs, next))
+}
+
+/// What `after_smc` needs of the guest's trapped call to park the call in
+/// one more secure call or to answer it.
+#[derive(Clone, Copy, Debug)]
+struct Resume {
+    /// The caller's tag.
+    tag: u64,
+    /// Internal resumes so far.
+    restarts: u32,
+    /// The trapped registers.
+    regs: Regs,
 }
 
 /// Frees a call that is not suspended in OP-TEE.
@@ -158,75 +238,80 @@ const MAX_RESTARTS: u32 = 32;
 
 /// Handles what OP-TEE answered to a call or a resume (Xen:
 /// do_call_with_arg + handle_rpc_return): either the call is suspended in an
-/// RPC that goes to the guest, or it is complete.
-pub(crate) fn after_smc<P: Platform>(
+/// RPC that goes to the guest, or OP-TEE is resumed at once (the RPC cannot
+/// reach the guest), or it is complete.
+fn after_smc<P: Platform>(
     cx: &mut Cx<'_, P>,
     g: &mut Guest,
     mut call: StdCall,
-    mut res: Regs,
-    out: &mut Regs,
-) {
-    // Restarts happen only when an RPC cannot reach the guest; OP-TEE then
-    // sees an error and normally completes. Bound them anyway so that one
-    // guest call is always a bounded step.
-    let mut restarts = 0u32;
-    loop {
-        // OP-TEE has read the page lists of RPC-allocated buffers given in
-        // the SMC that just returned, unless a foreign interrupt stopped the
-        // resumed thread before it got to them (it reads them when resumed
-        // again): Xen keeps them until the next RPC command or completion.
-        if !(ret::is_rpc(res[0]) && ret::rpc_func(res[0]) == ret::RPC_FUNC_FOREIGN_INTR) {
-            release_rpc_lists(cx, g, call.serial);
-        }
-        if !ret::is_rpc(res[0]) {
-            complete(cx, g, call, res, out);
-            return;
-        }
-        let func = ret::rpc_func(res[0]);
-        let (a1, a2) = (res[1], res[2]);
-        let thread = u32::try_from(res[3] & 0xFFFF_FFFF).unwrap_or(u32::MAX);
-        out[0] = res[0];
-        out[1] = res[1];
-        out[2] = res[2];
-        out[3] = res[3];
-        if func == ret::RPC_FUNC_FREE {
-            // OP-TEE is done with this RPC buffer: release it now, as Xen
-            // 4.17.5 does in handle_rpc_return.
-            if let Some(i) = g.find_rpc(ShmCookie(regpair(a1, a2))) {
-                free_rpc(g, i, cx.pool, cx.p);
-            }
-        }
-        let rpc = match func {
-            ret::RPC_FUNC_ALLOC => Rpc::Alloc,
-            ret::RPC_FUNC_CMD => {
-                let forwarded = forward_rpc_cmd(cx, g, &mut call, a1, a2);
-                if forwarded.is_none() && restarts < MAX_RESTARTS {
-                    restarts = restarts.saturating_add(1);
-                    // Xen: -ERESTART, the RPC cannot reach the guest; OP-TEE
-                    // gets the default error it put in the argument.
-                    res = cx.p.smc([
-                        u64::from(smc::RETURN_FROM_RPC),
-                        res[1],
-                        res[2],
-                        res[3],
-                        0,
-                        0,
-                        0,
-                        g.client.raw(),
-                    ]);
-                    continue;
-                }
-                Rpc::Cmd(CmdRpc { a1, a2, forwarded })
-            }
-            _ => Rpc::Other { func, a1, a2 },
-        };
-        call.phase = CallPhase::InRpc {
-            thread: ThreadId(thread),
-            rpc,
-        };
-        g.calls.push(call);
-        return;
+    res: Regs,
+    r: Resume,
+) -> Stage {
+    let mut out = r.regs;
+    // OP-TEE has read the page lists of RPC-allocated buffers given in the
+    // SMC that just returned, unless a foreign interrupt stopped the resumed
+    // thread before it got to them (it reads them when resumed again): Xen
+    // keeps them until the next RPC command or completion.
+    if !(ret::is_rpc(res[0]) && ret::rpc_func(res[0]) == ret::RPC_FUNC_FOREIGN_INTR) {
+        release_rpc_lists(cx, g, call.serial);
     }
+    if !ret::is_rpc(res[0]) {
+        complete(cx, g, call, res, &mut out);
+        return Stage::Answer(out);
+    }
+    let func = ret::rpc_func(res[0]);
+    let (a1, a2) = (res[1], res[2]);
+    let thread = u32::try_from(res[3] & 0xFFFF_FFFF).unwrap_or(u32::MAX);
+    out[0] = res[0];
+    out[1] = res[1];
+    out[2] = res[2];
+    out[3] = res[3];
+    if func == ret::RPC_FUNC_FREE {
+        // OP-TEE is done with this RPC buffer: release it now, as Xen
+        // 4.17.5 does in handle_rpc_return.
+        if let Some(i) = g.find_rpc(ShmCookie(regpair(a1, a2))) {
+            free_rpc(g, i, cx.pool, cx.p);
+        }
+    }
+    let rpc = match func {
+        ret::RPC_FUNC_ALLOC => Rpc::Alloc,
+        ret::RPC_FUNC_CMD => {
+            let forwarded = forward_rpc_cmd(cx, g, &mut call, a1, a2);
+            // Restarts happen only when an RPC cannot reach the guest;
+            // OP-TEE then sees an error and normally completes. Bound them
+            // anyway so that one guest call is always a bounded number of
+            // steps.
+            if forwarded.is_none() && r.restarts < MAX_RESTARTS {
+                // Xen: -ERESTART, the RPC cannot reach the guest; OP-TEE
+                // gets the default error it put in the argument.
+                call.phase = CallPhase::Executing {
+                    tag: r.tag,
+                    restarts: r.restarts.saturating_add(1),
+                    resumes: true,
+                    regs: r.regs,
+                };
+                g.calls.push(call);
+                return Stage::Smc([
+                    u64::from(smc::RETURN_FROM_RPC),
+                    res[1],
+                    res[2],
+                    res[3],
+                    0,
+                    0,
+                    0,
+                    g.client.raw(),
+                ]);
+            }
+            Rpc::Cmd(CmdRpc { a1, a2, forwarded })
+        }
+        _ => Rpc::Other { func, a1, a2 },
+    };
+    call.phase = CallPhase::InRpc {
+        thread: ThreadId(thread),
+        rpc,
+    };
+    g.calls.push(call);
+    Stage::Answer(out)
 }
 
 fn release_rpc_lists<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, serial: u64) {

@@ -4,7 +4,7 @@
 //! and the mediator's own SHM_FREE).
 
 use super::params::translate_noncontig;
-use super::{after_smc, fail_x0, Cx};
+use super::{fail_x0, Cx, Stage};
 use crate::abi::{
     field, msg, read_u32, read_u64, regpair, ret, rpc, smc, split, teec, write_u32, write_u64,
     MsgArg, PAGE_SIZE,
@@ -157,28 +157,31 @@ enum Next {
 }
 
 /// RETURN_FROM_RPC (Xen handle_rpc): finds the guest's suspended call by
-/// OP-TEE thread ID and resumes it.
+/// OP-TEE thread ID and resumes it (a secure call parked under the caller's
+/// `tag`, unless the mediator's own SHM_FREE goes to the guest first).
 pub(crate) fn return_from_rpc<P: Platform>(
     cx: &mut Cx<'_, P>,
     g: &mut Guest,
+    tag: u64,
     regs: &Regs,
-    out: &mut Regs,
-) {
+) -> Stage {
     g.stats.rpc_returns = g.stats.rpc_returns.saturating_add(1);
+    let mut out = *regs;
     let Ok(t) = u32::try_from(regs[3]) else {
-        fail_x0(g, GuestError::BadResume, out);
-        return;
+        fail_x0(g, GuestError::BadResume, &mut out);
+        return Stage::Answer(out);
     };
     let t = ThreadId(t);
     let Some((ci, rpc)) = g.calls.iter().enumerate().find_map(|(i, c)| match c.phase {
         CallPhase::InRpc { thread, rpc } if thread == t => Some((i, rpc)),
         _ => None,
     }) else {
-        fail_x0(g, GuestError::BadResume, out);
-        return;
+        fail_x0(g, GuestError::BadResume, &mut out);
+        return Stage::Answer(out);
     };
     let mut call = g.calls.swap_remove(ci);
-    // OP-TEE may reuse the thread ID as soon as it resumes.
+    // OP-TEE may reuse the thread ID as soon as it resumes: from here on the
+    // call is no longer found by it.
     call.phase = CallPhase::Running;
     let next = match rpc {
         Rpc::Alloc => rpc_alloc(cx, g, regs),
@@ -200,9 +203,17 @@ pub(crate) fn return_from_rpc<P: Platform>(
                 rpc: Rpc::MediatorFree(c),
             };
             g.calls.push(call);
+            Stage::Answer(out)
         }
         Next::Resume(a1, a2, a4, a5) => {
-            let res = cx.p.smc([
+            call.phase = CallPhase::Executing {
+                tag,
+                restarts: 0,
+                resumes: true,
+                regs: *regs,
+            };
+            g.calls.push(call);
+            Stage::Smc([
                 u64::from(smc::RETURN_FROM_RPC),
                 a1,
                 a2,
@@ -211,8 +222,7 @@ pub(crate) fn return_from_rpc<P: Platform>(
                 a5,
                 0,
                 g.client.raw(),
-            ]);
-            after_smc(cx, g, call, res, out);
+            ])
         }
     }
 }

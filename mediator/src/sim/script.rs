@@ -13,6 +13,10 @@
 //!   accounting, and the shared-buffer pages stay within the limit;
 //! - after every guest is destroyed: nothing pinned, every shadow page back
 //!   in the mediator's cache, exactly one VM_DESTROYED per VM_CREATED.
+//!
+//! [`run_with`] drives the calls through the step API instead (as the stub
+//! domain does, [`World::drive`]) and returns what the guests saw, so that
+//! the property tests can compare both ways.
 
 use alloc::vec::Vec;
 
@@ -20,6 +24,7 @@ use super::world::World;
 use super::SIM_TA;
 use crate::abi::{msg, ret, smc, split, Param};
 use crate::config::{Config, Limits};
+use crate::stats::GuestStats;
 use crate::types::{DomId, Regs};
 use crate::{Progress, Reply};
 
@@ -102,6 +107,19 @@ struct State {
     created: [u32; 2],
     /// The guest's (single) vCPU waits for an OP-TEE thread.
     held: [bool; 2],
+    /// What the guests saw.
+    trace: Trace,
+}
+
+/// What the guests of one run saw: every answer (a call kept waiting is
+/// `None`), and each guest's statistics and OP-TEE's SMC count after every
+/// step.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trace {
+    /// The answers, in order.
+    pub answers: Vec<Option<Regs>>,
+    /// Statistics of both guests and OP-TEE's SMC count, after every step.
+    pub after_steps: Vec<([Option<GuestStats>; 2], u64)>,
 }
 
 /// Guest `gi` traps `regs`, as the product submits it. A vCPU whose call
@@ -113,7 +131,12 @@ fn call(s: &mut State, gi: usize, regs: Regs) -> Regs {
     if s.held[gi] {
         return s.last[gi];
     }
-    match s.w.submit(g, gi as u64, regs) {
+    let reply = s.w.submit(g, gi as u64, regs);
+    s.trace.answers.push(match reply {
+        Reply::Now(r) => Some(r),
+        Reply::Held => None,
+    });
+    match reply {
         Reply::Now(r) => {
             let std_start = matches!(
                 u32::try_from(regs[0] & 0xFFFF_FFFF),
@@ -142,6 +165,7 @@ fn deliver(s: &mut State) {
         assert!(s.held[gi], "an answer for a vCPU that does not wait");
         s.held[gi] = false;
         s.last[gi] = r;
+        s.trace.answers.push(Some(r));
     }
 }
 
@@ -161,7 +185,14 @@ fn config() -> Config {
 /// Runs the action sequence encoded by `data`, panicking if an invariant
 /// breaks.
 pub fn run(data: &[u8]) {
+    run_with(data, false);
+}
+
+/// [`run`], through the step API when `steps` ([`World::steps`]); returns
+/// what the guests saw.
+pub fn run_with(data: &[u8], steps: bool) -> Trace {
     let mut w = World::new(2, config(), &[]);
+    w.steps = steps;
     w.p.optee.record = false;
     for (i, g) in GUESTS.iter().enumerate() {
         w.p.mem.add_guest(*g, RAM, PAGES);
@@ -180,6 +211,7 @@ pub fn run(data: &[u8]) {
         alive: [true; 2],
         created: [1; 2],
         held: [false; 2],
+        trace: Trace::default(),
     };
     let mut b = Bytes { d: data, i: 0 };
     let mut steps = 0;
@@ -189,6 +221,8 @@ pub fn run(data: &[u8]) {
         step(&mut s, &mut b, gi);
         deliver(&mut s);
         check(&s);
+        let stats = GUESTS.map(|g| s.w.m.stats(g));
+        s.trace.after_steps.push((stats, s.w.p.optee.smc_count));
     }
     // Teardown of everything.
     for (gi, g) in GUESTS.iter().enumerate() {
@@ -209,6 +243,7 @@ pub fn run(data: &[u8]) {
     assert_eq!(s.w.p.mem.total_pins(), 0);
     assert_eq!(s.w.p.mem.shadow_outstanding(), s.w.m.cached_shadow_pages());
     check(&s);
+    s.trace
 }
 
 fn check(s: &State) {

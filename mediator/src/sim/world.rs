@@ -9,8 +9,9 @@ use alloc::vec::Vec;
 use super::SimPlatform;
 use crate::abi::{caps, msg, regpair, ret, rpc, smc, split, MsgArg, Param, PAGE_SIZE};
 use crate::config::Config;
-use crate::mediator::{Mediator, Reply};
-use crate::types::{DomId, Regs, TaUuid};
+use crate::mediator::{Mediator, Reply, Step};
+use crate::platform::SecureWorld;
+use crate::types::{ClientId, DomId, Regs, TaUuid};
 
 /// Guest RAM base (IPA) in every simulated guest.
 pub const RAM: u64 = 0x4000_0000;
@@ -55,6 +56,11 @@ pub struct World {
     /// The clock [`Mediator::submit`] and [`Mediator::next_answer`] get, in
     /// milliseconds (tests move it).
     pub now_ms: u64,
+    /// Drive calls through the step API ([`Mediator::start`],
+    /// [`Mediator::result`], [`Mediator::next_step`]) as the stub domain
+    /// does, with the checks of [`World::drive`], instead of
+    /// [`Mediator::submit`] and [`Mediator::next_answer`].
+    pub steps: bool,
 }
 
 /// A guest's view of a completed call.
@@ -91,6 +97,7 @@ impl World {
             p,
             drivers: BTreeMap::new(),
             now_ms: 0,
+            steps: false,
         };
         for g in guests {
             w.add(*g, "default");
@@ -124,16 +131,60 @@ impl World {
 
     /// One trapped call with the vCPU tag `tag`, which may be kept waiting.
     pub fn submit(&mut self, dom: DomId, tag: u64, regs: Regs) -> Reply {
+        if self.steps {
+            let step = self.m.start(&mut self.p, dom, tag, regs, self.now_ms);
+            return self.drive(dom, tag, step);
+        }
         self.m.submit(&mut self.p, dom, tag, regs, self.now_ms)
     }
 
     /// The answers of waiting calls that are due now ([`Mediator::next_answer`]).
     pub fn answers(&mut self) -> Vec<(DomId, u64, Regs)> {
         let mut v = Vec::new();
+        if self.steps {
+            while let Some((dom, tag, step)) = self.m.next_step(&mut self.p, self.now_ms) {
+                if let Reply::Now(x) = self.drive(dom, tag, step) {
+                    v.push((dom, tag, x));
+                }
+            }
+            return v;
+        }
         while let Some(a) = self.m.next_answer(&mut self.p, self.now_ms) {
             v.push(a);
         }
         v
+    }
+
+    /// Drives `dom`'s call `tag` from `step` as the stub domain and Xen do:
+    /// each [`Step::Execute`] made as a secure call with the guest's client
+    /// ID, x4-x7 of OP-TEE's answer dropped (Xen passes x0-x3), and given to
+    /// [`Mediator::result`]. Before each secure call, results with a wrong
+    /// tag or for another guest are offered and must be refused.
+    pub fn drive(&mut self, dom: DomId, tag: u64, mut step: Step) -> Reply {
+        loop {
+            let r = match step {
+                Step::Return(x) => return Reply::Now(x),
+                Step::Held => return Reply::Held,
+                Step::Execute(r) => r,
+            };
+            assert_eq!(
+                r[7],
+                ClientId::of(dom).raw(),
+                "a secure call without the guest's ID"
+            );
+            assert!(self.m.executing_calls_of(dom) > 0);
+            let other = DomId(dom.0.wrapping_add(1));
+            for (d, t) in [(dom, tag.wrapping_add(1)), (other, tag)] {
+                let forged = self.m.result(&mut self.p, d, t, [0; 8], self.now_ms);
+                assert_eq!(forged, None, "a forged result was taken");
+            }
+            let res = self.p.smc(r);
+            let res = [res[0], res[1], res[2], res[3], 0, 0, 0, 0];
+            let Some(next) = self.m.result(&mut self.p, dom, tag, res, self.now_ms) else {
+                panic!("the result of {dom:?}'s call {tag} was refused");
+            };
+            step = next;
+        }
     }
 
     /// A fast call with only a0.

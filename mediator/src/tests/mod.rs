@@ -13,6 +13,7 @@ mod lifecycle;
 mod limits;
 mod props;
 mod rpc;
+mod steps;
 mod threads;
 mod toctou;
 
