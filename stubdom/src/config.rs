@@ -17,6 +17,9 @@
 //!   `OPTEE_SMC_SEC_CAP_ASYNC_NOTIF` in EXCHANGE_CAPABILITIES (`0`).
 //! - `max-buffers=`, `max-pages=`, `max-pinned=`: the core's per-guest limits (Xen's by
 //!   default: 16 buffers, 129 pages per buffer, 16384 pinned pages).
+//! - `execute=`: who makes the secure calls of a guest's call: the guest's own vCPU, on its
+//!   pCPU, on the mediator's word (`1`, the default; hv-patches 0013: OP-TEE's time is the
+//!   guest's and guests run in parallel), or the mediator's vCPU, one call at a time (`0`).
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;

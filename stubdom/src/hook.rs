@@ -13,6 +13,10 @@ pub trait Hook {
 
     /// `TEE_STUBDOM_OP_respond`: complete the call `seq` of `domid`/`vcpu` with `x`.
     fn respond(&mut self, seq: u64, domid: DomId, vcpu: u32, x: [u64; 8]) -> XenResult<()>;
+    /// `TEE_STUBDOM_OP_respond` with `TEE_STUBDOM_RESPOND_EXECUTE` (hv-patches 0013): the vCPU
+    /// of call `seq` makes secure call `x` for its domain (checked as [`Hook::secure_call`] is,
+    /// x7 set by Xen); its outcome comes back as a `RESULT` request of the same `seq`.
+    fn execute(&mut self, seq: u64, domid: DomId, vcpu: u32, x: [u64; 8]) -> XenResult<()>;
     /// `TEE_STUBDOM_OP_pin` of `gfn` of `domid` (`DOMID_SELF`: our own page); its machine
     /// address.
     fn pin(&mut self, domid: DomId, gfn: u64) -> XenResult<u64>;

@@ -20,7 +20,9 @@ use core::time::Duration;
 use kernel::xenif::abi::{DomId, DOMID_SELF};
 use kernel::xenif::hook::call::op as hc;
 use kernel::xenif::hook::shared::{RingMem, Shared};
-use kernel::xenif::hook::{op, DomainArg, Pin, Query, Register, Respond, SecureCall};
+use kernel::xenif::hook::{
+    op, DomainArg, Pin, Query, Register, Respond, SecureCall, RESPOND_EXECUTE,
+};
 use kernel::xenif::{XenError, XenResult};
 use kernel::{println, ForeignPage, GicIrq, Kernel, Trigger};
 use stubdom::config::parse_guests;
@@ -78,6 +80,32 @@ impl Xen<'_> {
         }
     }
 
+    /// `TEE_STUBDOM_OP_respond` with `flags`.
+    fn answer(
+        &mut self,
+        seq: u64,
+        domid: DomId,
+        vcpu: u32,
+        flags: u16,
+        x: [u64; 8],
+    ) -> XenResult<()> {
+        let a = Respond {
+            seq,
+            domid,
+            flags,
+            vcpu,
+            x,
+        };
+        let t0 = self.k.now();
+        let r = hc(op::RESPOND, a).0.map(|_| ());
+        self.slow("respond", domid, u64::from(vcpu), t0);
+        self.record(Stage::Respond, t0);
+        if let Some(c) = self.call_t0.take() {
+            self.record(Stage::Call, c);
+        }
+        r
+    }
+
     fn slow(&self, what: &str, domid: DomId, arg: u64, t0: kernel::time::Instant) {
         let took = self.k.since(t0);
         if took > SLOW {
@@ -94,21 +122,10 @@ impl Hook for Xen<'_> {
     type Page = usize;
 
     fn respond(&mut self, seq: u64, domid: DomId, vcpu: u32, x: [u64; 8]) -> XenResult<()> {
-        let a = Respond {
-            seq,
-            domid,
-            flags: 0,
-            vcpu,
-            x,
-        };
-        let t0 = self.k.now();
-        let r = hc(op::RESPOND, a).0.map(|_| ());
-        self.slow("respond", domid, u64::from(vcpu), t0);
-        self.record(Stage::Respond, t0);
-        if let Some(c) = self.call_t0.take() {
-            self.record(Stage::Call, c);
-        }
-        r
+        self.answer(seq, domid, vcpu, 0, x)
+    }
+    fn execute(&mut self, seq: u64, domid: DomId, vcpu: u32, x: [u64; 8]) -> XenResult<()> {
+        self.answer(seq, domid, vcpu, RESPOND_EXECUTE, x)
     }
     fn pin(&mut self, domid: DomId, gfn: u64) -> XenResult<u64> {
         let t0 = self.k.now();
@@ -304,10 +321,13 @@ fn main(k: &mut Kernel) {
     server.set_rpc_arg(args.get_u64("rpc-arg").unwrap_or(1) != 0);
     server.set_panic_after(fault);
     server.set_shm_cache(args.get_u64("shm-cache").unwrap_or(1) != 0);
+    let execute = args.get_u64("execute").unwrap_or(1) != 0;
+    server.set_execute(execute);
     println!(
-        "TSD-INFO {name} OP-TEE probed: {} threads; serving (stats every {stats_ms} ms, async notifications {})",
+        "TSD-INFO {name} OP-TEE probed: {} threads; serving (stats every {stats_ms} ms, async notifications {}, secure calls made by {})",
         server.mediator().threads(),
-        if notif { "on" } else { "off" }
+        if notif { "on" } else { "off" },
+        if execute { "each guest's vCPU" } else { "the mediator" }
     );
     if fault.armed() {
         println!(

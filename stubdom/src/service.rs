@@ -4,7 +4,14 @@
 //! - `CREATED` → [`Mediator::guest_created`] (VM_CREATED with the guest's client ID, from the
 //!   hypervisor client; a replay of a client OP-TEE already knows is accepted, see
 //!   [`crate::secure::answer_for`]).
-//! - `CALL` → [`Mediator::handle_call`] → `TEE_STUBDOM_OP_respond` with x0–x7.
+//! - `CALL` → [`Mediator::start`], and each step the core decides: `Return` →
+//!   `TEE_STUBDOM_OP_respond` with x0–x7; `Execute` → `TEE_STUBDOM_OP_respond` with
+//!   `TEE_STUBDOM_RESPOND_EXECUTE`: the guest's own vCPU makes the secure call on its pCPU
+//!   (hv-patches 0013), so OP-TEE's time is the guest's and guests run in parallel; `Held` → the
+//!   call waits for an OP-TEE thread ([`Server::answer_waiting`]).
+//! - `RESULT` (the outcome of an `Execute`) → [`Mediator::result`], and its next step likewise.
+//! - With `execute=0` the mediator makes every secure call itself instead
+//!   ([`Mediator::submit`], `TEE_STUBDOM_OP_secure_call` from our vCPU), as before 0013.
 //! - `DESTROYED` → [`Mediator::guest_destroying`] until done (VM_DESTROYED once), then
 //!   `TEE_STUBDOM_OP_release`.
 //!
@@ -13,6 +20,7 @@
 
 use crate::config::{lookup, GuestName};
 use crate::hook::{Hook, HookPlatform};
+use crate::secure::{answer_for, failed_resume};
 use crate::shadow::ShadowStore;
 use crate::stats::Line;
 use crate::testfault::PanicAfter;
@@ -20,9 +28,12 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::fmt;
 use mediator::abi::{caps, ret, smc};
-use mediator::{ClientId, Config, DomId, GuestStats, Mediator, ProbeError, Progress, Reply};
+use mediator::{
+    ClientId, Config, DomId, GuestStats, Mediator, ProbeError, Progress, Regs, Reply, Step,
+};
 use xenif::hook::shared::Shared;
 use xenif::hook::{req, BackRing, Request, F_TEE_KNOWN};
+use xenif::XenError;
 
 /// Teardown work units per step of [`Mediator::guest_destroying`].
 const TEARDOWN_BUDGET: usize = 64;
@@ -78,11 +89,22 @@ pub struct ServerStats {
     pub respond_failed: u64,
 }
 
-/// A CALL the core keeps waiting for an OP-TEE thread ([`Reply::Held`]): what its answer needs.
+/// Bound on the core's steps for a call whose vCPU Xen no longer lets us answer (each a failed
+/// secure call the core unwinds: a standard call's RPC restarts are bounded by 32).
+const UNWIND_STEPS: usize = 64;
+
+/// A CALL the core has not answered yet: waiting for an OP-TEE thread ([`Reply::Held`],
+/// [`Step::Held`]) or with its vCPU making a secure call ([`Step::Execute`]). What its next
+/// answer needs.
 #[derive(Clone, Copy, Debug)]
 struct HeldCall {
     domid: u16,
     vcpu: u32,
+    /// The guest's function ID (its answer's capability masks depend on it).
+    fid: u32,
+    /// The secure call its vCPU makes now, and whether it is our retry of a RETURN_FROM_RPC
+    /// that Xen refused, with Xen's failed answer.
+    executing: Option<(Regs, bool)>,
 }
 
 /// The mediator domain's state.
@@ -107,7 +129,10 @@ pub struct Server {
     pub stats: ServerStats,
     /// The test-only crash trigger (off by default).
     panic_after: PanicAfter,
-    /// CALLs waiting for an OP-TEE thread, by ring sequence number (the core's tag).
+    /// Let the guests' vCPUs make their calls' secure calls (`execute=1`, the default).
+    execute: bool,
+    /// CALLs waiting for an OP-TEE thread or for a RESULT, by ring sequence number (the core's
+    /// tag; Xen keeps it for every step of a call).
     held: BTreeMap<u64, HeldCall>,
 }
 
@@ -140,8 +165,15 @@ impl Server {
             gone: BTreeMap::new(),
             stats: ServerStats::default(),
             panic_after: PanicAfter::default(),
+            execute: true,
             held: BTreeMap::new(),
         })
+    }
+
+    /// Let each guest's own vCPU make the secure calls of its calls (hv-patches 0013, the
+    /// default), or make them all from our vCPU (`execute=0`: one at a time, OP-TEE's time ours).
+    pub fn set_execute(&mut self, on: bool) {
+        self.execute = on;
     }
 
     /// Let guests enable OP-TEE's preallocated RPC argument cache (`OPTEE_SMC_ENABLE_SHM_CACHE`,
@@ -297,6 +329,18 @@ impl Server {
                     let mut x = rq.x;
                     x[0] = ret::OK;
                     x
+                } else if self.execute {
+                    let now = p.hook.now_ms();
+                    let step = self.mediator.start(&mut p, dom, rq.seq, rq.x, now);
+                    let call = HeldCall {
+                        domid: rq.domid,
+                        vcpu: rq.vcpu,
+                        fid: fid as u32,
+                        executing: None,
+                    };
+                    self.take_step(hook, shadow, rq.seq, call, step, out);
+                    self.answer_waiting(hook, shadow, out);
+                    return;
                 } else {
                     let now = p.hook.now_ms();
                     match self.mediator.submit(&mut p, dom, rq.seq, rq.x, now) {
@@ -308,6 +352,8 @@ impl Server {
                                 HeldCall {
                                     domid: rq.domid,
                                     vcpu: rq.vcpu,
+                                    fid: fid as u32,
+                                    executing: None,
                                 },
                             );
                             self.answer_waiting(hook, shadow, out);
@@ -315,22 +361,158 @@ impl Server {
                         }
                     }
                 };
-                if (rq.x[0] & 0xFFFF_FFFF) == u64::from(smc::EXCHANGE_CAPABILITIES)
-                    && x[0] == ret::OK
-                {
-                    if !self.notif || !self.has_notif_irq(hook, rq.domid) {
-                        x[1] &= !caps::SEC_ASYNC_NOTIF;
-                        x[2] = 0;
-                    }
-                    if !self.rpc_arg {
-                        x[1] &= !caps::SEC_RPC_ARG;
-                        x[3] = 0;
-                    }
-                }
+                self.mask_caps(hook, rq.domid, fid as u32, &mut x);
                 self.respond(hook, rq.seq, rq.domid, rq.vcpu, x, out);
                 self.answer_waiting(hook, shadow, out);
             }
+            req::RESULT => {
+                self.result(hook, shadow, rq, out);
+                self.answer_waiting(hook, shadow, out);
+            }
             k => out(format_args!("TSD-INFO {name} unknown request type {k}")),
+        }
+    }
+
+    /// EXCHANGE_CAPABILITIES as the guest may see it: no async notifications unless offered and
+    /// the guest has an interrupt for them, no RPC arguments with `rpc-arg=0`.
+    fn mask_caps<H: Hook>(&mut self, hook: &mut H, domid: u16, fid: u32, x: &mut Regs) {
+        if fid == smc::EXCHANGE_CAPABILITIES && x[0] == ret::OK {
+            if !self.notif || !self.has_notif_irq(hook, domid) {
+                x[1] &= !caps::SEC_ASYNC_NOTIF;
+                x[2] = 0;
+            }
+            if !self.rpc_arg {
+                x[1] &= !caps::SEC_RPC_ARG;
+                x[3] = 0;
+            }
+        }
+    }
+
+    /// Carries out the core's `step` for call `seq`.
+    fn take_step<H: Hook>(
+        &mut self,
+        hook: &mut H,
+        shadow: &mut ShadowStore,
+        seq: u64,
+        call: HeldCall,
+        step: Step,
+        out: Sink<'_>,
+    ) {
+        match step {
+            Step::Return(mut x) => {
+                self.mask_caps(hook, call.domid, call.fid, &mut x);
+                self.respond(hook, seq, call.domid, call.vcpu, x, out);
+            }
+            Step::Held => {
+                // Its vCPU waits in Xen; `answer_waiting` goes on with it.
+                self.held.insert(
+                    seq,
+                    HeldCall {
+                        executing: None,
+                        ..call
+                    },
+                );
+            }
+            Step::Execute(x) => self.execute(hook, shadow, seq, call, x, false, out),
+        }
+    }
+
+    /// Has the vCPU of call `seq` make secure call `x` (`retry`: Xen's failed answer to a
+    /// RETURN_FROM_RPC it refused).
+    #[allow(clippy::too_many_arguments)]
+    fn execute<H: Hook>(
+        &mut self,
+        hook: &mut H,
+        shadow: &mut ShadowStore,
+        seq: u64,
+        call: HeldCall,
+        x: Regs,
+        retry: bool,
+        out: Sink<'_>,
+    ) {
+        let name = self.name;
+        let Err(e) = hook.execute(seq, call.domid, call.vcpu, x) else {
+            self.held.insert(
+                seq,
+                HeldCall {
+                    executing: Some((x, retry)),
+                    ..call
+                },
+            );
+            return;
+        };
+        // The vCPU no longer has this call (its domain is being destroyed, or Xen failed the
+        // call): nothing was issued. Let the core unwind it as after a refused secure call.
+        self.stats.respond_failed = self.stats.respond_failed.saturating_add(1);
+        out(format_args!(
+            "TSD-INFO {name} secure call {:#x} for dom{} vCPU{} seq {seq} refused: {e:?}",
+            x[0], call.domid, call.vcpu
+        ));
+        let mut res = answer_for(&x, e);
+        for _ in 0..UNWIND_STEPS {
+            let now = hook.now_ms();
+            let mut p = HookPlatform {
+                hook: &mut *hook,
+                shadow: &mut *shadow,
+            };
+            match self
+                .mediator
+                .result(&mut p, DomId(call.domid), seq, res, now)
+            {
+                Some(Step::Execute(again)) => res = answer_for(&again, XenError::ENOENT),
+                _ => return,
+            }
+        }
+    }
+
+    /// A RESULT request: the outcome of the secure call the vCPU made for its call.
+    fn result<H: Hook>(
+        &mut self,
+        hook: &mut H,
+        shadow: &mut ShadowStore,
+        rq: &Request,
+        out: Sink<'_>,
+    ) {
+        let name = self.name;
+        let executing = self
+            .held
+            .get(&rq.seq)
+            .filter(|c| c.domid == rq.domid)
+            .and_then(|c| Some((*c, c.executing?)));
+        let Some((call, (x, retried))) = executing else {
+            out(format_args!(
+                "TSD-INFO {name} RESULT for dom{} seq {}: no such call executing",
+                rq.domid, rq.seq
+            ));
+            return;
+        };
+        self.held.remove(&rq.seq);
+        let refused = rq.status < 0;
+        if refused && x[0] & 0xFFFF_FFFF == u64::from(smc::RETURN_FROM_RPC) && !retried {
+            // A refused resume would leave the OP-TEE thread suspended for good: have Xen resume
+            // it with its own failed answer (as `SecureWorld::smc` does for our own calls).
+            self.execute(hook, shadow, rq.seq, call, failed_resume(&x), true, out);
+            return;
+        }
+        let res = if refused {
+            answer_for(&x, XenError(rq.status.saturating_neg()))
+        } else {
+            [rq.x[0], rq.x[1], rq.x[2], rq.x[3], 0, 0, 0, 0]
+        };
+        let now = hook.now_ms();
+        let mut p = HookPlatform {
+            hook: &mut *hook,
+            shadow: &mut *shadow,
+        };
+        match self
+            .mediator
+            .result(&mut p, DomId(rq.domid), rq.seq, res, now)
+        {
+            Some(step) => self.take_step(hook, shadow, rq.seq, call, step, out),
+            None => out(format_args!(
+                "TSD-INFO {name} RESULT for dom{} seq {}: the core has no such call",
+                rq.domid, rq.seq
+            )),
         }
     }
 
@@ -354,8 +536,9 @@ impl Server {
     }
 
     /// Answers the calls that waited for an OP-TEE thread and are due: one got a thread, or ran
-    /// out of time ([`Mediator::next_answer`]). Called after every call and periodically (the
-    /// event loop's turns), so that the bound on the wait holds without new calls.
+    /// out of time ([`Mediator::next_answer`], [`Mediator::next_step`] with `execute=1`). Called
+    /// after every call and periodically (the event loop's turns), so that the bound on the wait
+    /// holds without new calls.
     pub fn answer_waiting<H: Hook>(
         &mut self,
         hook: &mut H,
@@ -364,14 +547,30 @@ impl Server {
     ) {
         loop {
             let now = hook.now_ms();
-            let next = {
-                let mut p = HookPlatform {
-                    hook: &mut *hook,
-                    shadow: &mut *shadow,
-                };
-                self.mediator.next_answer(&mut p, now)
+            let mut p = HookPlatform {
+                hook: &mut *hook,
+                shadow: &mut *shadow,
             };
-            let Some((dom, seq, x)) = next else {
+            if self.execute {
+                let next = self.mediator.next_step(&mut p, now);
+                let Some((dom, seq, step)) = next else {
+                    return;
+                };
+                match self.held.remove(&seq) {
+                    Some(h) if h.domid == dom.0 && h.executing.is_none() => {
+                        self.take_step(hook, shadow, seq, h, step, out)
+                    }
+                    h => {
+                        debug_assert!(false, "core and service disagree on seq {seq}: {h:?}");
+                        out(format_args!(
+                            "TSD-INFO {} step for dom{} seq {seq}: no such waiting call",
+                            self.name, dom.0
+                        ));
+                    }
+                }
+                continue;
+            }
+            let Some((dom, seq, x)) = self.mediator.next_answer(&mut p, now) else {
                 return;
             };
             let name = self.name;
@@ -397,7 +596,7 @@ impl Server {
 
     /// Calls waiting for an OP-TEE thread.
     pub fn waiting_calls(&self) -> usize {
-        self.held.len()
+        self.mediator.waiting_calls()
     }
 
     /// OP-TEE raised its notification interrupt: fetch the values per guest and raise the

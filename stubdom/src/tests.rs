@@ -11,8 +11,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use mediator::abi::{ret, smc};
 use mediator::sim::SimPlatform;
-use mediator::{Config, DomId, Ipa, PinnedPage, Pinning, SecureWorld};
-use std::collections::BTreeMap;
+use mediator::{ClientId, Config, DomId, Ipa, PinnedPage, Pinning, SecureWorld};
+use std::collections::{BTreeMap, VecDeque};
 use xenif::abi::DOMID_SELF;
 use xenif::hook::shared::{RingMem, Shared};
 use xenif::hook::{req, Request};
@@ -38,6 +38,14 @@ struct FakeXen {
     optee_busy: bool,
     /// Xen refuses every RETURN_FROM_RPC that does not ask for its failed answer.
     refuse_answers: bool,
+    /// The RESULT requests of the secure calls vCPUs made on our word (hv-patches 0013), in
+    /// the order Xen posts them: [`handle`] feeds them to the server.
+    results: VecDeque<Request>,
+    /// The secure calls vCPUs made on our word: function ID, domain, x6.
+    executed: Vec<(u32, u16, u64)>,
+    /// OP-TEE's answers to the next secure calls vCPUs make, instead of the simulator's (which
+    /// cannot read our shadow pages: they are not in its memory).
+    script: VecDeque<[u64; 8]>,
 }
 
 struct FakePage {
@@ -64,6 +72,9 @@ impl FakeXen {
             vcpus: Vec::new(),
             optee_busy: false,
             refuse_answers: false,
+            results: VecDeque::new(),
+            executed: Vec::new(),
+            script: VecDeque::new(),
         }
     }
 }
@@ -76,6 +87,32 @@ impl Hook for FakeXen {
     fn respond(&mut self, seq: u64, domid: u16, vcpu: u32, x: [u64; 8]) -> XenResult<()> {
         self.responses.push((seq, domid, x));
         self.vcpus.push(vcpu);
+        Ok(())
+    }
+    fn execute(&mut self, seq: u64, domid: u16, vcpu: u32, x: [u64; 8]) -> XenResult<()> {
+        // As Xen does on the vCPU: the caller's client ID, never VM_*.
+        let mut x = x;
+        x[7] = ClientId::of(DomId(domid)).raw();
+        let fid = x[0] as u32;
+        self.executed.push((fid, domid, x[6]));
+        let refused =
+            self.refuse_answers && fid == smc::RETURN_FROM_RPC && x[6] != xenif::hook::RPC_FAILED;
+        let r = if fid == smc::VM_CREATED || fid == smc::VM_DESTROYED {
+            Err(XenError::EPERM)
+        } else if refused {
+            Err(XenError::EINVAL)
+        } else if let Some(a) = self.script.pop_front() {
+            Ok(a)
+        } else {
+            self.secure_call(x)
+        };
+        let mut rq = request(seq, req::RESULT, domid, [0; 8]);
+        rq.vcpu = vcpu;
+        match r {
+            Ok(a) => rq.x[..4].copy_from_slice(&a[..4]),
+            Err(e) => rq.status = -e.0,
+        }
+        self.results.push_back(rq);
         Ok(())
     }
     fn pin(&mut self, domid: u16, gfn: u64) -> XenResult<u64> {
@@ -182,6 +219,42 @@ fn sink() -> impl FnMut(core::fmt::Arguments<'_>) {
     |a| println!("{a}")
 }
 
+/// `s.handle(rq)`, then the RESULTs Xen posts for the secure calls the server had vCPUs make,
+/// until none is left.
+fn handle(
+    s: &mut Server,
+    xen: &mut FakeXen,
+    shadow: &mut ShadowStore,
+    rq: &Request,
+    out: crate::service::Sink<'_>,
+) {
+    s.handle(xen, shadow, rq, &mut *out);
+    results(s, xen, shadow, out);
+}
+
+/// Feeds the server the RESULTs Xen posted, until none is left.
+fn results(
+    s: &mut Server,
+    xen: &mut FakeXen,
+    shadow: &mut ShadowStore,
+    out: crate::service::Sink<'_>,
+) {
+    while let Some(rq) = xen.results.pop_front() {
+        s.handle(xen, shadow, &rq, &mut *out);
+    }
+}
+
+/// `s.answer_waiting()`, then the RESULTs as [`handle`] does.
+fn answer_waiting(
+    s: &mut Server,
+    xen: &mut FakeXen,
+    shadow: &mut ShadowStore,
+    out: crate::service::Sink<'_>,
+) {
+    s.answer_waiting(xen, shadow, &mut *out);
+    results(s, xen, shadow, out);
+}
+
 /// A server named "mediator" with the default configuration, probed through `xen`; `guests` as
 /// on the command line (`domid:name:label,...`), `notif`: offer async notifications.
 fn probe(xen: &mut FakeXen, shadow: &mut ShadowStore, guests: &str, notif: bool) -> Server {
@@ -275,7 +348,8 @@ fn lifecycle_and_fast_calls_through_the_server() {
     let mut shadow = ShadowStore::new(64);
     let mut out = sink();
     let mut s = probe(&mut xen, &mut shadow, "2:domu1:tee_guest_t", false);
-    s.handle(
+    handle(
+        &mut s,
         &mut xen,
         &mut shadow,
         &request(1, req::CREATED, 2, [0; 8]),
@@ -283,7 +357,8 @@ fn lifecycle_and_fast_calls_through_the_server() {
     );
     assert!(xen.known.contains(&3));
     let uid = [u64::from(smc::CALLS_UID), 0, 0, 0, 0, 0, 0, 0];
-    s.handle(
+    handle(
+        &mut s,
         &mut xen,
         &mut shadow,
         &request(2, req::CALL, 2, uid),
@@ -297,7 +372,8 @@ fn lifecycle_and_fast_calls_through_the_server() {
     );
     // Capabilities: ASYNC_NOTIF masked when notifications are off.
     let caps = [u64::from(smc::EXCHANGE_CAPABILITIES), 0, 0, 0, 0, 0, 0, 0];
-    s.handle(
+    handle(
+        &mut s,
         &mut xen,
         &mut shadow,
         &request(3, req::CALL, 2, caps),
@@ -307,7 +383,8 @@ fn lifecycle_and_fast_calls_through_the_server() {
     assert_eq!(x[0], ret::OK);
     assert_eq!(x[1] & mediator::abi::caps::SEC_ASYNC_NOTIF, 0);
     // A domain the mediator never heard of: unknown function.
-    s.handle(
+    handle(
+        &mut s,
         &mut xen,
         &mut shadow,
         &request(4, req::CALL, 5, uid),
@@ -320,7 +397,8 @@ fn lifecycle_and_fast_calls_through_the_server() {
     assert_eq!(lines.len(), 1);
     assert!(lines[0]
         .starts_with("TSD-STATS mediator domid=2 name=domu1 label=tee_guest_t client=3 calls=2 "));
-    s.handle(
+    handle(
+        &mut s,
         &mut xen,
         &mut shadow,
         &request(5, req::DESTROYED, 2, [0; 8]),
@@ -342,7 +420,7 @@ fn lifecycle_and_fast_calls_through_the_server() {
     let mut replay = request(6, req::CREATED, 2, [0; 8]);
     replay.flags = xenif::hook::F_REPLAY | xenif::hook::F_TEE_KNOWN;
     xen.secure_calls.clear();
-    s.handle(&mut xen, &mut shadow, &replay, &mut out);
+    handle(&mut s, &mut xen, &mut shadow, &replay, &mut out);
     assert_eq!(
         xen.secure_calls,
         [
@@ -351,7 +429,8 @@ fn lifecycle_and_fast_calls_through_the_server() {
             (smc::ENABLE_SHM_CACHE, 3)
         ]
     );
-    s.handle(
+    handle(
+        &mut s,
         &mut xen,
         &mut shadow,
         &request(7, req::CALL, 2, uid),
@@ -418,13 +497,15 @@ fn async_notif_offered_only_to_guests_with_a_notification_interrupt() {
     let mut s = probe(&mut xen, &mut shadow, "", true);
     let caps = [u64::from(smc::EXCHANGE_CAPABILITIES), 0, 0, 0, 0, 0, 0, 0];
     for (seq, dom) in [(1, 2u16), (2, 7)] {
-        s.handle(
+        handle(
+            &mut s,
             &mut xen,
             &mut shadow,
             &request(seq, req::CREATED, dom, [0; 8]),
             &mut out,
         );
-        s.handle(
+        handle(
+            &mut s,
             &mut xen,
             &mut shadow,
             &request(seq + 10, req::CALL, dom, caps),
@@ -455,7 +536,8 @@ fn destroyed_line_reports_xen_pin_count() {
     let mut lines = Vec::new();
     let mut out = |a: core::fmt::Arguments<'_>| lines.push(alloc::format!("{a}"));
     for (seq, dom) in [(1, 2), (2, 3)] {
-        s.handle(
+        handle(
+            &mut s,
             &mut xen,
             &mut shadow,
             &request(seq, req::CREATED, dom, [0; 8]),
@@ -464,7 +546,8 @@ fn destroyed_line_reports_xen_pin_count() {
     }
     xen.pin(3, 0x40010).expect("pin");
     for (seq, dom) in [(3, 2), (4, 3)] {
-        s.handle(
+        handle(
+            &mut s,
             &mut xen,
             &mut shadow,
             &request(seq, req::DESTROYED, dom, [0; 8]),
@@ -501,7 +584,8 @@ fn shm_cache_off_keeps_optee_cache_off() {
     let mut out = sink();
     let mut s = probe(&mut xen, &mut shadow, "", false);
     s.set_shm_cache(false);
-    s.handle(
+    handle(
+        &mut s,
         &mut xen,
         &mut shadow,
         &request(1, req::CREATED, 2, [0; 8]),
@@ -509,7 +593,8 @@ fn shm_cache_off_keeps_optee_cache_off() {
     );
     xen.secure_calls.clear();
     let enable = [u64::from(smc::ENABLE_SHM_CACHE), 0, 0, 0, 0, 0, 0, 0];
-    s.handle(
+    handle(
+        &mut s,
         &mut xen,
         &mut shadow,
         &request(2, req::CALL, 2, enable),
@@ -519,7 +604,7 @@ fn shm_cache_off_keeps_optee_cache_off() {
     assert!(xen.secure_calls.is_empty());
     let mut replay = request(3, req::CREATED, 2, [0; 8]);
     replay.flags = xenif::hook::F_REPLAY | xenif::hook::F_TEE_KNOWN;
-    s.handle(&mut xen, &mut shadow, &replay, &mut out);
+    handle(&mut s, &mut xen, &mut shadow, &replay, &mut out);
     assert!(xen
         .secure_calls
         .iter()
@@ -533,7 +618,7 @@ fn server_with(xen: &mut FakeXen, shadow: &mut ShadowStore, guests: &[u16]) -> S
     let mut s = probe(xen, shadow, "", false);
     for (i, d) in guests.iter().enumerate() {
         let rq = request(i as u64 + 1, req::CREATED, *d, [0; 8]);
-        s.handle(xen, shadow, &rq, &mut out);
+        handle(&mut s, xen, shadow, &rq, &mut out);
     }
     s
 }
@@ -553,7 +638,7 @@ fn a_call_waiting_for_a_thread_is_answered_later_with_its_own_seq() {
     let disable = [u64::from(smc::DISABLE_SHM_CACHE), 0, 0, 0, 0, 0, 0, 0];
     let mut rq = request(3, req::CALL, 2, disable);
     rq.vcpu = 1;
-    s.handle(&mut xen, &mut shadow, &rq, &mut out);
+    handle(&mut s, &mut xen, &mut shadow, &rq, &mut out);
     assert!(
         xen.responses.is_empty(),
         "answered EBUSY at once: {:?}",
@@ -562,7 +647,8 @@ fn a_call_waiting_for_a_thread_is_answered_later_with_its_own_seq() {
     assert_eq!(s.waiting_calls(), 1);
     // Another guest's calls are served meanwhile.
     let uid = [u64::from(smc::CALLS_UID), 0, 0, 0, 0, 0, 0, 0];
-    s.handle(
+    handle(
+        &mut s,
         &mut xen,
         &mut shadow,
         &request(4, req::CALL, 3, uid),
@@ -571,10 +657,10 @@ fn a_call_waiting_for_a_thread_is_answered_later_with_its_own_seq() {
     assert_eq!(xen.responses.len(), 1);
     assert_eq!(xen.responses[0].0, 4);
     // The loop's periodic call: nothing due yet, then the bound.
-    s.answer_waiting(&mut xen, &mut shadow, &mut out);
+    answer_waiting(&mut s, &mut xen, &mut shadow, &mut out);
     assert_eq!(xen.responses.len(), 1);
     xen.now_ms += mediator::config::DEFAULT_THREAD_WAIT_MS;
-    s.answer_waiting(&mut xen, &mut shadow, &mut out);
+    answer_waiting(&mut s, &mut xen, &mut shadow, &mut out);
     assert_eq!(xen.responses.len(), 2);
     let (seq, dom, x) = xen.responses[1];
     assert_eq!((seq, dom, x[0]), (3, 2, ret::ENOTAVAIL));
@@ -596,13 +682,15 @@ fn waiting_calls_are_retried_when_a_thread_frees_and_dropped_with_their_guest() 
     let mut s = server_with(&mut xen, &mut shadow, &[2, 3, 4]);
     xen.optee_busy = true;
     let disable = [u64::from(smc::DISABLE_SHM_CACHE), 0, 0, 0, 0, 0, 0, 0];
-    s.handle(
+    handle(
+        &mut s,
         &mut xen,
         &mut shadow,
         &request(10, req::CALL, 2, disable),
         &mut out,
     );
-    s.handle(
+    handle(
+        &mut s,
         &mut xen,
         &mut shadow,
         &request(11, req::CALL, 3, disable),
@@ -611,7 +699,8 @@ fn waiting_calls_are_retried_when_a_thread_frees_and_dropped_with_their_guest() 
     assert_eq!(s.waiting_calls(), 2);
     assert!(xen.responses.is_empty());
     // dom3 dies: its waiting call goes with it; its threads are free again.
-    s.handle(
+    handle(
+        &mut s,
         &mut xen,
         &mut shadow,
         &request(12, req::DESTROYED, 3, [0; 8]),
@@ -619,7 +708,7 @@ fn waiting_calls_are_retried_when_a_thread_frees_and_dropped_with_their_guest() 
     );
     assert_eq!(s.waiting_calls(), 1);
     xen.optee_busy = false;
-    s.answer_waiting(&mut xen, &mut shadow, &mut out);
+    answer_waiting(&mut s, &mut xen, &mut shadow, &mut out);
     assert_eq!(s.waiting_calls(), 0);
     assert_eq!(xen.responses.len(), 1);
     let (seq, dom, x) = xen.responses[0];
@@ -632,4 +721,141 @@ fn waiting_calls_are_retried_when_a_thread_frees_and_dropped_with_their_guest() 
         ),
         (1, 0)
     );
+}
+
+/// hv-patches 0013: a guest's forwarded call is made by its own vCPU (an EXECUTE, whose RESULT
+/// the server passes to the core), never by our secure call, unless `execute=0`; the guest gets
+/// the same answer both ways, on the vCPU that called.
+#[test]
+fn guest_calls_are_made_by_their_own_vcpu_unless_execute_is_off() {
+    let mut answers = Vec::new();
+    for execute in [true, false] {
+        let mut xen = FakeXen::new(&[2]);
+        let mut shadow = ShadowStore::new(64);
+        let mut out = sink();
+        let mut s = probe(&mut xen, &mut shadow, "", false);
+        s.set_execute(execute);
+        handle(
+            &mut s,
+            &mut xen,
+            &mut shadow,
+            &request(1, req::CREATED, 2, [0; 8]),
+            &mut out,
+        );
+        xen.secure_calls.clear();
+        let mut rq = request(
+            2,
+            req::CALL,
+            2,
+            [u64::from(smc::EXCHANGE_CAPABILITIES), 0, 0, 0, 0, 0, 0, 0],
+        );
+        rq.vcpu = 1;
+        handle(&mut s, &mut xen, &mut shadow, &rq, &mut out);
+        let made: &[(u32, u16, u64)] = if execute {
+            &[(smc::EXCHANGE_CAPABILITIES, 2, 0)]
+        } else {
+            &[]
+        };
+        assert_eq!(xen.executed, made, "execute={execute}");
+        // Either way OP-TEE saw the call once, with the guest's client ID.
+        assert_eq!(xen.secure_calls, [(smc::EXCHANGE_CAPABILITIES, 3)]);
+        assert_eq!((xen.responses.len(), xen.vcpus.as_slice()), (1, &[1][..]));
+        assert_eq!(xen.responses[0].0, 2);
+        answers.push(xen.responses[0].2);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0][0], ret::OK);
+    assert_eq!(answers[0][1] & mediator::abi::caps::SEC_ASYNC_NOTIF, 0);
+}
+
+/// A RESULT no call waits for (a sequence number never executed, another domain's, or one
+/// answered already) changes nothing: no answer goes to any vCPU, and the core keeps its calls.
+#[test]
+fn a_result_nobody_waits_for_is_ignored() {
+    let mut xen = FakeXen::new(&[2, 3]);
+    let mut shadow = ShadowStore::new(64);
+    let mut out = sink();
+    let mut s = server_with(&mut xen, &mut shadow, &[2, 3]);
+    let caps = [u64::from(smc::EXCHANGE_CAPABILITIES), 0, 0, 0, 0, 0, 0, 0];
+    // The call's vCPU executes; hold its RESULT back.
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(10, req::CALL, 2, caps),
+        &mut out,
+    );
+    let real = xen.results.pop_front().expect("a RESULT");
+    for (seq, dom) in [(11, 2), (10, 3)] {
+        let mut forged = real;
+        forged.seq = seq;
+        forged.domid = dom;
+        s.handle(&mut xen, &mut shadow, &forged, &mut out);
+    }
+    assert!(xen.responses.is_empty());
+    s.handle(&mut xen, &mut shadow, &real, &mut out);
+    s.handle(&mut xen, &mut shadow, &real, &mut out);
+    assert_eq!(xen.responses.len(), 1);
+    assert_eq!((xen.responses[0].0, xen.responses[0].2[0]), (10, ret::OK));
+}
+
+/// Xen refuses an EXECUTE of a RETURN_FROM_RPC (say, the mediator's answer names a page Xen will
+/// not lend): a refused resume would leave OP-TEE's thread suspended for good, so the vCPU is
+/// asked to resume it again, with Xen's failed answer (x6 = RPC_FAILED), as our own secure call
+/// does ([`crate::secure`]), and the guest's call goes on from OP-TEE's answer to that.
+#[test]
+fn a_refused_resume_is_executed_again_with_xens_failed_answer() {
+    use mediator::abi::{msg, split, MsgArg};
+    let mut xen = FakeXen::new(&[2]);
+    let mut shadow = ShadowStore::new(64);
+    let mut out = sink();
+    let mut s = server_with(&mut xen, &mut shadow, &[2]);
+    let arg = 0x4000_0000u64;
+    let mut page = [0u8; 4096];
+    MsgArg::new(&mut page, 0).set_cmd(msg::CMD_INVOKE_COMMAND);
+    xen.sim
+        .mem
+        .poke(DomId(2), arg, &page[..msg::arg_size(0).unwrap()]);
+    // OP-TEE (scripted): a foreign interrupt on thread 1, then, after the failed resume, done.
+    let foreign = ret::rpc_val(ret::RPC_FUNC_FOREIGN_INTR);
+    xen.script.extend([
+        [foreign, 0, 0, 1, 0, 0, 0, 0],
+        [ret::OK, 0, 0, 0, 0, 0, 0, 0],
+    ]);
+    let (hi, lo) = split(arg);
+    let call = [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0];
+    handle(
+        &mut s,
+        &mut xen,
+        &mut shadow,
+        &request(20, req::CALL, 2, call),
+        &mut out,
+    );
+    assert_eq!(
+        xen.responses.last().map(|r| (r.0, r.2[0], r.2[3])),
+        Some((20, foreign, 1))
+    );
+    xen.refuse_answers = true;
+    xen.executed.clear();
+    let resume = [u64::from(smc::RETURN_FROM_RPC), 0, 0, 1, 0, 0, 0, 0];
+    handle(
+        &mut s,
+        &mut xen,
+        &mut shadow,
+        &request(21, req::CALL, 2, resume),
+        &mut out,
+    );
+    assert_eq!(
+        xen.executed,
+        [
+            (smc::RETURN_FROM_RPC, 2, 0),
+            (smc::RETURN_FROM_RPC, 2, xenif::hook::RPC_FAILED)
+        ]
+    );
+    // One answer for the guest's RETURN_FROM_RPC: OP-TEE's to the failed resume.
+    assert_eq!(
+        xen.responses.last().map(|r| (r.0, r.2[0])),
+        Some((21, ret::OK))
+    );
+    assert_eq!(xen.responses.len(), 2);
+    assert_eq!(s.mediator().suspended_calls(DomId(2)), 0);
 }
