@@ -9,6 +9,7 @@ pub mod gic;
 pub mod grant;
 #[cfg(target_os = "none")]
 pub mod heap;
+pub mod icc;
 pub mod mmio;
 pub mod mmu;
 pub mod pl011;

@@ -35,9 +35,11 @@
 //! `OFF -> STARTING` hands it to a starter, and a `STOPPING` vCPU is given back (`-> OFF`) only
 //! once PSCI AFFINITY_INFO reports it off, i.e. after it can no longer execute.
 
-use super::regs::{read_sysreg, serror_enable};
+use super::regs::serror_enable;
 use crate::dt::{PsciConduit, MAX_CPUS};
+use aarch64_cpu::registers::{MAIR_EL1, SCTLR_EL1, TCR_EL1, TTBR0_EL1};
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use tock_registers::interfaces::Readable;
 
 /// PSCI function IDs (DEN 0022D table 5), SMC64 forms where they take addresses.
 const CPU_OFF: u32 = 0x8400_0002;
@@ -319,10 +321,10 @@ pub fn start(
     let exc_top = base + GUARD_BYTES + EXC_STACK_BYTES;
     let block_addr = base + AREA_BYTES - BLOCK_BYTES;
     let block = BootBlock {
-        mair: read_sysreg!("mair_el1"),
-        tcr: read_sysreg!("tcr_el1"),
-        ttbr0: read_sysreg!("ttbr0_el1"),
-        sctlr: read_sysreg!("sctlr_el1"),
+        mair: MAIR_EL1.get(),
+        tcr: TCR_EL1.get(),
+        ttbr0: TTBR0_EL1.get(),
+        sctlr: SCTLR_EL1.get(),
         sp: block_addr as u64,
         exc_sp: exc_top as u64,
         f,
