@@ -14,7 +14,6 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use core::time::Duration;
-use hashbrown::HashMap;
 use xenif::abi::{DomId, EvtchnPort, GrantRef};
 use xenif::foreign::ForeignMapError;
 use xenif::grant::GrantError;
@@ -58,7 +57,7 @@ pub struct Kernel {
     bootargs: Bootargs<'static>,
     freq: Freq,
     stats: BootStats,
-    handlers: HashMap<EvtchnPort, EventHandler>,
+    handlers: BTreeMap<EvtchnPort, EventHandler>,
     /// `None` while the handler runs (see `dispatch_spis`).
     spi_handlers: BTreeMap<Spi, Option<SpiHandler>>,
     /// SPIs taken while their handler was running (a nested loop): run after it returns.
@@ -249,7 +248,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64, token: arch::traps::Boot) -> Ke
         bootargs,
         freq,
         stats,
-        handlers: HashMap::new(),
+        handlers: BTreeMap::new(),
         spi_handlers: BTreeMap::new(),
         spi_deferred: Vec::new(),
         timers: BTreeMap::new(),
