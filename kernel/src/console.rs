@@ -135,7 +135,7 @@ impl log::Log for Logger {
         if self.enabled(r.metadata()) {
             print_fmt(format_args!(
                 "{} {:5} {}\n",
-                crate::crash::name(),
+                crate::domain::name(),
                 r.level(),
                 r.args()
             ));

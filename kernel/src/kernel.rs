@@ -159,7 +159,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64, token: arch::traps::Boot) -> Ke
     };
     let _ = marks.push(("tables", arch::timer::now()));
     let bootargs = Bootargs(dt.bootargs);
-    crate::crash::set_name(bootargs.name());
+    crate::domain::set_name(bootargs.name());
     if let Some(u) = dt.uart {
         arch::pl011::init(u.base);
     }
