@@ -7,7 +7,7 @@
 //! its `Writeable::set` is a safe function and its `asm!` is `nomem`, so writing SCTLR or TTBR0
 //! through it would need no `unsafe` block (undoing the crate's unsafe fence) and would let the
 //! compiler move memory accesses across a change of translation. Every write goes through
-//! [`write_sysreg!`] instead, which takes the register's name and a value typed by that
+//! `write_sysreg!` instead, which takes the register's name and a value typed by that
 //! register's fields, so a TCR value cannot be written to SCTLR.
 
 // The two macros stay private to the crate. `read_sysreg!` holds its own `unsafe` block (a read
