@@ -135,7 +135,7 @@ impl log::Log for Logger {
         if self.enabled(r.metadata()) {
             print_fmt(format_args!(
                 "{} {:5} {}\n",
-                crate::crash::name(),
+                crate::domain::name(),
                 r.level(),
                 r.args()
             ));
@@ -147,16 +147,12 @@ impl log::Log for Logger {
 
 static LOGGER: Logger = Logger;
 
-/// Install the logger with the level from `loglevel=` (default info).
+/// Install the logger with the level from `loglevel=` (default info): `log`'s own names
+/// (`off`, `error`, `warn`, `info`, `debug`, `trace`, any case); an unknown name means info.
 pub(crate) fn init_log(level: Option<&str>) {
-    let l = match level {
-        Some("trace") => log::LevelFilter::Trace,
-        Some("debug") => log::LevelFilter::Debug,
-        Some("warn") => log::LevelFilter::Warn,
-        Some("error") => log::LevelFilter::Error,
-        Some("off") => log::LevelFilter::Off,
-        _ => log::LevelFilter::Info,
-    };
+    let l = level
+        .and_then(|s| s.parse::<log::LevelFilter>().ok())
+        .unwrap_or(log::LevelFilter::Info);
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(l);
     }

@@ -4,22 +4,10 @@
 
 use crate::arch::boot::TrapFrame;
 use crate::console::emergency_fmt;
+use crate::domain::name;
 use crate::esr;
 use core::sync::atomic::{AtomicBool, Ordering};
-use spin::Once;
 use xenif::abi::ShutdownReason;
-
-static NAME: Once<&'static str> = Once::new();
-
-/// Set the domain name used in markers (once, after the MMU is on).
-pub(crate) fn set_name(n: &'static str) {
-    NAME.call_once(|| n);
-}
-
-/// The domain name from `name=` (`"kernel"` before boot parsed it).
-pub fn name() -> &'static str {
-    NAME.get().copied().unwrap_or("kernel")
-}
 
 static CRASHING: AtomicBool = AtomicBool::new(false);
 

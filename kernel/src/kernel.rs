@@ -14,8 +14,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use core::time::Duration;
-use hashbrown::HashMap;
-use xenif::abi::{DomId, EvtchnPort, GrantRef};
+use xenif::abi::{DomId, EvtchnPort, GrantRef, EVTCHN_2L_NR_CHANNELS};
 use xenif::foreign::ForeignMapError;
 use xenif::grant::GrantError;
 use xenif::hypercall as hc;
@@ -58,7 +57,7 @@ pub struct Kernel {
     bootargs: Bootargs<'static>,
     freq: Freq,
     stats: BootStats,
-    handlers: HashMap<EvtchnPort, EventHandler>,
+    handlers: BTreeMap<EvtchnPort, EventHandler>,
     /// `None` while the handler runs (see `dispatch_spis`).
     spi_handlers: BTreeMap<Spi, Option<SpiHandler>>,
     /// SPIs taken while their handler was running (a nested loop): run after it returns.
@@ -160,7 +159,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64, token: arch::traps::Boot) -> Ke
     };
     let _ = marks.push(("tables", arch::timer::now()));
     let bootargs = Bootargs(dt.bootargs);
-    crate::crash::set_name(bootargs.name());
+    crate::domain::set_name(bootargs.name());
     if let Some(u) = dt.uart {
         arch::pl011::init(u.base);
     }
@@ -249,7 +248,7 @@ pub(crate) fn boot(blob: &'static [u8], t0: u64, token: arch::traps::Boot) -> Ke
         bootargs,
         freq,
         stats,
-        handlers: HashMap::new(),
+        handlers: BTreeMap::new(),
         spi_handlers: BTreeMap::new(),
         spi_deferred: Vec::new(),
         timers: BTreeMap::new(),
@@ -587,9 +586,24 @@ impl Kernel {
     // ---- the event loop ----
 
     fn dispatch_events(&mut self) -> bool {
-        let mut ports: Vec<EvtchnPort> = Vec::new();
-        irq::READY.drain(|p| ports.push(p));
-        for &p in &ports {
+        // The ports of this wake-up, a fixed-size snapshot of READY (one bit per 2-level port:
+        // 512 bytes on the stack, no allocation). A list of every possible port would be 16 KiB,
+        // per nesting level (a handler may run the loop). Dispatched in READY's drain order:
+        // ascending ports.
+        let mut ready = [0u64; EVTCHN_2L_NR_CHANNELS / 64];
+        let mut any = false;
+        irq::READY.drain(|p| {
+            if let Some(w) = ready.get_mut(p as usize / 64) {
+                *w |= 1 << (p % 64);
+                any = true;
+            }
+        });
+        let ports = ready.iter().enumerate().flat_map(|(w, &bits)| {
+            (0..64u32)
+                .filter(move |b| bits & (1 << b) != 0)
+                .map(move |b| w as u32 * 64 + b)
+        });
+        for p in ports {
             match self.handlers.remove(&p) {
                 Some(mut h) => {
                     h(self, p);
@@ -602,7 +616,7 @@ impl Kernel {
                 }
             }
         }
-        !ports.is_empty()
+        any
     }
 
     fn fire_timers(&mut self) -> bool {

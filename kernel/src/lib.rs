@@ -51,6 +51,8 @@ pub mod console;
 #[cfg(target_arch = "aarch64")]
 pub mod crash;
 #[cfg(target_arch = "aarch64")]
+pub mod domain;
+#[cfg(target_arch = "aarch64")]
 mod irq;
 #[cfg(target_arch = "aarch64")]
 mod kernel;

@@ -5,6 +5,9 @@
 //! the host; the MMU module owns the real pool and turns entries into stores.
 #![forbid(unsafe_code)]
 
+use aarch64_cpu::registers::MAIR_EL1;
+use tock_registers::fields::FieldValue;
+
 /// Entries per table.
 pub const ENTRIES: usize = 512;
 /// Bytes per page.
@@ -24,8 +27,17 @@ pub enum Attr {
     Code,
 }
 
-/// MAIR_EL1 value: index 0 Device-nGnRE, index 1 Normal WB.
-pub const MAIR: u64 = 0x04 | (0xFF << 8);
+/// The MAIR_EL1 attribute index of [`Attr::Device`] and of the Normal memory types.
+const ATTR_INDEX_DEVICE: u64 = 0;
+const ATTR_INDEX_NORMAL: u64 = 1;
+
+/// MAIR_EL1 for these tables: attribute index 0 Device-nGnRE, index 1 Normal write-back
+/// (inner and outer: non-transient, read- and write-allocate).
+pub fn mair() -> FieldValue<u64, MAIR_EL1::Register> {
+    MAIR_EL1::Attr0_Device::nonGathering_nonReordering_EarlyWriteAck
+        + MAIR_EL1::Attr1_Normal_Outer::WriteBack_NonTransient_ReadWriteAlloc
+        + MAIR_EL1::Attr1_Normal_Inner::WriteBack_NonTransient_ReadWriteAlloc
+}
 
 const VALID: u64 = 1;
 const TABLE: u64 = 1 << 1; // table at levels 1–2, page at level 3
@@ -59,8 +71,8 @@ pub enum PtError {
 
 /// Leaf attribute bits for `attr` (AF set, EL0 no access, UXN always; PXN for devices).
 pub fn leaf_attrs(attr: Attr) -> u64 {
-    const DEV: u64 = 0 << 2;
-    const WB: u64 = 1 << 2;
+    const DEV: u64 = ATTR_INDEX_DEVICE << 2; // AttrIndx, bits [4:2]
+    const WB: u64 = ATTR_INDEX_NORMAL << 2;
     match attr {
         Attr::Device => DEV | AF | UXN | PXN,
         Attr::Normal => WB | AF | SH_INNER | UXN | PXN,
@@ -308,6 +320,15 @@ impl<'a> Builder<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mair_is_device_ngnre_then_normal_write_back() {
+        // Arm ARM, MAIR_EL1: Attr0 = 0b0000_0100 (Device-nGnRE), Attr1 = 0b1111_1111
+        // (Normal, inner and outer write-back non-transient, read/write-allocate).
+        assert_eq!(mair().value, 0xff04);
+        assert_eq!((mair().value >> (8 * ATTR_INDEX_DEVICE)) & 0xff, 0x04);
+        assert_eq!((mair().value >> (8 * ATTR_INDEX_NORMAL)) & 0xff, 0xff);
+    }
 
     fn pool(n: usize) -> Vec<Table> {
         vec![Table::EMPTY; n]

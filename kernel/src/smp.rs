@@ -112,13 +112,18 @@ pub fn spawn(cpu: usize, f: fn(usize), arg: usize) -> Result<(), SmpError> {
     if cpu == 0 || cpu == current_cpu() {
         return Err(SmpError::AlreadyOn);
     }
-    match arch_smp::start(conduit, cpu_count(), cpu, mpidr, f, arg) {
+    match arch_smp::start(conduit, cpu_count(), cpu, mpidr, f, arg, cpu_off_failed) {
         Ok(()) => Ok(()),
         Err(StartError::BadIndex) => Err(SmpError::NoSuchCpu),
         Err(StartError::Busy) | Err(StartError::Psci(PSCI_ALREADY_ON)) => Err(SmpError::AlreadyOn),
         Err(StartError::NoMemory) => Err(SmpError::NoMemory),
         Err(StartError::Psci(rc)) => Err(SmpError::Psci(rc)),
     }
+}
+
+/// A spawned vCPU's CPU_OFF returned (PSCI says it does not): a fatal kernel error.
+fn cpu_off_failed(rc: i64) -> ! {
+    crate::crash::fatal(format_args!("PSCI CPU_OFF returned {rc}"))
 }
 
 /// True from a successful [`spawn`] of `cpu` until its function has returned (then the vCPU is

@@ -3,6 +3,10 @@
 //! shared peripheral interrupts (SPIs, e.g. OP-TEE's notification interrupt) are configured in
 //! the distributor and routed to this CPU (register arithmetic in [`crate::gicreg`]).
 
+use super::icc::{
+    ICC_BPR1_EL1, ICC_CTLR_EL1, ICC_EOIR1_EL1, ICC_IAR1_EL1, ICC_IGRPEN1_EL1, ICC_PMR_EL1,
+    ICC_SRE_EL1,
+};
 use super::regs::{isb, mpidr_affinity, read_sysreg, write_sysreg};
 use crate::gicreg::{self, Spi, Trigger};
 use crate::memmap::Region;
@@ -14,7 +18,13 @@ const GICD_CTLR_ARE_NS: u32 = 1 << 4;
 const GICD_CTLR_ENABLE_G1A: u32 = 1 << 1;
 const GICR_FRAME: usize = 0x2_0000;
 const GICR_TYPER: usize = 0x8;
+/// GICR_TYPER.Last: the last redistributor frame of the region.
+const GICR_TYPER_LAST: u64 = 1 << 4;
 const GICR_WAKER: usize = 0x14;
+/// GICR_WAKER.ProcessorSleep.
+const GICR_WAKER_PROCESSOR_SLEEP: u32 = 1 << 1;
+/// GICR_WAKER.ChildrenAsleep.
+const GICR_WAKER_CHILDREN_ASLEEP: u32 = 1 << 2;
 const SGI_BASE: usize = 0x1_0000;
 const GICR_IGROUPR0: usize = SGI_BASE + 0x80;
 const GICR_ISENABLER0: usize = SGI_BASE + 0x100;
@@ -29,6 +39,8 @@ static DIST: AtomicUsize = AtomicUsize::new(0);
 
 /// Priority of every interrupt we enable (all equal: no preemption among them).
 const PRIORITY: u32 = 0xa0;
+/// ICC_PMR_EL1: every priority value below it is signalled, [`PRIORITY`] included.
+const PRIORITY_MASK: u64 = 0xf0;
 
 /// Why the GIC could not be set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,35 +90,43 @@ pub(crate) fn init(dist: Region, redist: Region) -> Result<(), GicError> {
         if (typer >> 32) as u32 == aff {
             break frame;
         }
-        if typer & (1 << 4) != 0 {
-            return Err(GicError::NoRedistributor); // Last
+        if typer & GICR_TYPER_LAST != 0 {
+            return Err(GicError::NoRedistributor);
         }
         frame += GICR_FRAME;
     };
     RDIST.store(rd, Ordering::Relaxed);
     // Wake the redistributor (ProcessorSleep = 0, wait for ChildrenAsleep = 0).
-    wr32(rd + GICR_WAKER, rd32(rd + GICR_WAKER) & !(1 << 1));
-    while rd32(rd + GICR_WAKER) & (1 << 2) != 0 {}
+    wr32(
+        rd + GICR_WAKER,
+        rd32(rd + GICR_WAKER) & !GICR_WAKER_PROCESSOR_SLEEP,
+    );
+    while rd32(rd + GICR_WAKER) & GICR_WAKER_CHILDREN_ASLEEP != 0 {}
     wr32(rd + GICR_ICENABLER0, u32::MAX);
     wr32(rd + GICR_IGROUPR0, u32::MAX);
     for i in 0..8 {
-        wr32(rd + GICR_IPRIORITYR + 4 * i, 0xa0a0_a0a0);
+        // Four one-byte priority fields per register, all PRIORITY.
+        wr32(rd + GICR_IPRIORITYR + 4 * i, PRIORITY * 0x0101_0101);
     }
 
     // CPU interface: system-register access, priority mask open, group 1 on.
-    let sre = read_sysreg!("S3_0_C12_C12_5");
+    let mut sre = read_sysreg!(ICC_SRE_EL1);
+    sre.modify(ICC_SRE_EL1::SRE::SET);
     // SAFETY: ICC_SRE_EL1, an EL1 register (write_sysreg! condition 1); SRE selects the
     // system-register interface and changes no memory access (condition 2).
-    unsafe { write_sysreg!("S3_0_C12_C12_5", sre | 1) }; // ICC_SRE_EL1.SRE
+    unsafe { write_sysreg!(ICC_SRE_EL1, sre) };
     isb();
     // SAFETY: EL1 CPU-interface registers (condition 1). They set priority mask, binary point,
     // EOI mode and group-1 delivery: at most an interrupt is signalled, which the IRQ vector
     // (installed by the entry) takes once PSTATE.I is clear; no memory effects (condition 2).
     unsafe {
-        write_sysreg!("S3_0_C4_C6_0", 0xf0); // ICC_PMR_EL1
-        write_sysreg!("S3_0_C12_C12_3", 0); // ICC_BPR1_EL1
-        write_sysreg!("S3_0_C12_C12_4", 0); // ICC_CTLR_EL1: EOImode 0 (EOI also deactivates)
-        write_sysreg!("S3_0_C12_C12_7", 1); // ICC_IGRPEN1_EL1
+        write_sysreg!(ICC_PMR_EL1, ICC_PMR_EL1::Priority.val(PRIORITY_MASK));
+        write_sysreg!(ICC_BPR1_EL1, ICC_BPR1_EL1::BinaryPoint.val(0));
+        write_sysreg!(
+            ICC_CTLR_EL1,
+            ICC_CTLR_EL1::EOImode::DropAndDeactivate + ICC_CTLR_EL1::CBPR::CLEAR
+        );
+        write_sysreg!(ICC_IGRPEN1_EL1, ICC_IGRPEN1_EL1::Enable::SET);
     }
     isb();
     Ok(())
@@ -122,14 +142,14 @@ pub(crate) fn enable_ppi(intid: u32) {
 
 /// Acknowledge the highest-priority pending group-1 interrupt (ICC_IAR1_EL1).
 pub(crate) fn ack() -> u32 {
-    (read_sysreg!("S3_0_C12_C12_0") & 0xff_ffff) as u32
+    read_sysreg!(ICC_IAR1_EL1).read(ICC_IAR1_EL1::INTID) as u32
 }
 
 /// End of interrupt (ICC_EOIR1_EL1): priority drop and deactivation.
 pub(crate) fn eoi(intid: u32) {
     // SAFETY: ICC_EOIR1_EL1, an EL1 register (write_sysreg! condition 1); ending an interrupt
     // changes the GIC's state only, never memory (condition 2).
-    unsafe { write_sysreg!("S3_0_C12_C12_1", u64::from(intid)) };
+    unsafe { write_sysreg!(ICC_EOIR1_EL1, ICC_EOIR1_EL1::INTID.val(u64::from(intid))) };
     isb();
 }
 

@@ -14,12 +14,14 @@
 //! with the MMU on (coherent with the walker: TCR SH0 inner shareable) and followed by
 //! DSB/TLBI/DSB/ISB (Arm ARM D8.14, "break-before-make" where a valid entry changes).
 
-use super::regs::{dsb_sy, isb, read_sysreg, write_sysreg};
+use super::regs::{dsb_sy, isb, write_sysreg};
 use super::traps::Boot;
 use crate::memmap::Region;
-use crate::pagetable::{page_desc, Attr, Builder, PageSlot, PtError, Table, MAIR, PAGE};
+use crate::pagetable::{self, page_desc, Attr, Builder, PageSlot, PtError, Table, PAGE};
+use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, MAIR_EL1, SCTLR_EL1, TCR_EL1};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
+use tock_registers::interfaces::Readable;
 
 /// Tables in the static pool (root, level 2 for devices and RAM, level 3 for the sub-2 MiB MMIO
 /// pages, RAM tails and the window).
@@ -110,20 +112,23 @@ pub(crate) fn init_early(
         )
     };
 
-    let parange = read_sysreg!("id_aa64mmfr0_el1") & 0xf;
-    let tcr: u64 = 25            // T0SZ: 39-bit VA
-        | (1 << 8)               // IRGN0: write-back write-allocate
-        | (1 << 10)              // ORGN0: write-back write-allocate
-        | (3 << 12)              // SH0: inner shareable
-        | (1 << 23)              // EPD1: no TTBR1 walks
-        | (parange.min(5) << 32); // IPS: the CPU's physical address size
-                                  // SAFETY: EL1 registers (write_sysreg! conditions 1 and 2): MAIR holds the attribute indices
-                                  // `pagetable` uses, TCR the regime of the tables just built (39-bit VA, 4 KiB granule,
-                                  // write-back walks), TTBR0 their root; none takes effect before SCTLR.M is set below.
+    // IPS: the CPU's physical address size (PARange values 0-5 are IPS's 32 to 48 bits).
+    let parange = ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange);
+    let tcr = TCR_EL1::T0SZ.val(64 - u64::from(pagetable::VA_BITS))
+        + TCR_EL1::TG0::KiB_4
+        + TCR_EL1::IRGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
+        + TCR_EL1::ORGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
+        + TCR_EL1::SH0::Inner
+        + TCR_EL1::EPD1::DisableTTBR1Walks
+        + TCR_EL1::IPS.val(parange.min(5));
+    // SAFETY: EL1 registers (write_sysreg! conditions 1 and 2): MAIR holds the attribute indices
+    // `pagetable` uses, TCR the regime of the tables just built (39-bit VA, 4 KiB granule,
+    // write-back walks), TTBR0 their root (page aligned: BADDR, with ASID and CnP 0); none takes
+    // effect before SCTLR.M is set below.
     unsafe {
-        write_sysreg!("mair_el1", MAIR);
-        write_sysreg!("tcr_el1", tcr);
-        write_sysreg!("ttbr0_el1", root);
+        write_sysreg!(MAIR_EL1, pagetable::mair());
+        write_sysreg!(TCR_EL1, tcr);
+        write_sysreg!(TTBR0_EL1 = raw root);
     }
     isb();
     // SAFETY: TLB invalidation of our own regime; no memory effects visible to Rust.
@@ -135,15 +140,23 @@ pub(crate) fn init_early(
             options(nostack, preserves_flags)
         )
     };
-    // M, C, SA, I on; alignment checks, WXN and big-endian off. The identity map keeps every
-    // address the code uses valid across the switch.
-    let sctlr = read_sysreg!("sctlr_el1");
-    let sctlr = (sctlr | 1 | (1 << 2) | (1 << 3) | (1 << 12)) & !((1 << 1) | (1 << 19) | (1 << 25));
+    // M, C, SA, I on; alignment checks, WXN and big-endian off; the other bits as they were.
+    // The identity map keeps every address the code uses valid across the switch.
+    let mut sctlr = SCTLR_EL1.extract();
+    sctlr.modify(
+        SCTLR_EL1::M::Enable
+            + SCTLR_EL1::C::Cacheable
+            + SCTLR_EL1::SA::Enable
+            + SCTLR_EL1::I::Cacheable
+            + SCTLR_EL1::A::Disable
+            + SCTLR_EL1::WXN::Disable
+            + SCTLR_EL1::EE::LittleEndian,
+    );
     // SAFETY: an EL1 register (condition 1). Condition 2: the identity map above covers the
     // image (code executable; data, bss and stacks read/write; only the stack guard pages left
     // out) and the device tree, everything the code touches until `init_full`, at the same
     // addresses, and the tables were cleaned to the PoC, so the walker sees them.
-    unsafe { write_sysreg!("sctlr_el1", sctlr) };
+    unsafe { write_sysreg!(SCTLR_EL1, sctlr) };
     isb();
     // SAFETY: instruction-cache invalidation has no memory effects visible to Rust.
     unsafe {

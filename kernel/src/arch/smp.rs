@@ -7,7 +7,8 @@
 //! and x0 = the context ID, and refuses a vCPU that is not down (ALREADY_ON).
 //!
 //! Start-up: the starter writes a `BootBlock` (the caller's MAIR/TCR/TTBR0/SCTLR, the two stack
-//! pointers, the function and its argument) at the top of the target's stack area, publishes its
+//! pointers, the function and its argument, the PSCI conduit and the caller's report for a
+//! CPU_OFF that returns) at the top of the target's stack area, publishes its
 //! address in `__tsd_secondary_blocks[Aff0]` and cleans both to the point of coherency (the
 //! target reads them with the MMU off, i.e. uncached), and calls CPU_ON. `__tsd_secondary_entry`
 //! masks exceptions, enables FP/SIMD, installs the kernel's vectors, finds its block through
@@ -35,9 +36,11 @@
 //! `OFF -> STARTING` hands it to a starter, and a `STOPPING` vCPU is given back (`-> OFF`) only
 //! once PSCI AFFINITY_INFO reports it off, i.e. after it can no longer execute.
 
-use super::regs::{read_sysreg, serror_enable};
+use super::regs::serror_enable;
 use crate::dt::{PsciConduit, MAX_CPUS};
+use aarch64_cpu::registers::{MAIR_EL1, SCTLR_EL1, TCR_EL1, TTBR0_EL1};
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use tock_registers::interfaces::Readable;
 
 /// PSCI function IDs (DEN 0022D table 5), SMC64 forms where they take addresses.
 const CPU_OFF: u32 = 0x8400_0002;
@@ -92,6 +95,11 @@ struct BootBlock {
     f: fn(usize),
     arg: usize,
     cpu: usize,
+    /// How this vCPU calls PSCI (CPU_OFF when `f` returns): the starter's conduit.
+    conduit: PsciConduit,
+    /// Called if CPU_OFF returns (with its status), which PSCI says it never does: the
+    /// caller of [`start`] decides how that is reported (the arch layer calls nothing above it).
+    off_failed: fn(i64) -> !,
 }
 
 const _: () = assert!(core::mem::size_of::<BootBlock>() <= BLOCK_BYTES);
@@ -292,7 +300,9 @@ pub fn guarded() -> bool {
 /// vCPU's MMU configuration; it turns itself off when `f` returns.
 ///
 /// `cpus` is the number of vCPUs of the domain (`1 <= cpu < cpus`): the first start allocates
-/// the stacks of all of them.
+/// the stacks of all of them. The new vCPU calls CPU_OFF through `conduit` too, and
+/// `off_failed` with its status should CPU_OFF return.
+#[allow(clippy::too_many_arguments)] // one per fact of the start; a struct would only rename them
 pub fn start(
     conduit: PsciConduit,
     cpus: usize,
@@ -300,6 +310,7 @@ pub fn start(
     mpidr: u64,
     f: fn(usize),
     arg: usize,
+    off_failed: fn(i64) -> !,
 ) -> Result<(), StartError> {
     // The entry finds its block by Aff0 (< 16, Aff1..3 zero: Xen's vCPUs 0-15).
     let aff0 = mpidr as usize;
@@ -319,15 +330,17 @@ pub fn start(
     let exc_top = base + GUARD_BYTES + EXC_STACK_BYTES;
     let block_addr = base + AREA_BYTES - BLOCK_BYTES;
     let block = BootBlock {
-        mair: read_sysreg!("mair_el1"),
-        tcr: read_sysreg!("tcr_el1"),
-        ttbr0: read_sysreg!("ttbr0_el1"),
-        sctlr: read_sysreg!("sctlr_el1"),
+        mair: MAIR_EL1.get(),
+        tcr: TCR_EL1.get(),
+        ttbr0: TTBR0_EL1.get(),
+        sctlr: SCTLR_EL1.get(),
         sp: block_addr as u64,
         exc_sp: exc_top as u64,
         f,
         arg,
         cpu,
+        conduit,
+        off_failed,
     };
     // SAFETY: `block_addr` lies in the area allocated for `cpu` (16-byte aligned, BLOCK_BYTES
     // below its end); we own the `STARTING` slot, so no vCPU runs on this area.
@@ -386,11 +399,11 @@ extern "C" fn __tsd_secondary_start(block: &BootBlock, x0: usize) -> ! {
         X0_CLOBBERED.fetch_add(1, Ordering::Relaxed);
     }
     let (f, arg, cpu) = (block.f, block.arg, block.cpu);
+    let (conduit, off_failed) = (block.conduit, block.off_failed);
     STATE[cpu].store(RUNNING, Ordering::Release);
     f(arg);
     // Publishes everything `f` wrote to whoever sees STOPPING.
     STATE[cpu].store(STOPPING, Ordering::Release);
-    let conduit = crate::smp::conduit().unwrap_or(PsciConduit::Hvc);
     let rc = psci(conduit, CPU_OFF, 0, 0, 0);
-    crate::crash::fatal(format_args!("PSCI CPU_OFF returned {rc}"))
+    off_failed(rc)
 }

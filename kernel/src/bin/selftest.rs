@@ -96,9 +96,9 @@ fn main(k: &mut Kernel) {
         ),
     );
 
-    // Heap: alloc + hashbrown.
+    // Heap: alloc + a map of 2000 heap strings (the kernel's own maps are BTreeMaps).
     {
-        let mut m = hashbrown::HashMap::new();
+        let mut m = alloc::collections::BTreeMap::new();
         for i in 0..2000u32 {
             m.insert(i, alloc::format!("v{i}"));
         }
