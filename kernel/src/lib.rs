@@ -22,8 +22,10 @@
 //! but without interrupts.
 //!
 //! Layout: `arch/` holds all `unsafe` (entry and vectors, MMU, GIC, timer, UART, heap, the
-//! shared-info views, the foreign window, secondary-vCPU start-up). Everything else is safe; the pure parts (`bootargs`,
-//! `dt`, `memmap`, `pagetable`, `time`, `foreign`, `esr`, `gicreg`) build and test on the host.
+//! shared-info views, the foreign window, secondary-vCPU start-up). Everything else is safe;
+//! `kernel/` is the [`Kernel`] object, one file per service (boot, event channels, SPIs,
+//! timers, memory, the event loop); the pure parts (`bootargs`, `dt`, `memmap`, `pagetable`,
+//! `time`, `foreign`, `esr`, `gicreg`) build and test on the host.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 // STYLE.md rule 1: `arch` is the kernel's one place for `unsafe` (the allow below); every other
