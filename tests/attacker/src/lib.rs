@@ -1,7 +1,8 @@
 //! The malicious TEE guest's catalogue: the attacks in the order the image runs them, and the
-//! pure helpers it builds them with, separate from the image so that they test on the host.
+//! pure helpers it builds them with, which test on the host; with the feature `image`
+//! (aarch64 only) also the image's code ([`image`]: one module per attack family).
 //!
-//! Every attack is documented twice, on purpose: beside its code in `src/main.rs` (a doc comment
+//! Every attack is documented twice, on purpose: beside its code in `src/image/` (a doc comment
 //! with what it does, the expected outcome and the defence) and in the table of
 //! `tests/attacker/README.md`. The host test `readme_lists_every_attack` keeps the table and
 //! [`ATTACKS`] in step; the image refuses to run (TSD-RESULT FAIL) if its own table and
@@ -12,6 +13,12 @@
 //! `public/arch-arm.h` (guest memory map).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "image")]
+extern crate alloc;
+
+#[cfg(feature = "image")]
+pub mod image;
 
 /// The attacks, in run order. The first ones hold OP-TEE threads and must run before the other
 /// TEE guest starts its own calls (see README, "OP-TEE threads are shared"); the last two need a

@@ -1,0 +1,302 @@
+//! The run: the table of attacks, then each attack in turn with the checks after it (answer,
+//! mediator alive, a real session every fourth, no pin left), and the result.
+
+use super::cx::{fast, finish_all, new_tee, open_params, pins, reset, value_inout, Cx, Outcome};
+use super::threads::start_missing_open;
+use super::{arg, cookies, fids, memref, rpc, shared, threads, vcpus};
+use crate::ATTACKS;
+use alloc::format;
+use alloc::vec::Vec;
+use kernel::report::Report;
+use kernel::{println, Kernel, SharedPage};
+use mediator::abi::{msg, ret, smc, Param};
+use tee_client::client::new_page;
+use tee_client::{pta, OPTEE_MSG_REVISION};
+
+/// Attacks that hold several OP-TEE threads at once: only in the first pass (see README, "OP-TEE
+/// threads are shared").
+const HOLDS_THREADS: &[&str] = &["thread-exhaustion", "rpc-alloc-duplicate-cookie"];
+
+/// An attack: its name (as in [`ATTACKS`]) and code.
+struct Attack {
+    pub(crate) name: &'static str,
+    pub(crate) run: fn(&mut Cx<'_>) -> Outcome,
+}
+
+macro_rules! attacks {
+    ($($name:literal => $f:path),* $(,)?) => {
+        &[$(Attack { name: $name, run: $f }),*]
+    };
+}
+
+const TABLE: &[Attack] = attacks![
+    "thread-exhaustion" => threads::thread_exhaustion,
+    "rpc-alloc-duplicate-cookie" => threads::rpc_alloc_duplicate_cookie,
+    "return-from-rpc-unowned-thread" => threads::return_from_rpc_unowned_thread,
+    "return-from-rpc-replayed" => threads::return_from_rpc_replayed,
+    "vm-created-from-guest" => fids::vm_created_from_guest,
+    "vm-destroyed-from-guest" => fids::vm_destroyed_from_guest,
+    "trusted-os-owner-51" => fids::trusted_os_owner_51,
+    "trusted-os-end-unknown" => fids::trusted_os_end_unknown,
+    "trusted-app-owner-48" => fids::trusted_app_owner_48,
+    "smc64-fast-call" => fids::smc64_fast_call,
+    "smc64-std-call" => fids::smc64_std_call,
+    "fid-upper-bits-set" => fids::fid_upper_bits_set,
+    "get-shm-config" => fids::get_shm_config,
+    "exchange-caps-all-bits" => fids::exchange_caps_all_bits,
+    "arg-misaligned" => arg::arg_misaligned,
+    "rpc-arg-misaligned" => arg::rpc_arg_misaligned,
+    "arg-beyond-ram" => arg::arg_beyond_ram,
+    "arg-huge-ipa" => arg::arg_huge_ipa,
+    "arg-gic-mmio" => arg::arg_gic_mmio,
+    "arg-vpl011-mmio" => arg::arg_vpl011_mmio,
+    "arg-dom0-ram" => arg::arg_dom0_ram,
+    "arg-secure-ram" => arg::arg_secure_ram,
+    "arg-optee-static-shm" => arg::arg_optee_static_shm,
+    "num-params-128" => arg::num_params_128,
+    "num-params-u32-max" => arg::num_params_u32_max,
+    "unknown-command" => arg::unknown_command,
+    "tmem-old-style-dom0-pa" => memref::tmem_old_style_dom0_pa,
+    "pagelist-entry-dom0-ram" => memref::pagelist_entry_dom0_ram,
+    "pagelist-entry-gic-mmio" => memref::pagelist_entry_gic_mmio,
+    "pagelist-entry-secure-ram" => memref::pagelist_entry_secure_ram,
+    "pagelist-in-mmio" => memref::pagelist_in_mmio,
+    "pagelist-entry-grant-frame" => memref::pagelist_entry_grant_frame,
+    "pagelist-loop-within-limit" => memref::pagelist_loop_within_limit,
+    "pagelist-loop-overlong" => memref::pagelist_loop_overlong,
+    "memref-size-offset-overflow" => memref::memref_size_offset_overflow,
+    "memref-size-huge" => memref::memref_size_huge,
+    "unknown-param-type" => memref::unknown_param_type,
+    "second-param-bad-frees-first" => memref::second_param_bad_frees_first,
+    "register-duplicate-cookie" => cookies::register_duplicate_cookie,
+    "tmem-reuses-registered-cookie" => cookies::tmem_reuses_registered_cookie,
+    "rmem-forged-cookie" => cookies::rmem_forged_cookie,
+    "unregister-twice" => cookies::unregister_twice,
+    "unregister-forged-cookie" => cookies::unregister_forged_cookie,
+    "regd-arg-forged-cookie" => cookies::regd_arg_forged_cookie,
+    "rmem-offset-overflow" => cookies::rmem_offset_overflow,
+    "rpc-alloc-answer-dom0-pa" => rpc::rpc_alloc_answer_dom0_pa,
+    "rpc-alloc-answer-unaligned" => rpc::rpc_alloc_answer_unaligned,
+    "rpc-shm-alloc-bad-list" => rpc::rpc_shm_alloc_bad_list,
+    "rpc-shm-alloc-old-style" => rpc::rpc_shm_alloc_old_style,
+    "invoke-forged-session" => shared::invoke_forged_session,
+    "pinned-pages-exhaustion" => shared::pinned_pages_exhaustion,
+    "arg-changed-by-other-vcpu" => vcpus::arg_changed_by_other_vcpu,
+    "flood-all-vcpus" => vcpus::flood_all_vcpus,
+];
+
+/// The mediator answers a fast call that reaches OP-TEE.
+pub(crate) fn alive() -> bool {
+    let r = fast(u64::from(smc::CALLS_REVISION), 0);
+    (r[0], r[1]) == OPTEE_MSG_REVISION
+}
+
+/// A real session: open the invoke-tests PTA, INVOKE with a value, close.
+fn real_session(cx: &mut Cx<'_>) -> bool {
+    let a = cx.t.msg(cx.k, msg::CMD_OPEN_SESSION, 0, 0, &open_params());
+    if !a.ok() {
+        return false;
+    }
+    let s = a.session;
+    let b = cx.t.invoke(cx.k, s, pta::CMD_PARAMS, &[value_inout(40, 2)]);
+    let c = cx.t.msg(cx.k, msg::CMD_CLOSE_SESSION, 0, s, &[]);
+    b.ok() && b.p[0].a == 42 && c.ok()
+}
+
+/// The image's entry function (see `src/main.rs`).
+pub fn main(k: &mut Kernel) {
+    let name = k.name();
+    let args = k.bootargs();
+    let mut r = Report::new(name);
+    let names: Vec<&str> = TABLE.iter().map(|a| a.name).collect();
+    if names != ATTACKS {
+        println!("TSD-RESULT {name} passed=0 failed=1 status=FAIL reason=attack-table-out-of-step");
+        return;
+    }
+    let dom0_pa = args.get_u64("dom0-pa").unwrap_or(0x6800_0000);
+    let only = args.get("only");
+    // Probe (development; never in the scenario): a NULL TMEM_INOUT to the invoke-tests PTA's
+    // PARAMS command, which writes the byte sum into memref 0's buffer without a NULL check.
+    // Probe (development; never in the scenario): after D seconds, hold every OP-TEE thread for
+    // H seconds (`probe-hold-threads=D:H`), then let the calls finish; shows what another guest
+    // does when it gets ETHREAD_LIMIT meanwhile.
+    if let Some((d, h)) = args
+        .get("probe-hold-threads")
+        .and_then(|v| v.split_once(':'))
+        .and_then(|(d, h)| Some((d.parse::<u64>().ok()?, h.parse::<u64>().ok()?)))
+    {
+        k.sleep(core::time::Duration::from_secs(d));
+        let k2: &Kernel = k;
+        let mut t = new_tee(k2);
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut page = new_page();
+            let r = start_missing_open(&mut page);
+            held.push((page, r));
+        }
+        println!(
+            "TSD-INFO {name} probe-hold-threads: holding {:x?} for {h} s",
+            held.iter().map(|(_, r)| r[0]).collect::<Vec<_>>()
+        );
+        let t0 = k2.now();
+        while k2.since(t0).as_secs() < h {
+            core::hint::spin_loop();
+        }
+        let x = finish_all(&mut t, k2, held.iter().map(|(_, r)| *r).collect());
+        println!("TSD-INFO {name} probe-hold-threads: released, ends {x:x?}");
+    }
+    if args.get("probe-null-memref") == Some("1") {
+        let k2: &Kernel = k;
+        let mut t = new_tee(k2);
+        let a = t.msg(k2, msg::CMD_OPEN_SESSION, 0, 0, &open_params());
+        let p = Param {
+            attr: msg::ATTR_TYPE_TMEM_INOUT,
+            a: 0,
+            b: 0,
+            c: 0,
+        };
+        println!(
+            "TSD-INFO {name} probe-null-memref: open {a}; invoking PARAMS with a NULL TMEM_INOUT"
+        );
+        let b = t.invoke(k2, a.session, pta::CMD_PARAMS, &[p]);
+        println!("TSD-INFO {name} probe-null-memref: answer {b}");
+    }
+    // Development aid: report failures as TSD-INFO so that one run shows every attack.
+    let dev = args.get("dev") == Some("1");
+    // Attacks that fail because of a known, reported bug (comma-separated names): their failure
+    // is printed as `TSD-INFO <name> KNOWN-FAIL <check line>` and counted as known_failures in
+    // TSD-RESULT, not as failed; a known attack that passes is a normal PASS.
+    let known: Vec<&str> = args
+        .get("known")
+        .map_or(Vec::new(), |v| v.split(',').collect());
+    let mut known_failures = 0u32;
+    // After the first pass, repeat the attacks (all but those holding OP-TEE threads) until this
+    // many seconds since the start, so that they overlap the other guest's xtest.
+    let repeat_s = args.get_u64("repeat-s").unwrap_or(0);
+    let ram = k.dt().memory.first().map_or((0, 0), |m| (m.base, m.size));
+    let gic_dist = k.dt().gic_dist.base;
+    // Granting a page (read-only, to dom0) makes the kernel map our grant-table frame.
+    let grant_frame = SharedPage::new().and_then(|p| {
+        let g = k.grant_access(0, &p, true).ok()?;
+        let _ = k.end_access(g);
+        k.dt().xen_regions.first().map(|r| r.base)
+    });
+    let k: &Kernel = k;
+    let tc = fast(u64::from(smc::GET_THREAD_COUNT), 0);
+    let threads = if tc[0] == ret::OK { tc[1] } else { 0 };
+    let mut cx = Cx {
+        k,
+        t: new_tee(k),
+        ram,
+        dom0_pa,
+        gic_dist,
+        grant_frame,
+        threads,
+        session: 0,
+    };
+    println!(
+        "TSD-INFO {name} ram={:#x}+{:#x} dom0_pa={dom0_pa:#x} gic={gic_dist:#x} grant_frame={grant_frame:#x?} optee_threads={threads} attacks={}",
+        ram.0,
+        ram.1,
+        ATTACKS.len()
+    );
+    let t0 = cx.k.now();
+    let a = cx.t.msg(cx.k, msg::CMD_OPEN_SESSION, 0, 0, &open_params());
+    // The session must not exist yet for the first attacks (they need every OP-TEE thread
+    // free, and an open session holds none, so order does not matter; opened here once).
+    cx.session = if a.ok() { a.session } else { 0 };
+    r.check(
+        "setup",
+        a.ok() && pins() == Ok(0) && threads >= 1,
+        format_args!("open: {a} pins={:?} threads={threads}", pins()),
+    );
+    let mut ran = 0;
+    let mut pass = 1u32;
+    loop {
+        // Pass 1 prints one line per attack; later passes (repeat-s=) print failures and one
+        // summary line per pass.
+        let (mut pass_ran, mut pass_failed) = (0u32, Vec::new());
+        for (i, at) in TABLE.iter().enumerate() {
+            if only.is_some_and(|o| !o.split(',').any(|x| at.name.contains(x))) {
+                continue;
+            }
+            if pass > 1 && HOLDS_THREADS.contains(&at.name) {
+                continue;
+            }
+            ran += 1;
+            pass_ran += 1;
+            let ta = cx.k.now();
+            let o = (at.run)(&mut cx);
+            reset(&mut cx.t);
+            let up = alive();
+            let sess = if i % 4 == 3 {
+                Some(real_session(&mut cx))
+            } else {
+                None
+            };
+            let p = pins();
+            let ok = o.ok && up && sess != Some(false) && p == Ok(0);
+            let detail = format!(
+                "{} | expected={} alive={up} session={} pins={p:?} ms={} pass={pass}",
+                o.detail,
+                if o.ok { "yes" } else { "NO" },
+                match sess {
+                    None => "-",
+                    Some(true) => "ok",
+                    Some(false) => "FAILED",
+                },
+                cx.k.since(ta).as_millis()
+            );
+            if !ok && known.contains(&at.name) {
+                known_failures += 1;
+                let mut scratch = Report::new(name);
+                println!(
+                    "TSD-INFO {name} KNOWN-FAIL {}",
+                    scratch.record(at.name, ok, format_args!("{detail}"))
+                );
+                continue;
+            }
+            if !ok {
+                pass_failed.push(at.name);
+            }
+            if pass > 1 && ok {
+                continue;
+            }
+            let prefix = if dev && !ok { "TSD-INFO DEV-FAIL " } else { "" };
+            println!(
+                "{prefix}{}",
+                r.record(at.name, ok, format_args!("{detail}"))
+            );
+        }
+        if pass > 1 {
+            r.check(
+                "repeat-pass",
+                pass_failed.is_empty(),
+                format_args!(
+                    "pass={pass} attacks={pass_ran} failed={pass_failed:?} t={} s",
+                    cx.k.since(t0).as_secs()
+                ),
+            );
+        }
+        if cx.k.since(t0).as_secs() >= repeat_s || pass_ran == 0 {
+            break;
+        }
+        pass += 1;
+    }
+    let s = cx.session;
+    let c = cx.t.msg(cx.k, msg::CMD_CLOSE_SESSION, 0, s, &[]);
+    let fin = real_session(&mut cx);
+    let p = pins();
+    r.check(
+        "final",
+        c.ok() && fin && p == Ok(0) && alive(),
+        format_args!("close: {c} session={fin} pins={p:?} rpcs={:?}", cx.t.rpcs),
+    );
+    println!(
+        "TSD-RESULT {name} passed={} failed={} known_failures={known_failures} attacks_run={ran} passes={pass} ms={} pins={p:?} status={}",
+        r.passed,
+        r.failed,
+        cx.k.since(t0).as_millis(),
+        r.status()
+    );
+}
