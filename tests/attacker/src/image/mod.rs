@@ -9,7 +9,8 @@
 //!
 //! One `TSD-CHECK <name> <attack> PASS|FAIL <detail> | alive=.. pins=..` line per attack, then
 //! `TSD-RESULT`. Each attack's doc comment says what it does, what must come back and what
-//! defends against it; `tests/attacker/README.md` has the same as a table.
+//! defends against it; its row in [`crate::ATTACKS`] (and so in `tests/attacker/README.md`) says
+//! the same in short.
 //!
 //! Boot arguments: `name=` (markers), `dom0-pa=` (a physical address in dom0's RAM: dom0's RAM is
 //! mapped 1:1, so the scenario knows it; default 0x68000000, dom0's device tree in the
@@ -20,17 +21,18 @@
 //! address is its IPA. Calls go through `hvc #0` (`xenif::hook::call::smccc_hvc`).
 //!
 //! One module per attack family, in run order: `threads`, `fids`, `arg`, `memref`, `cookies`,
-//! `rpc`, `shared`, `vcpus`; `cx` is what they all use, `run` the table and the loop.
+//! `rpc`, `shared`, `vcpus` ([`crate::Family`]); `cx` is what they all use, `run` the loop.
 
-mod arg;
-mod cookies;
+pub(crate) mod arg;
+pub(crate) mod cookies;
 mod cx;
-mod fids;
-mod memref;
-mod rpc;
+pub(crate) mod fids;
+pub(crate) mod memref;
+pub(crate) mod rpc;
 mod run;
-mod shared;
-mod threads;
-mod vcpus;
+pub(crate) mod shared;
+pub(crate) mod threads;
+pub(crate) mod vcpus;
 
+pub(crate) use cx::{Cx, Outcome};
 pub use run::main;
