@@ -20,6 +20,9 @@
 //! - `execute=`: who makes the secure calls of a guest's call: the guest's own vCPU, on its
 //!   pCPU, on the mediator's word (`1`, the default; hv-patches 0013: OP-TEE's time is the
 //!   guest's and guests run in parallel), or the mediator's vCPU, one call at a time (`0`).
+//! - `direct-intr=`: with `execute=1`, let OP-TEE's foreign interrupts go straight to the guest
+//!   and its resumes from them be Xen's (`1`, the default; hv-patches 0015), or make each one a
+//!   round trip through the mediator (`0`).
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;

@@ -15,8 +15,18 @@ pub trait Hook {
     fn respond(&mut self, seq: u64, domid: DomId, vcpu: u32, x: [u64; 8]) -> XenResult<()>;
     /// `TEE_STUBDOM_OP_respond` with `TEE_STUBDOM_RESPOND_EXECUTE` (hv-patches 0013): the vCPU
     /// of call `seq` makes secure call `x` for its domain (checked as [`Hook::secure_call`] is,
-    /// x7 set by Xen); its outcome comes back as a `RESULT` request of the same `seq`.
-    fn execute(&mut self, seq: u64, domid: DomId, vcpu: u32, x: [u64; 8]) -> XenResult<()>;
+    /// x7 set by Xen); its outcome comes back as a `RESULT` request of the same `seq`. With
+    /// `direct_intr` (`TEE_STUBDOM_RESPOND_DIRECT_INTR`, hv-patches 0015) OP-TEE's foreign
+    /// interrupts go to the guest and its resumes from them are Xen's: the RESULT is the first
+    /// other answer, from whichever vCPU resumed the thread last.
+    fn execute(
+        &mut self,
+        seq: u64,
+        domid: DomId,
+        vcpu: u32,
+        x: [u64; 8],
+        direct_intr: bool,
+    ) -> XenResult<()>;
     /// `TEE_STUBDOM_OP_pin` of `gfn` of `domid` (`DOMID_SELF`: our own page); its machine
     /// address.
     fn pin(&mut self, domid: DomId, gfn: u64) -> XenResult<u64>;

@@ -21,7 +21,7 @@ use kernel::xenif::abi::{DomId, DOMID_SELF};
 use kernel::xenif::hook::call::op as hc;
 use kernel::xenif::hook::shared::{RingMem, Shared};
 use kernel::xenif::hook::{
-    op, DomainArg, Pin, Query, Register, Respond, SecureCall, RESPOND_EXECUTE,
+    op, DomainArg, Pin, Query, Register, Respond, SecureCall, RESPOND_DIRECT_INTR, RESPOND_EXECUTE,
 };
 use kernel::xenif::{XenError, XenResult};
 use kernel::{println, ForeignPage, GicIrq, Kernel, Trigger};
@@ -124,8 +124,16 @@ impl Hook for Xen<'_> {
     fn respond(&mut self, seq: u64, domid: DomId, vcpu: u32, x: [u64; 8]) -> XenResult<()> {
         self.answer(seq, domid, vcpu, 0, x)
     }
-    fn execute(&mut self, seq: u64, domid: DomId, vcpu: u32, x: [u64; 8]) -> XenResult<()> {
-        self.answer(seq, domid, vcpu, RESPOND_EXECUTE, x)
+    fn execute(
+        &mut self,
+        seq: u64,
+        domid: DomId,
+        vcpu: u32,
+        x: [u64; 8],
+        direct_intr: bool,
+    ) -> XenResult<()> {
+        let direct = if direct_intr { RESPOND_DIRECT_INTR } else { 0 };
+        self.answer(seq, domid, vcpu, RESPOND_EXECUTE | direct, x)
     }
     fn pin(&mut self, domid: DomId, gfn: u64) -> XenResult<u64> {
         let t0 = self.k.now();
@@ -323,6 +331,7 @@ fn main(k: &mut Kernel) {
     server.set_shm_cache(args.get_u64("shm-cache").unwrap_or(1) != 0);
     let execute = args.get_u64("execute").unwrap_or(1) != 0;
     server.set_execute(execute);
+    server.set_direct_intr(args.get_u64("direct-intr").unwrap_or(1) != 0);
     println!(
         "TSD-INFO {name} OP-TEE probed: {} threads; serving (stats every {stats_ms} ms, async notifications {}, secure calls made by {})",
         server.mediator().threads(),

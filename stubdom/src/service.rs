@@ -32,7 +32,7 @@ use mediator::{
     ClientId, Config, DomId, GuestStats, Mediator, ProbeError, Progress, Regs, Reply, Step,
 };
 use xenif::hook::shared::Shared;
-use xenif::hook::{req, BackRing, Request, F_TEE_KNOWN};
+use xenif::hook::{req, BackRing, Request, F_DIRECT, F_TEE_KNOWN};
 use xenif::XenError;
 
 /// Teardown work units per step of [`Mediator::guest_destroying`].
@@ -131,6 +131,8 @@ pub struct Server {
     panic_after: PanicAfter,
     /// Let the guests' vCPUs make their calls' secure calls (`execute=1`, the default).
     execute: bool,
+    /// Let OP-TEE's foreign interrupts go straight to the guest (`direct-intr=1`, the default).
+    direct_intr: bool,
     /// CALLs waiting for an OP-TEE thread or for a RESULT, by ring sequence number (the core's
     /// tag; Xen keeps it for every step of a call).
     held: BTreeMap<u64, HeldCall>,
@@ -166,6 +168,7 @@ impl Server {
             stats: ServerStats::default(),
             panic_after: PanicAfter::default(),
             execute: true,
+            direct_intr: true,
             held: BTreeMap::new(),
         })
     }
@@ -174,6 +177,14 @@ impl Server {
     /// default), or make them all from our vCPU (`execute=0`: one at a time, OP-TEE's time ours).
     pub fn set_execute(&mut self, on: bool) {
         self.execute = on;
+    }
+
+    /// With `execute=1`: let OP-TEE's foreign interrupts (`RPC_FOREIGN_INTR`) go to the guest and
+    /// its resumes from them to OP-TEE without us (hv-patches 0015, the default): the core never
+    /// sees them, which is what it would answer anyway (the interrupt is the guest's, the resume
+    /// carries nothing); `direct-intr=0` makes each one a round trip through us.
+    pub fn set_direct_intr(&mut self, on: bool) {
+        self.direct_intr = on;
     }
 
     /// Let guests enable OP-TEE's preallocated RPC argument cache (`OPTEE_SMC_ENABLE_SHM_CACHE`,
@@ -431,7 +442,7 @@ impl Server {
         out: Sink<'_>,
     ) {
         let name = self.name;
-        let Err(e) = hook.execute(seq, call.domid, call.vcpu, x) else {
+        let Err(e) = hook.execute(seq, call.domid, call.vcpu, x, self.direct_intr) else {
             self.held.insert(
                 seq,
                 HeldCall {
@@ -479,7 +490,7 @@ impl Server {
             .get(&rq.seq)
             .filter(|c| c.domid == rq.domid)
             .and_then(|c| Some((*c, c.executing?)));
-        let Some((call, (x, retried))) = executing else {
+        let Some((mut call, (x, retried))) = executing else {
             out(format_args!(
                 "TSD-INFO {name} RESULT for dom{} seq {}: no such call executing",
                 rq.domid, rq.seq
@@ -487,7 +498,17 @@ impl Server {
             return;
         };
         self.held.remove(&rq.seq);
+        // After a foreign interrupt Xen gave the guest, any of its vCPUs may have resumed the
+        // thread: the one that waits now is the RESULT's.
+        call.vcpu = rq.vcpu;
         let refused = rq.status < 0;
+        // Xen's own resume after a foreign interrupt it gave the guest (hv-patches 0015): the
+        // resume of the thread in x3, whatever we executed last.
+        let x = if rq.flags & F_DIRECT != 0 {
+            [u64::from(smc::RETURN_FROM_RPC), 0, 0, rq.x[3], 0, 0, 0, 0]
+        } else {
+            x
+        };
         if refused && x[0] & 0xFFFF_FFFF == u64::from(smc::RETURN_FROM_RPC) && !retried {
             // A refused resume would leave the OP-TEE thread suspended for good: have Xen resume
             // it with its own failed answer (as `SecureWorld::smc` does for our own calls).

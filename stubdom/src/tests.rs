@@ -41,7 +41,8 @@ struct FakeXen {
     /// The RESULT requests of the secure calls vCPUs made on our word (hv-patches 0013), in
     /// the order Xen posts them: [`handle`] feeds them to the server.
     results: VecDeque<Request>,
-    /// The secure calls vCPUs made on our word: function ID, domain, x6.
+    /// The secure calls vCPUs made on our word: function ID, domain, x6 (the fake does not take
+    /// the straight path for foreign interrupts: it posts every answer as the RESULT).
     executed: Vec<(u32, u16, u64)>,
     /// OP-TEE's answers to the next secure calls vCPUs make, instead of the simulator's (which
     /// cannot read our shadow pages: they are not in its memory).
@@ -89,7 +90,14 @@ impl Hook for FakeXen {
         self.vcpus.push(vcpu);
         Ok(())
     }
-    fn execute(&mut self, seq: u64, domid: u16, vcpu: u32, x: [u64; 8]) -> XenResult<()> {
+    fn execute(
+        &mut self,
+        seq: u64,
+        domid: u16,
+        vcpu: u32,
+        x: [u64; 8],
+        _direct_intr: bool,
+    ) -> XenResult<()> {
         // As Xen does on the vCPU: the caller's client ID, never VM_*.
         let mut x = x;
         x[7] = ClientId::of(DomId(domid)).raw();
@@ -858,4 +866,49 @@ fn a_refused_resume_is_executed_again_with_xens_failed_answer() {
     );
     assert_eq!(xen.responses.len(), 2);
     assert_eq!(s.mediator().suspended_calls(DomId(2)), 0);
+}
+
+/// hv-patches 0015: after a foreign interrupt Xen gave the guest itself, Xen resumes the thread
+/// on the guest's RETURN_FROM_RPC, from any vCPU; refused (`F_DIRECT`, the thread in x3), that
+/// thread is still suspended, so the server has the resuming vCPU make the failed resume, not
+/// whatever it executed last (here: the call's CALL_WITH_ARG).
+#[test]
+fn a_refused_direct_resume_is_made_again_with_xens_failed_answer_on_the_resuming_vcpu() {
+    use mediator::abi::{msg, split, MsgArg};
+    let mut xen = FakeXen::new(&[2]);
+    let mut shadow = ShadowStore::new(64);
+    let mut out = sink();
+    let mut s = server_with(&mut xen, &mut shadow, &[2]);
+    let arg = 0x4000_0000u64;
+    let mut page = [0u8; 4096];
+    MsgArg::new(&mut page, 0).set_cmd(msg::CMD_INVOKE_COMMAND);
+    xen.sim
+        .mem
+        .poke(DomId(2), arg, &page[..msg::arg_size(0).unwrap()]);
+    let (hi, lo) = split(arg);
+    let call = [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0];
+    s.handle(
+        &mut xen,
+        &mut shadow,
+        &request(30, req::CALL, 2, call),
+        &mut out,
+    );
+    // Xen gave the guest a foreign interrupt itself and refused its own resume on vCPU 1.
+    let mut refused = xen.results.pop_front().expect("the RESULT of the call");
+    refused.flags = xenif::hook::F_DIRECT;
+    refused.status = -XenError::EBUSY.0;
+    refused.vcpu = 1;
+    refused.x = [0, 0, 0, 1, 0, 0, 0, 0];
+    xen.executed.clear();
+    xen.script.push_back([ret::OK, 0, 0, 0, 0, 0, 0, 0]);
+    handle(&mut s, &mut xen, &mut shadow, &refused, &mut out);
+    assert_eq!(
+        xen.executed,
+        [(smc::RETURN_FROM_RPC, 2, xenif::hook::RPC_FAILED)]
+    );
+    assert_eq!(
+        xen.responses.last().map(|r| (r.0, r.2[0])),
+        Some((30, ret::OK))
+    );
+    assert_eq!(xen.vcpus.last(), Some(&1));
 }

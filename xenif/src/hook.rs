@@ -74,10 +74,19 @@ pub mod req {
 /// whose outcome comes back as a [`req::RESULT`] of the same call (hv-patches 0013).
 pub const RESPOND_EXECUTE: u16 = 1 << 0;
 
+/// `TEE_STUBDOM_RESPOND_DIRECT_INTR`, with [`RESPOND_EXECUTE`] only: OP-TEE's RPC_FOREIGN_INTR
+/// answer goes to the vCPU itself, and Xen makes the domain's RETURN_FROM_RPC of that thread at
+/// once, with the same `seq`; only an answer other than a foreign interrupt comes back as the
+/// [`req::RESULT`] (hv-patches 0015).
+pub const RESPOND_DIRECT_INTR: u16 = 1 << 1;
+
 /// `TEE_STUBDOM_F_REPLAY`: the request was replayed at registration.
 pub const F_REPLAY: u32 = 1 << 0;
 /// `TEE_STUBDOM_F_TEE_KNOWN`: OP-TEE already knows the client (no VM_CREATED needed).
 pub const F_TEE_KNOWN: u32 = 1 << 1;
+/// `TEE_STUBDOM_F_DIRECT`: a RESULT of Xen's resume from a foreign interrupt
+/// ([`RESPOND_DIRECT_INTR`]); refused, `x[3]` is the thread, still suspended (hv-patches 0015).
+pub const F_DIRECT: u32 = 1 << 2;
 
 /// `TEE_STUBDOM_Q_TEE_KNOWN`.
 pub const Q_TEE_KNOWN: u32 = 1 << 0;
