@@ -36,17 +36,19 @@ fn allocations(n: usize, mut call: impl FnMut() -> u64) -> u64 {
     allocs() - before
 }
 
+/// Warms `call` up, then counts the allocations of [`COUNTED`] more: none.
+fn assert_warm_calls_allocate_nothing(mut call: impl FnMut() -> u64) {
+    allocations(WARM_UP, &mut call);
+    let n = allocations(COUNTED, &mut call);
+    assert_eq!(n, 0, "allocations in {COUNTED} warm calls");
+}
+
 #[test]
 fn a_warm_call_allocates_nothing() {
     let (mut m, mut p) = warm_guest();
     let regs = call_regs();
     let mut call = || m.handle_call(&mut p, G, std::hint::black_box(regs))[0];
-    allocations(WARM_UP, &mut call);
-    assert_eq!(
-        allocations(COUNTED, &mut call),
-        0,
-        "allocations in {COUNTED} warm calls"
-    );
+    assert_warm_calls_allocate_nothing(&mut call);
     assert!(p.pins.iter().all(|c| *c == 0), "pins left after the calls");
 }
 
@@ -68,12 +70,7 @@ fn a_warm_call_through_the_steps_allocates_nothing() {
             }
         }
     };
-    allocations(WARM_UP, &mut call);
-    assert_eq!(
-        allocations(COUNTED, &mut call),
-        0,
-        "allocations in {COUNTED} warm calls"
-    );
+    assert_warm_calls_allocate_nothing(&mut call);
     assert!(p.pins.iter().all(|c| *c == 0), "pins left after the calls");
 }
 
