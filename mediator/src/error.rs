@@ -3,54 +3,77 @@
 
 use crate::abi::{ret, teec, SMCCC_UNKNOWN_FUNCTION};
 
-/// What went wrong with a guest's call. Each variant says what the guest
-/// sees; [`GuestError::answer`] is the only mapping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum GuestError {
+/// Declares [`GuestError`] from one list (each variant with its documentation and its short
+/// name in statistics), and from the same list [`GUEST_ERROR_KINDS`], [`GuestError::ALL`] and
+/// [`GuestError::name`], so that none of them can miss a kind or count it twice.
+macro_rules! guest_errors {
+    ($($(#[doc = $doc:literal])* $kind:ident => $name:literal,)+) => {
+        /// What went wrong with a guest's call. Each variant says what the guest
+        /// sees; [`GuestError::answer`] is the only mapping.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum GuestError {
+            $($(#[doc = $doc])* $kind,)+
+        }
+
+        /// Number of [`GuestError`] variants (for per-kind counters).
+        pub const GUEST_ERROR_KINDS: usize = [$(GuestError::$kind),+].len();
+
+        impl GuestError {
+            /// Every variant, in [`GuestError::index`] order.
+            pub const ALL: [GuestError; GUEST_ERROR_KINDS] = [$(GuestError::$kind),+];
+
+            /// A short name for statistics (`err_<name>=N` in the mediator's `TSD-STATS` lines).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(GuestError::$kind => $name,)+
+                }
+            }
+        }
+    };
+}
+
+guest_errors! {
     /// Function ID unknown to the mediator, or a hypervisor-only function
     /// (VM_CREATED/VM_DESTROYED), or the domain is not a TEE guest:
     /// SMCCC unknown function in x0.
-    UnknownFunction = 0,
+    UnknownFunction => "unknown",
     /// The guest is not available (VM_CREATED failed, or it is being
     /// destroyed): `OPTEE_SMC_RETURN_ENOTAVAIL`.
-    Unavailable,
+    Unavailable => "unavailable",
     /// A feature the mediator refuses (static SHM config, no dynamic SHM in
     /// the secure world, RPC argument not negotiated): `ENOTAVAIL`.
-    NotAvailable,
+    NotAvailable => "notavail",
     /// Argument address unaligned or unreadable: `OPTEE_SMC_RETURN_EBADADDR`.
-    BadAddress,
+    BadAddress => "badaddr",
     /// Unknown message command: `OPTEE_SMC_RETURN_EBADCMD`.
-    BadCommand,
+    BadCommand => "badcmd",
     /// More concurrent calls than OP-TEE threads:
     /// `OPTEE_SMC_RETURN_ETHREAD_LIMIT`.
-    ThreadLimit,
+    ThreadLimit => "threadlimit",
     /// The mediator ran out of its own memory: `OPTEE_SMC_RETURN_ENOMEM`.
-    NoMemory,
+    NoMemory => "nomem",
     /// RETURN_FROM_RPC for a thread the guest has no suspended call on:
     /// `OPTEE_SMC_RETURN_ERESUME`.
-    BadResume,
+    BadResume => "badresume",
     /// A parameter is malformed (old-style tmem, bad page list, duplicate
     /// cookie, unpinnable page, `num_params` too large):
     /// `TEEC_ERROR_BAD_PARAMETERS`, origin COMMS, in the message.
-    BadParameters,
+    BadParameters => "badparam",
     /// A per-guest limit is reached (pages per buffer, buffers, pinned
     /// pages): `TEEC_ERROR_OUT_OF_MEMORY`, origin COMMS, in the message.
-    LimitReached,
+    LimitReached => "limit",
     /// OPEN_SESSION to a TA not on the guest's allow-list:
     /// `TEEC_ERROR_ACCESS_DENIED`, origin COMMS, in the message.
-    AccessDenied,
+    AccessDenied => "denied",
     /// The call held no OP-TEE thread and waited longer than
     /// [`crate::Config::thread_wait_ms`] for one that other guests' calls
     /// held: `OPTEE_SMC_RETURN_EBUSY` (Linux reports a communication error;
     /// ETHREAD_LIMIT would make it wait for a call of its own that does not
     /// exist). ENABLE_SHM_CACHE then gets `OK` unforwarded (OP-TEE keeps
     /// its cache off) and DISABLE_SHM_CACHE `ENOTAVAIL` (nothing more).
-    NoThread,
+    NoThread => "nothread",
 }
-
-/// Number of [`GuestError`] variants (for per-kind counters).
-pub const GUEST_ERROR_KINDS: usize = 12;
 
 /// How an error reaches the guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,40 +128,6 @@ impl GuestError {
     /// Index for per-kind counters.
     pub const fn index(self) -> usize {
         self as usize
-    }
-
-    /// Every variant, in [`GuestError::index`] order.
-    pub const ALL: [GuestError; GUEST_ERROR_KINDS] = [
-        GuestError::UnknownFunction,
-        GuestError::Unavailable,
-        GuestError::NotAvailable,
-        GuestError::BadAddress,
-        GuestError::BadCommand,
-        GuestError::ThreadLimit,
-        GuestError::NoMemory,
-        GuestError::BadResume,
-        GuestError::BadParameters,
-        GuestError::LimitReached,
-        GuestError::AccessDenied,
-        GuestError::NoThread,
-    ];
-
-    /// A short name for statistics (`err_<name>=N` in the mediator's `TSD-STATS` lines).
-    pub const fn name(self) -> &'static str {
-        match self {
-            GuestError::UnknownFunction => "unknown",
-            GuestError::Unavailable => "unavailable",
-            GuestError::NotAvailable => "notavail",
-            GuestError::BadAddress => "badaddr",
-            GuestError::BadCommand => "badcmd",
-            GuestError::ThreadLimit => "threadlimit",
-            GuestError::NoMemory => "nomem",
-            GuestError::BadResume => "badresume",
-            GuestError::BadParameters => "badparam",
-            GuestError::LimitReached => "limit",
-            GuestError::AccessDenied => "denied",
-            GuestError::NoThread => "nothread",
-        }
     }
 }
 

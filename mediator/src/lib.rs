@@ -2,7 +2,7 @@
 //!
 //! Everything Xen's in-hypervisor mediator (`xen/arch/arm/tee/optee.c`,
 //! Xen 4.17) does for a guest, as a library that knows nothing about Xen or
-//! the hardware. The kernel feeds it trapped guest SMCs
+//! the hardware. Its host, the mediator domain (`stubdom`), feeds it trapped guest SMCs
 //! ([`Mediator::submit`], answers of waiting calls from
 //! [`Mediator::next_answer`]) and lifecycle events
 //! ([`Mediator::guest_created`], [`Mediator::guest_destroying`]) and gives

@@ -1,8 +1,8 @@
 //! Consumer-side traits: what the mediator needs from its host, and nothing
-//! about how it is provided. The kernel implements them with hypercalls
-//! (foreign mapping, the forwarder's pin/translate and secure-call
-//! hypercalls, its own page allocator); the tests implement them with
-//! [`crate::sim`].
+//! about how it is provided. The mediator domain (`stubdom`) implements them
+//! on Xen's hook, with the kernel's hypercalls (foreign mapping, the
+//! forwarder's pin/translate and secure-call hypercalls, its own heap pages);
+//! the tests implement them with the simulators (`sim`).
 
 use crate::abi::PAGE_SIZE;
 use crate::types::{DomId, Ipa, Pa, Regs};

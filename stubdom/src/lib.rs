@@ -6,7 +6,7 @@
 //!
 //! | core trait | module | how |
 //! |---|---|---|
-//! | [`mediator::GuestMemory`] | [`memory`] | map the guest's page into the kernel's foreign window (`XENMEM_add_to_physmap_batch`, XSM `mmu {map_read map_write}` on TEE guests only), copy, unmap |
+//! | [`mediator::GuestMemory`] | [`memory`] | the guest's page mapped into the kernel's foreign window (`XENMEM_add_to_physmap_batch`, XSM `mmu {map_read map_write}` on TEE guests only) and kept there in an LRU cache ([`mapcache`]) until evicted or the domain goes, then copied |
 //! | [`mediator::Pinning`] | [`pinning`] | `TEE_STUBDOM_OP_pin` / `unpin` (Xen holds the reference and its accounting) |
 //! | [`mediator::SecureWorld`] | [`secure`] | `TEE_STUBDOM_OP_secure_call` (Trusted OS IDs only; x7 the client) |
 //! | [`mediator::ShadowPages`] | [`shadow`] | page-aligned heap pages of our own, pinned with `DOMID_SELF` for their machine address |
@@ -14,7 +14,7 @@
 //! Everything that touches Xen goes through the [`Hook`] trait ([`hook`]): the image implements
 //! it with hypercalls, the host tests with a fake over the core's simulators. [`service`] is the
 //! request loop's logic (ring requests → core → respond), [`stats`] the `TSD-STATS` lines,
-//! [`config`] the command line, [`testfault`] the test-only crash trigger. No `unsafe` here: the kernel and xenif APIs are safe.
+//! [`mapcache`] the cache of foreign mappings, [`config`] the command line, [`testfault`] the test-only crash trigger. No `unsafe` here: the kernel and xenif APIs are safe.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -6,8 +6,8 @@
 //! forever: see [`stubdom::service`]. Statistics: `TSD-STATS` lines every `stats-ms` when they
 //! changed (see [`stubdom::config`]).
 //!
-//! Command line: `name=mediator guests=DOMID:NAME:LABEL,... stats-ms=N notif=0|1`; the test-only
-//! `test-panic-after=N` ([`stubdom::testfault`]).
+//! Command line: the options of [`stubdom::config::OPTIONS`], read by
+//! [`stubdom::config::Options::parse`] (explained in `stubdom/README.md`, "Command line").
 #![no_std]
 #![no_main]
 // STYLE.md rule 1: an image uses the kernel's and xenif's safe APIs only.
@@ -25,7 +25,7 @@ use kernel::xenif::hook::{
 };
 use kernel::xenif::{XenError, XenResult};
 use kernel::{println, ForeignPage, GicIrq, Kernel, Trigger};
-use stubdom::config::parse_guests;
+use stubdom::config::Options;
 use stubdom::mapcache::MapCache;
 use stubdom::profile::{Profile, Stage};
 use stubdom::testfault::PanicAfter;
@@ -42,10 +42,6 @@ static RING: RingMem = RingMem::new();
 /// Shadow pages at most (the core needs one per in-flight call plus page lists and RPC
 /// arguments; OP-TEE has a handful of threads).
 const MAX_SHADOW_PAGES: usize = 1024;
-
-/// Default `poll-us`: long enough to catch a busy guest's next call (its turnaround after our
-/// answer is ~100 µs under TCG), short enough to leave the pCPU to others when it is idle.
-const DEFAULT_POLL_US: u64 = 200;
 
 /// A hypercall or a request that takes longer is reported (diagnostics).
 const SLOW: Duration = Duration::from_millis(300);
@@ -241,29 +237,18 @@ impl Hook for Xen<'_> {
     }
 }
 
-/// The core's configuration: Xen's limits unless `max-buffers=` / `max-pages=` (pages per
-/// buffer) / `max-pinned=` / `max-threads=` (OP-TEE threads a guest may hold) say otherwise;
-/// `thread-wait-ms=`: how long a call may wait for an OP-TEE thread other guests hold.
-fn config_from(args: &kernel::bootargs::Bootargs<'_>) -> mediator::Config {
-    let mut c = mediator::Config::default();
-    let l = &mut c.default_limits;
-    let get = |k: &str| args.get_u64(k).and_then(|v| usize::try_from(v).ok());
-    l.max_buffers = get("max-buffers").unwrap_or(l.max_buffers);
-    l.max_pages_per_buffer = get("max-pages").unwrap_or(l.max_pages_per_buffer);
-    l.max_pinned_pages = get("max-pinned").unwrap_or(l.max_pinned_pages);
-    l.max_threads = get("max-threads").unwrap_or(l.max_threads);
-    c.thread_wait_ms = args.get_u64("thread-wait-ms").unwrap_or(c.thread_wait_ms);
-    c
-}
-
 fn main(k: &mut Kernel) {
     let name = k.name();
-    let args = k.bootargs();
-    let guests = parse_guests(args.get("guests").unwrap_or(""));
-    let stats_ms = args.get_u64("stats-ms").unwrap_or(2000);
-    let notif = args.get_u64("notif").unwrap_or(1) != 0;
-    let poll_us = args.get_u64("poll-us").unwrap_or(DEFAULT_POLL_US);
-    let fault = PanicAfter::new(args.get_u64("test-panic-after"));
+    // Every option, with its default: stubdom::config::OPTIONS.
+    let opts = Options::parse(&k.bootargs());
+    let Options {
+        stats_ms,
+        notif,
+        poll_us,
+        execute,
+        ..
+    } = opts;
+    let fault = PanicAfter::new(opts.test_panic_after);
 
     let gfn = RING.gfn();
     let register = || {
@@ -301,7 +286,7 @@ fn main(k: &mut Kernel) {
 
     let mut shadow = ShadowStore::new(MAX_SHADOW_PAGES);
     let mut maps = MapCache::new(MAP_CACHE_PAGES);
-    let mut prof = if args.get_u64("profile").unwrap_or(0) != 0 {
+    let mut prof = if opts.profile {
         Some(Profile::default())
     } else {
         None
@@ -315,8 +300,8 @@ fn main(k: &mut Kernel) {
             call_t0: None,
         },
         &mut shadow,
-        config_from(&args),
-        guests,
+        opts.core,
+        opts.guests,
         notif,
     );
     let mut server = match server {
@@ -326,12 +311,11 @@ fn main(k: &mut Kernel) {
             return;
         }
     };
-    server.set_rpc_arg(args.get_u64("rpc-arg").unwrap_or(1) != 0);
+    server.set_rpc_arg(opts.rpc_arg);
     server.set_panic_after(fault);
-    server.set_shm_cache(args.get_u64("shm-cache").unwrap_or(1) != 0);
-    let execute = args.get_u64("execute").unwrap_or(1) != 0;
+    server.set_shm_cache(opts.shm_cache);
     server.set_execute(execute);
-    server.set_direct_intr(args.get_u64("direct-intr").unwrap_or(1) != 0);
+    server.set_direct_intr(opts.direct_intr);
     println!(
         "TSD-INFO {name} OP-TEE probed: {} threads; serving (stats every {stats_ms} ms, async notifications {}, secure calls made by {})",
         server.mediator().threads(),
@@ -341,7 +325,7 @@ fn main(k: &mut Kernel) {
     if fault.armed() {
         println!(
             "TSD-INFO {name} TEST ONLY: test-panic-after={}: will panic on that forwarded call (or the next one with no OP-TEE thread suspended)",
-            args.get_u64("test-panic-after").unwrap_or(0)
+            opts.test_panic_after.unwrap_or(0)
         );
     }
     println!("TSD-RESULT {name} passed=1 failed=0 status=PASS");

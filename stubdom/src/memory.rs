@@ -1,11 +1,15 @@
-//! [`mediator::GuestMemory`] on the hook: each page an access touches is mapped into the
-//! kernel's foreign window, copied with volatile accesses (the guest may change it at any time),
-//! and unmapped again. Xen checks that the page is RAM of a domain we may map (FLASK:
+//! [`mediator::GuestMemory`] on the hook: each page an access touches is looked up through
+//! [`Hook::map`], copied with volatile accesses (the guest may change it at any time), and given
+//! back with [`Hook::unmap`]. Xen checks that the page is RAM of a domain we may map (FLASK:
 //! `tee_mediator_t` has `mmu {map_read map_write}` on TEE guests only); any failure is one
 //! [`MemFault`], which the core turns into the guest's answer.
 //!
-//! Mapping per access keeps no stale view of a guest page (a guest that remaps its memory is seen
-//! at the next access) and holds no reference on guest pages between calls.
+//! The image's hook keeps the pages mapped in a small LRU cache ([`crate::mapcache`]): a guest's
+//! argument and page-list pages, which a call reads and writes several times and the next call
+//! reuses, are mapped once rather than once per access. A cached mapping holds Xen's reference
+//! on the guest page, so a guest that remaps its RAM under its own call sees its old page until
+//! the entry is evicted (it confuses only itself); a domain's entries are dropped when it is
+//! created or destroyed ([`Hook::forget`]), so no dying domain's memory is kept alive.
 
 use crate::hook::{Hook, HookPlatform};
 use mediator::abi::{PAGE_MASK, PAGE_SIZE};

@@ -3,7 +3,8 @@
 //!
 //! `TSD-STATS <mediator> domid=D name=N label=L client=C calls=N std=N rpc=N errors=N pinned=N
 //! peak=N sessions=N notif=N held=N [threads=tT:WHAT,...] thread_waits=N waiting=N
-//! state=live|destroyed [err_KIND=N ...]` (`held`: calls suspended in an RPC, each holding an OP-TEE thread;
+//! state=live|destroyed [err_KIND=N ...]` (`KIND`: [`mediator::GuestError::name`], in
+//! [`mediator::GuestError::ALL`]'s order, the non-zero ones only; `held`: calls suspended in an RPC, each holding an OP-TEE thread;
 //! `threads`: their thread IDs and what each waits for in the guest, see
 //! [`mediator::Suspended::what`]; `thread_waits`: calls that waited for a thread other guests'
 //! calls held; `waiting`: such calls now)
@@ -75,5 +76,54 @@ impl fmt::Display for Line<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::String;
+    use mediator::GuestError;
+
+    fn line(stats: &GuestStats) -> String {
+        let l = Line {
+            domid: 2,
+            name: "domu1",
+            label: "tee_guest_t",
+            stats,
+            live: true,
+            suspended: &[],
+            waiting: 0,
+        };
+        format!("{l}")
+    }
+
+    #[test]
+    fn every_error_kind_is_printed_by_its_name_in_order() {
+        let mut s = GuestStats::default();
+        for (i, c) in s.errors.iter_mut().enumerate() {
+            *c = 10 + i as u64;
+        }
+        let text = line(&s);
+        let kinds: alloc::vec::Vec<&str> =
+            text.split(' ').filter(|w| w.starts_with("err_")).collect();
+        let want: alloc::vec::Vec<String> = GuestError::ALL
+            .iter()
+            .map(|k| format!("err_{}={}", k.name(), 10 + k.index()))
+            .collect();
+        assert_eq!(kinds.len(), GuestError::ALL.len());
+        assert_eq!(kinds, want);
+        let total: usize = (0..GuestError::ALL.len()).map(|i| 10 + i).sum();
+        assert!(text.contains(&format!(" errors={total} ")), "{text}");
+    }
+
+    #[test]
+    fn kinds_never_counted_are_left_out() {
+        let mut s = GuestStats::default();
+        s.errors[GuestError::NoThread.index()] = 3;
+        let text = line(&s);
+        assert!(text.ends_with(" state=live err_nothread=3"), "{text}");
+        assert!(line(&GuestStats::default()).ends_with(" state=live"));
     }
 }

@@ -6,8 +6,9 @@
 //! - [`op`] and the `#[repr(C)]` argument structs: `HYPERVISOR_tee_stubdom_op(cmd, arg)`.
 //! - [`Request`] / [`Response`] and [`BackRing`]: the request ring (`public/io/ring.h`
 //!   conventions; Xen is the front end, the mediator the back end). The ring logic is pure and
-//!   host-tested; the shared page itself is reached through [`RingPage`], which the kernel
-//!   implements over the real page.
+//!   host-tested; the shared page itself is reached through [`RingPage`], which [`shared`]
+//!   implements over the real page with atomics (the mediator image's ring) and the tests over
+//!   plain memory.
 //! - `call` (aarch64 only): the hypercall wrappers, safe; the `unsafe` under them (the hypercall
 //!   and the guest's SMCCC `hvc #0`) is in `hypercall::hook`.
 //!
@@ -246,8 +247,8 @@ pub mod sring {
     }
 }
 
-/// The shared ring page as the mediator sees it. The kernel implements it over the real page
-/// (volatile accesses with the orderings below); tests implement it over plain memory.
+/// The shared ring page as the mediator sees it. [`shared::Shared`] implements it over the real
+/// page (atomic accesses with the orderings below); tests implement it over plain memory.
 pub trait RingPage {
     /// Read a 32-bit index at `off` with acquire ordering (Xen's `xen_rmb()` before reading the
     /// slots it publishes).

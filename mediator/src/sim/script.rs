@@ -62,7 +62,8 @@ impl Bytes<'_> {
     }
 }
 
-const FIDS: [u32; 18] = [
+/// Every function ID of `optee_smc.h` the ABI module names (the guest's and the hypervisor's).
+pub(crate) const FIDS: [u32; 18] = [
     smc::CALLS_COUNT,
     smc::CALLS_UID,
     smc::CALLS_REVISION,
