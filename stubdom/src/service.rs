@@ -461,19 +461,25 @@ impl Server {
         ));
         let mut res = answer_for(&x, e);
         for _ in 0..UNWIND_STEPS {
-            let now = hook.now_ms();
-            let mut p = HookPlatform {
-                hook: &mut *hook,
-                shadow: &mut *shadow,
-            };
-            match self
-                .mediator
-                .result(&mut p, DomId(call.domid), seq, res, now)
-            {
+            match self.core_result(hook, shadow, call.domid, seq, res) {
                 Some(Step::Execute(again)) => res = answer_for(&again, XenError::ENOENT),
                 _ => return,
             }
         }
+    }
+
+    /// [`Mediator::result`] of call `seq` of `domid`: its next step.
+    fn core_result<H: Hook>(
+        &mut self,
+        hook: &mut H,
+        shadow: &mut ShadowStore,
+        domid: u16,
+        seq: u64,
+        res: Regs,
+    ) -> Option<Step> {
+        let now = hook.now_ms();
+        let mut p = HookPlatform { hook, shadow };
+        self.mediator.result(&mut p, DomId(domid), seq, res, now)
     }
 
     /// A RESULT request: the outcome of the secure call the vCPU made for its call.
@@ -520,15 +526,7 @@ impl Server {
         } else {
             [rq.x[0], rq.x[1], rq.x[2], rq.x[3], 0, 0, 0, 0]
         };
-        let now = hook.now_ms();
-        let mut p = HookPlatform {
-            hook: &mut *hook,
-            shadow: &mut *shadow,
-        };
-        match self
-            .mediator
-            .result(&mut p, DomId(rq.domid), rq.seq, res, now)
-        {
+        match self.core_result(hook, shadow, rq.domid, rq.seq, res) {
             Some(step) => self.take_step(hook, shadow, rq.seq, call, step, out),
             None => out(format_args!(
                 "TSD-INFO {name} RESULT for dom{} seq {}: the core has no such call",

@@ -741,15 +741,8 @@ fn guest_calls_are_made_by_their_own_vcpu_unless_execute_is_off() {
         let mut xen = FakeXen::new(&[2]);
         let mut shadow = ShadowStore::new(64);
         let mut out = sink();
-        let mut s = probe(&mut xen, &mut shadow, "", false);
+        let mut s = server_with(&mut xen, &mut shadow, &[2]);
         s.set_execute(execute);
-        handle(
-            &mut s,
-            &mut xen,
-            &mut shadow,
-            &request(1, req::CREATED, 2, [0; 8]),
-            &mut out,
-        );
         xen.secure_calls.clear();
         let mut rq = request(
             2,
