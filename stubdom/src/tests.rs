@@ -805,25 +805,17 @@ fn a_result_nobody_waits_for_is_ignored() {
 /// does ([`crate::secure`]), and the guest's call goes on from OP-TEE's answer to that.
 #[test]
 fn a_refused_resume_is_executed_again_with_xens_failed_answer() {
-    use mediator::abi::{msg, split, MsgArg};
     let mut xen = FakeXen::new(&[2]);
     let mut shadow = ShadowStore::new(64);
     let mut out = sink();
     let mut s = server_with(&mut xen, &mut shadow, &[2]);
-    let arg = 0x4000_0000u64;
-    let mut page = [0u8; 4096];
-    MsgArg::new(&mut page, 0).set_cmd(msg::CMD_INVOKE_COMMAND);
-    xen.sim
-        .mem
-        .poke(DomId(2), arg, &page[..msg::arg_size(0).unwrap()]);
+    let call = invoke_in_guest_ram(&mut xen, 2);
     // OP-TEE (scripted): a foreign interrupt on thread 1, then, after the failed resume, done.
     let foreign = ret::rpc_val(ret::RPC_FUNC_FOREIGN_INTR);
     xen.script.extend([
         [foreign, 0, 0, 1, 0, 0, 0, 0],
         [ret::OK, 0, 0, 0, 0, 0, 0, 0],
     ]);
-    let (hi, lo) = split(arg);
-    let call = [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0];
     handle(
         &mut s,
         &mut xen,
@@ -867,19 +859,11 @@ fn a_refused_resume_is_executed_again_with_xens_failed_answer() {
 /// whatever it executed last (here: the call's CALL_WITH_ARG).
 #[test]
 fn a_refused_direct_resume_is_made_again_with_xens_failed_answer_on_the_resuming_vcpu() {
-    use mediator::abi::{msg, split, MsgArg};
     let mut xen = FakeXen::new(&[2]);
     let mut shadow = ShadowStore::new(64);
     let mut out = sink();
     let mut s = server_with(&mut xen, &mut shadow, &[2]);
-    let arg = 0x4000_0000u64;
-    let mut page = [0u8; 4096];
-    MsgArg::new(&mut page, 0).set_cmd(msg::CMD_INVOKE_COMMAND);
-    xen.sim
-        .mem
-        .poke(DomId(2), arg, &page[..msg::arg_size(0).unwrap()]);
-    let (hi, lo) = split(arg);
-    let call = [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0];
+    let call = invoke_in_guest_ram(&mut xen, 2);
     s.handle(
         &mut xen,
         &mut shadow,
@@ -904,4 +888,18 @@ fn a_refused_direct_resume_is_made_again_with_xens_failed_answer_on_the_resuming
         Some((30, ret::OK))
     );
     assert_eq!(xen.vcpus.last(), Some(&1));
+}
+
+/// An INVOKE_COMMAND argument without parameters at the start of guest `dom`'s RAM, and the
+/// CALL_WITH_ARG that names it.
+fn invoke_in_guest_ram(xen: &mut FakeXen, dom: u16) -> [u64; 8] {
+    use mediator::abi::{msg, split, MsgArg};
+    let arg = 0x4000_0000u64;
+    let mut page = [0u8; 4096];
+    MsgArg::new(&mut page, 0).set_cmd(msg::CMD_INVOKE_COMMAND);
+    xen.sim
+        .mem
+        .poke(DomId(dom), arg, &page[..msg::arg_size(0).unwrap()]);
+    let (hi, lo) = split(arg);
+    [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]
 }
