@@ -158,13 +158,7 @@ fn start<P: Platform>(
     } else {
         smc::CALL_WITH_ARG
     };
-    call.phase = CallPhase::Executing {
-        tag,
-        restarts: 0,
-        resumes: false,
-        regs: *regs,
-    };
-    g.calls.push(call);
+    park(g, call, tag, 0, false, *regs);
     Ok(Stage::Smc([
         u64::from(fid),
         hi,
@@ -227,6 +221,26 @@ struct Resume {
     regs: Regs,
 }
 
+/// Parks `call` in the guest while its vCPU makes the secure call of step `tag` (`resumes`: a
+/// RETURN_FROM_RPC, which holds an OP-TEE thread; `regs`: the guest's call, for the thread-wait
+/// policy).
+pub(crate) fn park(
+    g: &mut Guest,
+    mut call: StdCall,
+    tag: u64,
+    restarts: u32,
+    resumes: bool,
+    regs: Regs,
+) {
+    call.phase = CallPhase::Executing {
+        tag,
+        restarts,
+        resumes,
+        regs,
+    };
+    g.calls.push(call);
+}
+
 /// Frees a call that is not suspended in OP-TEE.
 fn drop_call<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, call: StdCall) {
     free_call_bufs(cx, g, call.serial);
@@ -284,13 +298,7 @@ fn after_smc<P: Platform>(
             if forwarded.is_none() && r.restarts < MAX_RESTARTS {
                 // Xen: -ERESTART, the RPC cannot reach the guest; OP-TEE
                 // gets the default error it put in the argument.
-                call.phase = CallPhase::Executing {
-                    tag: r.tag,
-                    restarts: r.restarts.saturating_add(1),
-                    resumes: true,
-                    regs: r.regs,
-                };
-                g.calls.push(call);
+                park(g, call, r.tag, r.restarts.saturating_add(1), true, r.regs);
                 return Stage::Smc([
                     u64::from(smc::RETURN_FROM_RPC),
                     res[1],

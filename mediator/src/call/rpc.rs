@@ -206,13 +206,7 @@ pub(crate) fn return_from_rpc<P: Platform>(
             Stage::Answer(out)
         }
         Next::Resume(a1, a2, a4, a5) => {
-            call.phase = CallPhase::Executing {
-                tag,
-                restarts: 0,
-                resumes: true,
-                regs: *regs,
-            };
-            g.calls.push(call);
+            super::park(g, call, tag, 0, true, *regs);
             Stage::Smc([
                 u64::from(smc::RETURN_FROM_RPC),
                 a1,
