@@ -62,4 +62,6 @@ pub use platform::{
     ShadowPage, ShadowPages,
 };
 pub use stats::GuestStats;
-pub use types::{ClientId, DomId, Ipa, Pa, PageList, Regs, ShmCookie, TaUuid, ThreadId};
+pub use types::{
+    ClientId, DomId, FunctionId, Ipa, Pa, PageList, Regs, ShmCookie, TaUuid, ThreadId,
+};

@@ -22,7 +22,7 @@ use crate::guest::{
 };
 use crate::platform::Platform;
 use crate::stats::GuestStats;
-use crate::types::{ClientId, DomId, Regs, ShmCookie};
+use crate::types::{ClientId, DomId, FunctionId, Regs, ShmCookie};
 
 /// Number of functions the mediator answers, reported by CALLS_COUNT
 /// (Xen answers its own `OPTEE_MEDIATOR_SMC_COUNT` = 11; we handle more).
@@ -70,6 +70,8 @@ pub enum Step {
 struct Waiting {
     dom: DomId,
     tag: u64,
+    /// The function of its x0 ([`FunctionId::parse`] in [`Mediator::start`]).
+    fid: FunctionId,
     regs: Regs,
     since_ms: u64,
     /// Tried again, in the secure call of an [`Step::Execute`]: its result
@@ -99,26 +101,23 @@ fn lost_call(regs: &Regs) -> Regs {
 /// standard call, EBUSY for the SHM cache switches (`optee_smc.h`; OP-TEE's
 /// `thread_{en,dis}able_prealloc_rpc_cache` refuse while any thread of any
 /// guest is in use).
-fn busy_answer(fid: u64) -> Option<u64> {
-    // The whole of x0, as `Mediator::handle_call` decodes it (upper bits set: unknown function).
-    match u32::try_from(fid) {
-        Ok(smc::CALL_WITH_ARG | smc::CALL_WITH_RPC_ARG | smc::CALL_WITH_REGD_ARG) => {
-            Some(ret::ETHREAD_LIMIT)
-        }
-        Ok(smc::ENABLE_SHM_CACHE | smc::DISABLE_SHM_CACHE) => Some(ret::EBUSY),
+fn busy_answer(f: FunctionId) -> Option<u64> {
+    match f {
+        _ if f.is_new_call() => Some(ret::ETHREAD_LIMIT),
+        FunctionId::EnableShmCache | FunctionId::DisableShmCache => Some(ret::EBUSY),
         _ => None,
     }
 }
 
 /// What a call that waited too long gets ([`GuestError::NoThread`]).
-fn no_thread_answer(regs: &Regs) -> Regs {
+fn no_thread_answer(f: FunctionId, regs: &Regs) -> Regs {
     let mut out = *regs;
-    out[0] = match u32::try_from(regs[0]) {
+    out[0] = match f {
         // OP-TEE keeps its RPC argument cache off: the guest loses nothing.
-        Ok(smc::ENABLE_SHM_CACHE) => ret::OK,
+        FunctionId::EnableShmCache => ret::OK,
         // Nothing more to hand back (the mediator keeps what OP-TEE still
         // caches until the guest is destroyed).
-        Ok(smc::DISABLE_SHM_CACHE) => ret::ENOTAVAIL,
+        FunctionId::DisableShmCache => ret::ENOTAVAIL,
         _ => ret::EBUSY,
     };
     out
@@ -170,12 +169,12 @@ impl Suspended {
 
 /// The fast calls whose answer cannot change while OP-TEE runs, with the
 /// registers their answer has (`optee_smc.h`): asked once, at probe time.
-const CONSTANT_CALLS: [(u32, usize); 5] = [
-    (smc::CALLS_UID, 4),
-    (smc::CALLS_REVISION, 2),
-    (smc::GET_OS_UUID, 4),
-    (smc::GET_OS_REVISION, 3), // a2: the optional build ID
-    (smc::GET_THREAD_COUNT, 2),
+const CONSTANT_CALLS: [(FunctionId, usize); 5] = [
+    (FunctionId::CallsUid, 4),
+    (FunctionId::CallsRevision, 2),
+    (FunctionId::GetOsUuid, 4),
+    (FunctionId::GetOsRevision, 3), // a2: the optional build ID
+    (FunctionId::GetThreadCount, 2),
 ];
 
 /// OP-TEE's answers to [`CONSTANT_CALLS`], in that order, as the probe got
@@ -188,15 +187,14 @@ struct Constants([Regs; CONSTANT_CALLS.len()]);
 impl Constants {
     /// Asks OP-TEE each of [`CONSTANT_CALLS`].
     fn probe<P: Platform>(p: &mut P) -> Constants {
-        Constants(
-            CONSTANT_CALLS.map(|(fid, _)| {
-                p.smc([u64::from(fid), 0, 0, 0, 0, 0, 0, ClientId::HYPERVISOR.raw()])
-            }),
-        )
+        Constants(CONSTANT_CALLS.map(|(f, _)| {
+            let fid = f.id().map_or(0, u64::from);
+            p.smc([fid, 0, 0, 0, 0, 0, 0, ClientId::HYPERVISOR.raw()])
+        }))
     }
 
     /// OP-TEE's answer to `fid`, if it is a constant call.
-    fn answer(&self, fid: u32) -> Option<&Regs> {
+    fn answer(&self, fid: FunctionId) -> Option<&Regs> {
         CONSTANT_CALLS
             .iter()
             .position(|&(f, _)| f == fid)
@@ -205,7 +203,7 @@ impl Constants {
 }
 
 /// How many registers the answer to `fid` has, if it is a constant call.
-fn constant_width(fid: u32) -> Option<usize> {
+fn constant_width(fid: FunctionId) -> Option<usize> {
     CONSTANT_CALLS
         .iter()
         .find(|&&(f, _)| f == fid)
@@ -255,7 +253,7 @@ impl Mediator {
     /// virtualization support (VM_DESTROYED for client 0 must be known).
     pub fn probe<P: Platform>(config: Config, p: &mut P) -> Result<Mediator, ProbeError> {
         let constants = Constants::probe(p);
-        let uid_ok = constants.answer(smc::CALLS_UID).is_some_and(|r| {
+        let uid_ok = constants.answer(FunctionId::CallsUid).is_some_and(|r| {
             r.iter()
                 .zip(OPTEE_MSG_UID.iter())
                 .all(|(a, b)| (a & 0xFFFF_FFFF) == u64::from(*b))
@@ -264,7 +262,7 @@ impl Mediator {
             return Err(ProbeError::NotOpTee);
         }
         let r = constants
-            .answer(smc::GET_THREAD_COUNT)
+            .answer(FunctionId::GetThreadCount)
             .copied()
             .unwrap_or([ret::EBADCMD; 8]);
         if r[0] != ret::OK {
@@ -475,7 +473,9 @@ impl Mediator {
         regs: Regs,
         now_ms: u64,
     ) -> Step {
-        let busy = busy_answer(regs[0]);
+        // The edge: the one parse of the guest's x0.
+        let fid = FunctionId::parse(regs[0]);
+        let busy = busy_answer(fid);
         let holds = match self.guests.get(&dom) {
             Some(g) if g.state == GuestState::Active => {
                 if g.executing(tag) || self.waiting.iter().any(|w| w.dom == dom && w.tag == tag) {
@@ -496,10 +496,10 @@ impl Mediator {
         let others_wait = self
             .waiting
             .iter()
-            .any(|w| busy_answer(w.regs[0]) == Some(ret::ETHREAD_LIMIT));
+            .any(|w| busy_answer(w.fid) == Some(ret::ETHREAD_LIMIT));
         if let (Some(b), true) = (busy, others_wait) {
             if holds == 0 {
-                return self.wait(dom, tag, regs, now_ms);
+                return self.wait(dom, tag, fid, regs, now_ms);
             }
             // Others wait for the next free thread; this guest's own calls
             // will wake it.
@@ -514,9 +514,9 @@ impl Mediator {
             out[0] = b;
             return Step::Return(out);
         }
-        match self.begin(p, dom, tag, regs) {
+        match self.begin(p, dom, tag, fid, regs) {
             Stage::Smc(r) => Step::Execute(r),
-            Stage::Answer(out) => self.settle(dom, tag, &regs, out, false, now_ms),
+            Stage::Answer(out) => self.settle(dom, tag, fid, &regs, out, false, now_ms),
         }
     }
 
@@ -537,7 +537,11 @@ impl Mediator {
         let (regs, stage) = self.resume(p, dom, tag, res)?;
         Some(match stage {
             Stage::Smc(r) => Step::Execute(r),
-            Stage::Answer(out) => self.settle(dom, tag, &regs, out, true, now_ms),
+            Stage::Answer(out) => {
+                // The registers the call was parked with, as `start` took them.
+                let fid = FunctionId::parse(regs[0]);
+                self.settle(dom, tag, fid, &regs, out, true, now_ms)
+            }
         })
     }
 
@@ -551,12 +555,14 @@ impl Mediator {
     }
 
     /// The thread-waiting policy of [`Mediator::submit`] for the final
-    /// answer `out` of `dom`'s call `tag` (trapped with `regs`; `smc`: the
-    /// answer came from OP-TEE).
+    /// answer `out` of `dom`'s call `tag` (trapped with `regs`, a call of
+    /// `fid`; `smc`: the answer came from OP-TEE).
+    #[allow(clippy::too_many_arguments)] // the call's identity, its trapped registers and its answer
     fn settle(
         &mut self,
         dom: DomId,
         tag: u64,
+        fid: FunctionId,
         regs: &Regs,
         out: Regs,
         smc: bool,
@@ -569,10 +575,10 @@ impl Mediator {
         {
             return self.retried(i, out).unwrap_or(Step::Held);
         }
-        let busy = busy_answer(regs[0]);
+        let busy = busy_answer(fid);
         if busy == Some(out[0]) && self.holds(dom) == 0 {
-            self.uncount(dom, regs[0]);
-            return self.wait(dom, tag, *regs, now_ms);
+            self.uncount(dom, fid);
+            return self.wait(dom, tag, fid, *regs, now_ms);
         }
         // Without a secure call, ETHREAD_LIMIT is the mediator's own (the guest's thread share,
         // counted where it is refused).
@@ -583,7 +589,7 @@ impl Mediator {
                 g.stats.error(GuestError::ThreadLimit);
             }
         }
-        self.note_thread_use(regs[0], out[0]);
+        self.note_thread_use(fid, out[0]);
         Step::Return(out)
     }
 
@@ -592,8 +598,8 @@ impl Mediator {
     /// again until a thread may have become free).
     fn retried(&mut self, i: usize, out: Regs) -> Option<Step> {
         let w = *self.waiting.get(i)?;
-        if busy_answer(w.regs[0]) == Some(out[0]) && self.holds(w.dom) == 0 {
-            self.uncount(w.dom, w.regs[0]);
+        if busy_answer(w.fid) == Some(out[0]) && self.holds(w.dom) == 0 {
+            self.uncount(w.dom, w.fid);
             let round = self.round;
             if let Some(x) = self.waiting.get_mut(i) {
                 x.trying = false;
@@ -602,7 +608,7 @@ impl Mediator {
             return None;
         }
         self.waiting.remove(i);
-        self.note_thread_use(w.regs[0], out[0]);
+        self.note_thread_use(w.fid, out[0]);
         // More threads may be free: the next call tries the rest too.
         self.thread_may_be_free();
         Some(Step::Return(out))
@@ -655,7 +661,7 @@ impl Mediator {
                 g.stats.calls = g.stats.calls.saturating_add(1);
                 g.stats.error(GuestError::NoThread);
             }
-            return Some((w.dom, w.tag, Step::Return(no_thread_answer(&w.regs))));
+            return Some((w.dom, w.tag, Step::Return(no_thread_answer(w.fid, &w.regs))));
         }
         if !self.thread_freed {
             return None;
@@ -667,7 +673,7 @@ impl Mediator {
                 i = i.saturating_add(1);
                 continue;
             }
-            match self.begin(p, w.dom, w.tag, w.regs) {
+            match self.begin(p, w.dom, w.tag, w.fid, w.regs) {
                 Stage::Smc(r) => {
                     if let Some(x) = self.waiting.get_mut(i) {
                         x.trying = true;
@@ -703,7 +709,7 @@ impl Mediator {
 
     /// Takes back the counting of a try that ended waiting (a waiting call
     /// counts once, when it is answered).
-    fn uncount(&mut self, dom: DomId, fid: u64) {
+    fn uncount(&mut self, dom: DomId, fid: FunctionId) {
         if let Some(g) = self.guests.get_mut(&dom) {
             g.stats.calls = g.stats.calls.saturating_sub(1);
             if busy_answer(fid) == Some(ret::ETHREAD_LIMIT) {
@@ -717,20 +723,21 @@ impl Mediator {
         self.guests.get(&dom).map_or(0, Guest::threads_held)
     }
 
-    fn wait(&mut self, dom: DomId, tag: u64, regs: Regs, now_ms: u64) -> Step {
+    fn wait(&mut self, dom: DomId, tag: u64, fid: FunctionId, regs: Regs, now_ms: u64) -> Step {
         let n = self.waiting_calls_of(dom);
         let Some(g) = self.guests.get_mut(&dom) else {
-            return Step::Return(no_thread_answer(&regs));
+            return Step::Return(no_thread_answer(fid, &regs));
         };
         if n >= MAX_WAITING_PER_GUEST {
             g.stats.calls = g.stats.calls.saturating_add(1);
             g.stats.error(GuestError::NoThread);
-            return Step::Return(no_thread_answer(&regs));
+            return Step::Return(no_thread_answer(fid, &regs));
         }
         g.stats.thread_waits = g.stats.thread_waits.saturating_add(1);
         self.waiting.push_back(Waiting {
             dom,
             tag,
+            fid,
             regs,
             since_ms: now_ms,
             trying: false,
@@ -741,15 +748,8 @@ impl Mediator {
 
     /// A standard call that ended (answered anything but an RPC or the busy
     /// answer) gave its OP-TEE thread back.
-    fn note_thread_use(&mut self, fid: u64, x0: u64) {
-        let std = matches!(
-            u32::try_from(fid),
-            Ok(smc::CALL_WITH_ARG
-                | smc::CALL_WITH_RPC_ARG
-                | smc::CALL_WITH_REGD_ARG
-                | smc::RETURN_FROM_RPC)
-        );
-        if std && !ret::is_rpc(x0) && x0 != ret::ETHREAD_LIMIT {
+    fn note_thread_use(&mut self, fid: FunctionId, x0: u64) {
+        if fid.is_standard() && !ret::is_rpc(x0) && x0 != ret::ETHREAD_LIMIT {
             self.thread_may_be_free();
         }
     }
@@ -774,7 +774,9 @@ impl Mediator {
     /// [`Mediator::start`]), which keeps such calls waiting.
     pub fn handle_call<P: Platform>(&mut self, p: &mut P, dom: DomId, regs: Regs) -> Regs {
         let tag = self.unused_tag(dom);
-        let mut stage = self.begin(p, dom, tag, regs);
+        // The edge: the one parse of the guest's x0.
+        let fid = FunctionId::parse(regs[0]);
+        let mut stage = self.begin(p, dom, tag, fid, regs);
         loop {
             match stage {
                 Stage::Answer(x) => return x,
@@ -822,8 +824,16 @@ impl Mediator {
 
     /// The first step of a trapped call of `dom`, without the
     /// thread-waiting policy: its answer, or a secure call (the call is
-    /// parked in the guest under `tag` until [`Mediator::resume`]).
-    fn begin<P: Platform>(&mut self, p: &mut P, dom: DomId, tag: u64, regs: Regs) -> Stage {
+    /// parked in the guest under `tag` until [`Mediator::resume`]). `fid`:
+    /// the function of `regs[0]`.
+    fn begin<P: Platform>(
+        &mut self,
+        p: &mut P,
+        dom: DomId,
+        tag: u64,
+        fid: FunctionId,
+        regs: Regs,
+    ) -> Stage {
         if let Some(out) = self.refused(dom, &regs) {
             return Stage::Answer(out);
         }
@@ -832,19 +842,16 @@ impl Mediator {
         };
         g.stats.calls = g.stats.calls.saturating_add(1);
         let mut out = regs;
-        let fid = regs[0];
         let client = g.client.raw();
-        let fwd = [regs[0] & 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0, client];
+        // What a forwarded fast call carries: its ID and the guest's client ID, nothing else.
+        let fwd = [fid.id().map_or(0, u64::from), 0, 0, 0, 0, 0, 0, client];
         let park = |g: &mut Guest, after: AfterFast, smc: Regs| {
             g.fast.push(FastCall { tag, regs, after });
             Stage::Smc(smc)
         };
-        if let Some((f, n)) = u32::try_from(fid)
-            .ok()
-            .and_then(|f| constant_width(f).map(|n| (f, n)))
-        {
+        if let Some(n) = constant_width(fid) {
             // UID, revisions, OS UUID, thread count: OP-TEE's answer as probed.
-            let Some(r) = self.constants.and_then(|c| c.answer(f).copied()) else {
+            let Some(r) = self.constants.and_then(|c| c.answer(fid).copied()) else {
                 return park(g, AfterFast::Constant(n), fwd);
             };
             out[..n].copy_from_slice(&r[..n]);
@@ -855,30 +862,40 @@ impl Mediator {
             pool: &mut self.pool,
             threads: self.threads,
         };
-        match u32::try_from(fid) {
-            Ok(smc::CALLS_COUNT) => out[0] = MEDIATOR_SMC_COUNT,
-            Ok(smc::ENABLE_SHM_CACHE) => return park(g, AfterFast::X0, fwd),
-            Ok(smc::DISABLE_SHM_CACHE) => return park(g, AfterFast::DisableShmCache, fwd),
+        match fid {
+            FunctionId::CallsCount => out[0] = MEDIATOR_SMC_COUNT,
+            FunctionId::EnableShmCache => return park(g, AfterFast::X0, fwd),
+            FunctionId::DisableShmCache => return park(g, AfterFast::DisableShmCache, fwd),
             // No static SHM for guests.
-            Ok(smc::GET_SHM_CONFIG) => fail_x0(g, GuestError::NotAvailable, &mut out),
-            Ok(smc::EXCHANGE_CAPABILITIES) => {
+            FunctionId::GetShmConfig => fail_x0(g, GuestError::NotAvailable, &mut out),
+            FunctionId::ExchangeCapabilities => {
                 // Xen handle_exchange_capabilities: only the guest bits we know go to OP-TEE.
                 let nsec = regs[1] & caps::KNOWN_NSEC;
                 let ask = [fwd[0], nsec, 0, 0, 0, 0, 0, client];
                 return park(g, AfterFast::Capabilities, ask);
             }
-            Ok(smc::ENABLE_ASYNC_NOTIF) => return park(g, AfterFast::EnableAsyncNotif, fwd),
-            Ok(smc::GET_ASYNC_NOTIF_VALUE) => {
+            FunctionId::EnableAsyncNotif => return park(g, AfterFast::EnableAsyncNotif, fwd),
+            FunctionId::GetAsyncNotifValue => {
                 if !queued_notif(g, &mut out) {
                     return park(g, AfterFast::AsyncNotifValue, fwd);
                 }
             }
-            Ok(smc::CALL_WITH_ARG) => return std_call(&mut cx, g, tag, &regs, Variant::Plain),
-            Ok(smc::CALL_WITH_RPC_ARG) => return std_call(&mut cx, g, tag, &regs, Variant::RpcArg),
-            Ok(smc::CALL_WITH_REGD_ARG) => return std_call(&mut cx, g, tag, &regs, Variant::Regd),
-            Ok(smc::RETURN_FROM_RPC) => return return_from_rpc(&mut cx, g, tag, &regs),
-            // VM_CREATED/VM_DESTROYED are the hypervisor's; the rest unknown.
-            _ => fail_x0(g, GuestError::UnknownFunction, &mut out),
+            FunctionId::CallWithArg => return std_call(&mut cx, g, tag, &regs, Variant::Plain),
+            FunctionId::CallWithRpcArg => {
+                return std_call(&mut cx, g, tag, &regs, Variant::RpcArg)
+            }
+            FunctionId::CallWithRegdArg => return std_call(&mut cx, g, tag, &regs, Variant::Regd),
+            FunctionId::ReturnFromRpc => return return_from_rpc(&mut cx, g, tag, &regs),
+            // Answered above from the probe.
+            FunctionId::CallsUid
+            | FunctionId::CallsRevision
+            | FunctionId::GetOsUuid
+            | FunctionId::GetOsRevision
+            | FunctionId::GetThreadCount
+            // The hypervisor's; the rest unknown.
+            | FunctionId::VmCreated
+            | FunctionId::VmDestroyed
+            | FunctionId::Unknown => fail_x0(g, GuestError::UnknownFunction, &mut out),
         }
         Stage::Answer(out)
     }

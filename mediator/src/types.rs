@@ -4,7 +4,7 @@
 //! [`ShmCookie`]… only through a constructor that checks it, and code past
 //! the edge works with the validated type.
 
-use crate::abi::{PAGE_MASK, PAGE_SIZE_U64};
+use crate::abi::{smc, PAGE_MASK, PAGE_SIZE_U64};
 
 /// A Xen domain ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -33,6 +33,118 @@ impl ClientId {
     /// The raw value for a7.
     pub fn raw(self) -> u64 {
         u64::from(self.0)
+    }
+}
+
+/// The OP-TEE function a guest's x0 names (`optee_smc.h`; Arm SMCCC, DEN 0028, §2.5 "Function
+/// Identifiers"), parsed once where a trapped call enters the mediator ([`FunctionId::parse`]).
+/// Code past the edge matches on this type, never on x0.
+///
+/// Only an x0 that is exactly one of OP-TEE's 32-bit function IDs names a function: one with
+/// any of the upper 32 bits set is [`FunctionId::Unknown`], as in Xen's `optee_handle_call`,
+/// which switches on the whole register.
+///
+/// ```
+/// use mediator::abi::smc;
+/// use mediator::FunctionId;
+/// assert_eq!(FunctionId::parse(u64::from(smc::CALL_WITH_ARG)), FunctionId::CallWithArg);
+/// assert_eq!(FunctionId::parse(u64::from(smc::CALL_WITH_ARG) | 1 << 32), FunctionId::Unknown);
+/// assert_eq!(FunctionId::CallWithArg.id(), Some(smc::CALL_WITH_ARG));
+/// assert_eq!(FunctionId::Unknown.id(), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FunctionId {
+    /// `OPTEE_SMC_CALLS_COUNT`.
+    CallsCount,
+    /// `OPTEE_SMC_CALLS_UID`.
+    CallsUid,
+    /// `OPTEE_SMC_CALLS_REVISION`.
+    CallsRevision,
+    /// `OPTEE_SMC_CALL_GET_OS_UUID`.
+    GetOsUuid,
+    /// `OPTEE_SMC_CALL_GET_OS_REVISION`.
+    GetOsRevision,
+    /// `OPTEE_SMC_GET_THREAD_COUNT`.
+    GetThreadCount,
+    /// `OPTEE_SMC_GET_SHM_CONFIG`.
+    GetShmConfig,
+    /// `OPTEE_SMC_EXCHANGE_CAPABILITIES`.
+    ExchangeCapabilities,
+    /// `OPTEE_SMC_DISABLE_SHM_CACHE`.
+    DisableShmCache,
+    /// `OPTEE_SMC_ENABLE_SHM_CACHE`.
+    EnableShmCache,
+    /// `OPTEE_SMC_ENABLE_ASYNC_NOTIF`.
+    EnableAsyncNotif,
+    /// `OPTEE_SMC_GET_ASYNC_NOTIF_VALUE`.
+    GetAsyncNotifValue,
+    /// `OPTEE_SMC_VM_CREATED` (the hypervisor's, never a guest's).
+    VmCreated,
+    /// `OPTEE_SMC_VM_DESTROYED` (the hypervisor's, never a guest's).
+    VmDestroyed,
+    /// `OPTEE_SMC_CALL_WITH_ARG`.
+    CallWithArg,
+    /// `OPTEE_SMC_CALL_WITH_RPC_ARG`.
+    CallWithRpcArg,
+    /// `OPTEE_SMC_CALL_WITH_REGD_ARG`.
+    CallWithRegdArg,
+    /// `OPTEE_SMC_CALL_RETURN_FROM_RPC`.
+    ReturnFromRpc,
+    /// Anything else.
+    Unknown,
+}
+
+impl FunctionId {
+    /// Every function with an ID, and the ID.
+    const ALL: [(FunctionId, u32); 18] = [
+        (FunctionId::CallsCount, smc::CALLS_COUNT),
+        (FunctionId::CallsUid, smc::CALLS_UID),
+        (FunctionId::CallsRevision, smc::CALLS_REVISION),
+        (FunctionId::GetOsUuid, smc::GET_OS_UUID),
+        (FunctionId::GetOsRevision, smc::GET_OS_REVISION),
+        (FunctionId::GetThreadCount, smc::GET_THREAD_COUNT),
+        (FunctionId::GetShmConfig, smc::GET_SHM_CONFIG),
+        (FunctionId::ExchangeCapabilities, smc::EXCHANGE_CAPABILITIES),
+        (FunctionId::DisableShmCache, smc::DISABLE_SHM_CACHE),
+        (FunctionId::EnableShmCache, smc::ENABLE_SHM_CACHE),
+        (FunctionId::EnableAsyncNotif, smc::ENABLE_ASYNC_NOTIF),
+        (FunctionId::GetAsyncNotifValue, smc::GET_ASYNC_NOTIF_VALUE),
+        (FunctionId::VmCreated, smc::VM_CREATED),
+        (FunctionId::VmDestroyed, smc::VM_DESTROYED),
+        (FunctionId::CallWithArg, smc::CALL_WITH_ARG),
+        (FunctionId::CallWithRpcArg, smc::CALL_WITH_RPC_ARG),
+        (FunctionId::CallWithRegdArg, smc::CALL_WITH_REGD_ARG),
+        (FunctionId::ReturnFromRpc, smc::RETURN_FROM_RPC),
+    ];
+
+    /// The function x0 names.
+    pub fn parse(x0: u64) -> FunctionId {
+        Self::ALL
+            .iter()
+            .find(|&&(_, id)| u64::from(id) == x0)
+            .map_or(FunctionId::Unknown, |&(f, _)| f)
+    }
+
+    /// Its SMC function ID (`None` for [`FunctionId::Unknown`]).
+    pub fn id(self) -> Option<u32> {
+        Self::ALL
+            .iter()
+            .find(|&&(f, _)| f == self)
+            .map(|&(_, id)| id)
+    }
+
+    /// A new standard call: it needs a free OP-TEE thread.
+    pub fn is_new_call(self) -> bool {
+        matches!(
+            self,
+            FunctionId::CallWithArg | FunctionId::CallWithRpcArg | FunctionId::CallWithRegdArg
+        )
+    }
+
+    /// A standard (yielding) call: a new one or a RETURN_FROM_RPC, which runs on an OP-TEE
+    /// thread.
+    pub fn is_standard(self) -> bool {
+        self.is_new_call() || self == FunctionId::ReturnFromRpc
     }
 }
 
@@ -184,6 +296,37 @@ mod tests {
         assert_eq!(ClientId::of(DomId(0)).raw(), 1);
         assert_eq!(ClientId::of(DomId(u16::MAX)).raw(), 65536);
         assert_eq!(ClientId::HYPERVISOR.raw(), 0);
+    }
+
+    #[test]
+    fn function_id_parse_round_trips_and_rejects_the_rest() {
+        for &(f, id) in FunctionId::ALL.iter() {
+            assert_eq!(FunctionId::parse(u64::from(id)), f);
+            assert_eq!(f.id(), Some(id));
+            // The whole register names the function: upper bits make it unknown.
+            assert_eq!(
+                FunctionId::parse(u64::from(id) | 0xFFFF_FFFF_0000_0000),
+                FunctionId::Unknown
+            );
+        }
+        // Distinct IDs.
+        for (i, &(_, a)) in FunctionId::ALL.iter().enumerate() {
+            assert!(FunctionId::ALL[..i].iter().all(|&(_, b)| a != b));
+        }
+        for x0 in [
+            0,
+            1,
+            u64::MAX,
+            u64::from(u32::MAX),
+            0x3200_0000,
+            0x8400_0000,
+        ] {
+            assert_eq!(FunctionId::parse(x0), FunctionId::Unknown);
+        }
+        assert!(FunctionId::ReturnFromRpc.is_standard());
+        assert!(!FunctionId::ReturnFromRpc.is_new_call());
+        assert!(FunctionId::CallWithRegdArg.is_new_call());
+        assert!(!FunctionId::EnableShmCache.is_standard());
     }
 
     #[test]

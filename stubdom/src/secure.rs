@@ -12,8 +12,8 @@
 //! answer of its own (OP-TEE then fails or frees what it asked for).
 
 use crate::hook::{Hook, HookPlatform};
-use mediator::abi::{ret, smc};
-use mediator::{Regs, SecureWorld};
+use mediator::abi::ret;
+use mediator::{FunctionId, Regs, SecureWorld};
 use xenif::hook::RPC_FAILED;
 use xenif::XenError;
 
@@ -26,8 +26,7 @@ use xenif::XenError;
 ///   checks refused: `EINVAL`, `EPERM`, `ENOSPC`): `OPTEE_SMC_RETURN_ENOTAVAIL`, the answer of an
 ///   unavailable TEE.
 pub fn answer_for(x: &Regs, e: XenError) -> Regs {
-    let fid = x[0] & 0xFFFF_FFFF;
-    let a0 = if fid == u64::from(smc::VM_CREATED) && e == XenError::EEXIST {
+    let a0 = if FunctionId::parse(x[0]) == FunctionId::VmCreated && e == XenError::EEXIST {
         ret::OK
     } else {
         ret::ENOTAVAIL
@@ -51,7 +50,7 @@ impl<H: Hook> SecureWorld for HookPlatform<'_, H> {
     fn smc(&mut self, regs: Regs) -> Regs {
         match self.hook.secure_call(regs) {
             Ok(x) => x,
-            Err(_) if regs[0] & 0xFFFF_FFFF == u64::from(smc::RETURN_FROM_RPC) => {
+            Err(_) if FunctionId::parse(regs[0]) == FunctionId::ReturnFromRpc => {
                 let again = failed_resume(&regs);
                 self.hook
                     .secure_call(again)

@@ -29,7 +29,8 @@ use alloc::vec::Vec;
 use core::fmt;
 use mediator::abi::{caps, ret, smc};
 use mediator::{
-    ClientId, Config, DomId, GuestStats, Mediator, ProbeError, Progress, Regs, Reply, Step,
+    ClientId, Config, DomId, FunctionId, GuestStats, Mediator, ProbeError, Progress, Regs, Reply,
+    Step,
 };
 use xenif::hook::shared::Shared;
 use xenif::hook::{req, BackRing, Request, F_DIRECT, F_TEE_KNOWN};
@@ -100,8 +101,8 @@ const UNWIND_STEPS: usize = 64;
 struct HeldCall {
     domid: u16,
     vcpu: u32,
-    /// The guest's function ID (its answer's capability masks depend on it).
-    fid: u32,
+    /// The guest's function (its answer's capability masks depend on it).
+    fid: FunctionId,
     /// The secure call its vCPU makes now, and whether it is our retry of a RETURN_FROM_RPC
     /// that Xen refused, with Xen's failed answer.
     executing: Option<(Regs, bool)>,
@@ -331,8 +332,8 @@ impl Server {
                 }
                 hook.begin_call();
                 let mut p = HookPlatform { hook, shadow };
-                let fid = rq.x[0] & 0xFFFF_FFFF;
-                let mut x = if fid == u64::from(smc::ENABLE_SHM_CACHE)
+                let fid = FunctionId::parse(rq.x[0]);
+                let mut x = if fid == FunctionId::EnableShmCache
                     && !self.shm_cache
                     && self.live.contains(&rq.domid)
                 {
@@ -346,7 +347,7 @@ impl Server {
                     let call = HeldCall {
                         domid: rq.domid,
                         vcpu: rq.vcpu,
-                        fid: fid as u32,
+                        fid,
                         executing: None,
                     };
                     self.take_step(hook, shadow, rq.seq, call, step, out);
@@ -363,7 +364,7 @@ impl Server {
                                 HeldCall {
                                     domid: rq.domid,
                                     vcpu: rq.vcpu,
-                                    fid: fid as u32,
+                                    fid,
                                     executing: None,
                                 },
                             );
@@ -372,7 +373,7 @@ impl Server {
                         }
                     }
                 };
-                self.mask_caps(hook, rq.domid, fid as u32, &mut x);
+                self.mask_caps(hook, rq.domid, fid, &mut x);
                 self.respond(hook, rq.seq, rq.domid, rq.vcpu, x, out);
                 self.answer_waiting(hook, shadow, out);
             }
@@ -386,8 +387,8 @@ impl Server {
 
     /// EXCHANGE_CAPABILITIES as the guest may see it: no async notifications unless offered and
     /// the guest has an interrupt for them, no RPC arguments with `rpc-arg=0`.
-    fn mask_caps<H: Hook>(&mut self, hook: &mut H, domid: u16, fid: u32, x: &mut Regs) {
-        if fid == smc::EXCHANGE_CAPABILITIES && x[0] == ret::OK {
+    fn mask_caps<H: Hook>(&mut self, hook: &mut H, domid: u16, fid: FunctionId, x: &mut Regs) {
+        if fid == FunctionId::ExchangeCapabilities && x[0] == ret::OK {
             if !self.notif || !self.has_notif_irq(hook, domid) {
                 x[1] &= !caps::SEC_ASYNC_NOTIF;
                 x[2] = 0;
@@ -515,7 +516,7 @@ impl Server {
         } else {
             x
         };
-        if refused && x[0] & 0xFFFF_FFFF == u64::from(smc::RETURN_FROM_RPC) && !retried {
+        if refused && FunctionId::parse(x[0]) == FunctionId::ReturnFromRpc && !retried {
             // A refused resume would leave the OP-TEE thread suspended for good: have Xen resume
             // it with its own failed answer (as `SecureWorld::smc` does for our own calls).
             self.execute(hook, shadow, rq.seq, call, failed_resume(&x), true, out);
