@@ -44,6 +44,41 @@ impl Default for Limits {
 /// timeout (21 s), which a vCPU paused longer may trigger.
 pub const DEFAULT_THREAD_WAIT_MS: u64 = 10_000;
 
+/// The optional OP-TEE features the mediator offers guests (`OPTEE_SMC_SEC_CAP_*` and the SHM
+/// cache switch, `optee_smc.h`). A feature that is not offered is masked in the guest's
+/// EXCHANGE_CAPABILITIES answer *and* refused when the guest uses it anyway: its function IDs
+/// get the mediator's unknown-function answer (`GuestError::UnknownFunction`: SMCCC's -1, whose
+/// w0 is `OPTEE_SMC_RETURN_UNKNOWN_FUNCTION`, what OP-TEE built without the feature answers,
+/// `entry_fast.c`, and what Xen's mediator, which does not know these IDs, answers), and never
+/// reach OP-TEE, so a guest that ignores the capability bits still cannot use the feature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Features {
+    /// Offer asynchronous notifications (`OPTEE_SMC_SEC_CAP_ASYNC_NOTIF`: ENABLE_ASYNC_NOTIF,
+    /// GET_ASYNC_NOTIF_VALUE). Even then only to a guest that has a notification interrupt
+    /// ([`crate::GuestNotification`]): Linux fails its probe when offered ASYNC_NOTIF without
+    /// one.
+    pub async_notif: bool,
+    /// Offer the RPC argument area (`OPTEE_SMC_SEC_CAP_RPC_ARG`: CALL_WITH_RPC_ARG,
+    /// CALL_WITH_REGD_ARG). Xen's mediator masks it; a mediator that must survive a restart
+    /// does too (a guest's argument buffers registered once do not survive it).
+    pub rpc_arg: bool,
+    /// Forward a guest's ENABLE_SHM_CACHE. Off: the mediator answers it `OK` itself and OP-TEE
+    /// keeps no RPC argument buffer past a call, so none outlives a mediator (see the stub
+    /// domain's `shm-cache=`), at the price of an RPC_FUNC_ALLOC/FREE pair per
+    /// call that needs one.
+    pub shm_cache: bool,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Features {
+            async_notif: true,
+            rpc_arg: true,
+            shm_cache: true,
+        }
+    }
+}
+
 /// Policy for guests carrying one security label.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabelPolicy {
@@ -67,6 +102,8 @@ pub struct Config {
     /// milliseconds of the clock the caller passes; then it fails
     /// (`OPTEE_SMC_RETURN_EBUSY`, counted as `GuestError::NoThread`).
     pub thread_wait_ms: u64,
+    /// The optional OP-TEE features offered to guests.
+    pub features: Features,
 }
 
 impl Default for Config {
@@ -75,6 +112,7 @@ impl Default for Config {
             default_limits: Limits::default(),
             labels: Vec::new(),
             thread_wait_ms: DEFAULT_THREAD_WAIT_MS,
+            features: Features::default(),
         }
     }
 }

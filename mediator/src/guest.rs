@@ -276,6 +276,9 @@ pub(crate) struct Guest {
     pub notif_lost: u64,
     /// Parameters of the RPC argument negotiated with RPC_ARG (0: none).
     pub rpc_param_count: u32,
+    /// Whether the guest has a notification interrupt, once asked
+    /// ([`crate::GuestNotification`]).
+    pub notif_irq: Option<bool>,
 }
 
 impl Guest {
@@ -305,6 +308,7 @@ impl Guest {
             notif: VecDeque::with_capacity(NOTIF_QUEUE),
             notif_lost: 0,
             rpc_param_count: 0,
+            notif_irq: None,
         }
     }
 

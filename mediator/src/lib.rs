@@ -54,12 +54,12 @@ pub mod sim;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, LabelPolicy, Limits};
+pub use config::{Config, Features, LabelPolicy, Limits};
 pub use error::{Answer, GuestError, LifecycleError, ProbeError};
 pub use mediator::{Mediator, Progress, Reply, Step, Suspended, MEDIATOR_SMC_COUNT};
 pub use platform::{
-    GuestMemory, MemFault, NoShadowPage, PinFault, PinnedPage, Pinning, Platform, SecureWorld,
-    ShadowPage, ShadowPages,
+    GuestMemory, GuestNotification, MemFault, NoShadowPage, PinFault, PinnedPage, Pinning,
+    Platform, SecureWorld, ShadowPage, ShadowPages,
 };
 pub use stats::GuestStats;
 pub use types::{

@@ -15,7 +15,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 
 use crate::abi::{caps, regpair, ret, rpc, smc, OPTEE_MSG_UID};
 use crate::call::{fail_x0, return_from_rpc, std_call, std_result, Cx, Stage, Variant};
-use crate::config::Config;
+use crate::config::{Config, Features};
 use crate::error::{GuestError, LifecycleError, ProbeError};
 use crate::guest::{
     free_buf, free_rpc, AfterFast, CallPhase, FastCall, Guest, GuestState, ShadowPool, NOTIF_QUEUE,
@@ -278,6 +278,11 @@ impl Mediator {
         Ok(m)
     }
 
+    /// The optional OP-TEE features offered to guests ([`Config::features`]).
+    pub fn features(&self) -> Features {
+        self.config.features
+    }
+
     /// OP-TEE threads (the per-guest bound on concurrent standard calls).
     pub fn threads(&self) -> usize {
         self.threads
@@ -475,7 +480,9 @@ impl Mediator {
     ) -> Step {
         // The edge: the one parse of the guest's x0.
         let fid = FunctionId::parse(regs[0]);
-        let busy = busy_answer(fid);
+        // With the SHM cache off the mediator answers ENABLE_SHM_CACHE itself: no thread needed.
+        let busy = busy_answer(fid)
+            .filter(|_| fid != FunctionId::EnableShmCache || self.config.features.shm_cache);
         let holds = match self.guests.get(&dom) {
             Some(g) if g.state == GuestState::Active => {
                 if g.executing(tag) || self.waiting.iter().any(|w| w.dom == dom && w.tag == tag) {
@@ -857,6 +864,12 @@ impl Mediator {
             out[..n].copy_from_slice(&r[..n]);
             return Stage::Answer(out);
         }
+        let features = self.config.features;
+        if !offered(features, p, g, fid) {
+            // A feature the guest was not offered (its capability bit masked): as if absent.
+            fail_x0(g, GuestError::UnknownFunction, &mut out);
+            return Stage::Answer(out);
+        }
         let mut cx = Cx {
             p,
             pool: &mut self.pool,
@@ -864,6 +877,8 @@ impl Mediator {
         };
         match fid {
             FunctionId::CallsCount => out[0] = MEDIATOR_SMC_COUNT,
+            // shm-cache=0: OP-TEE keeps its cache off; the guest need not know.
+            FunctionId::EnableShmCache if !features.shm_cache => out[0] = ret::OK,
             FunctionId::EnableShmCache => return park(g, AfterFast::X0, fwd),
             FunctionId::DisableShmCache => return park(g, AfterFast::DisableShmCache, fwd),
             // No static SHM for guests.
@@ -919,7 +934,7 @@ impl Mediator {
         let res = [res[0], res[1], res[2], res[3], 0, 0, 0, 0];
         if let Some(i) = g.fast.iter().position(|f| f.tag == tag) {
             let f = g.fast.swap_remove(i);
-            let out = after_fast(&mut self.pool, p, g, &f, &res);
+            let out = after_fast(&mut self.pool, p, g, self.config.features, &f, &res);
             return Some((f.regs, Stage::Answer(out)));
         }
         let mut cx = Cx {
@@ -1040,6 +1055,7 @@ fn after_fast<P: Platform>(
     pool: &mut ShadowPool,
     p: &mut P,
     g: &mut Guest,
+    features: Features,
     f: &FastCall,
     r: &Regs,
 ) -> Regs {
@@ -1062,7 +1078,7 @@ fn after_fast<P: Platform>(
                 out[2] = r[2];
             }
         }
-        AfterFast::Capabilities => exchange_caps(g, r, &mut out),
+        AfterFast::Capabilities => exchange_caps(features, p, g, r, &mut out),
         AfterFast::EnableAsyncNotif => {
             out[0] = r[0];
             if r[0] == ret::OK {
@@ -1079,18 +1095,52 @@ fn after_fast<P: Platform>(
     out
 }
 
+/// Whether guest `g` may use function `fid`: every function but those of a
+/// feature the configuration does not offer ([`Features`]), or, for async
+/// notifications, that the guest has no interrupt for.
+fn offered<P: Platform>(features: Features, p: &mut P, g: &mut Guest, fid: FunctionId) -> bool {
+    match fid {
+        FunctionId::CallWithRpcArg | FunctionId::CallWithRegdArg => features.rpc_arg,
+        FunctionId::EnableAsyncNotif | FunctionId::GetAsyncNotifValue => {
+            notif_offered(features, p, g)
+        }
+        _ => true,
+    }
+}
+
+/// Whether guest `g` is offered async notifications: configured, and it has
+/// a notification interrupt (asked once per guest).
+fn notif_offered<P: Platform>(features: Features, p: &mut P, g: &mut Guest) -> bool {
+    features.async_notif
+        && *g
+            .notif_irq
+            .get_or_insert_with(|| p.has_notif_interrupt(g.dom))
+}
+
 /// Xen handle_exchange_capabilities, extended: guest bits masked to those
 /// we know (when asking), OP-TEE bits to those we support (`r`, its
-/// answer); no DYNAMIC_SHM → ENOTAVAIL.
-fn exchange_caps(g: &mut Guest, r: &Regs, out: &mut Regs) {
+/// answer) and offer this guest ([`offered`]); no DYNAMIC_SHM → ENOTAVAIL.
+fn exchange_caps<P: Platform>(
+    features: Features,
+    p: &mut P,
+    g: &mut Guest,
+    r: &Regs,
+    out: &mut Regs,
+) {
     if r[0] != ret::OK {
         out[0] = r[0];
         return;
     }
-    let sec = r[1] & caps::SUPPORTED_SEC;
+    let mut sec = r[1] & caps::SUPPORTED_SEC;
     if sec & caps::SEC_DYNAMIC_SHM == 0 {
         fail_x0(g, GuestError::NotAvailable, out);
         return;
+    }
+    if !features.rpc_arg {
+        sec &= !caps::SEC_RPC_ARG;
+    }
+    if sec & caps::SEC_ASYNC_NOTIF != 0 && !notif_offered(features, p, g) {
+        sec &= !caps::SEC_ASYNC_NOTIF;
     }
     out[0] = ret::OK;
     out[1] = sec;

@@ -83,6 +83,17 @@ pub trait ShadowPages {
     fn bytes_mut(&mut self, page: &ShadowPage) -> &mut [u8; PAGE_SIZE];
 }
 
+/// What the mediator needs to know of a guest's notification interrupt (the interrupt of its
+/// `/firmware/optee` node, which the mediator's caller raises when the guest has values to
+/// read: [`crate::Mediator::async_notification`]).
+pub trait GuestNotification {
+    /// Whether `dom` has a notification interrupt. Asked at most once per guest (the mediator
+    /// keeps the answer until the guest is destroyed), when it decides whether to offer the
+    /// guest asynchronous notifications: at its first EXCHANGE_CAPABILITIES answer, or its
+    /// first ENABLE_ASYNC_NOTIF / GET_ASYNC_NOTIF_VALUE.
+    fn has_notif_interrupt(&mut self, dom: DomId) -> bool;
+}
+
 /// Everything the mediator needs, as one bound. Blanket-implemented.
-pub trait Platform: GuestMemory + Pinning + SecureWorld + ShadowPages {}
-impl<T: GuestMemory + Pinning + SecureWorld + ShadowPages> Platform for T {}
+pub trait Platform: GuestMemory + Pinning + SecureWorld + ShadowPages + GuestNotification {}
+impl<T: GuestMemory + Pinning + SecureWorld + ShadowPages + GuestNotification> Platform for T {}

@@ -115,18 +115,13 @@ pub struct Options {
     pub execute: bool,
     /// `direct-intr=`.
     pub direct_intr: bool,
-    /// `notif=`.
-    pub notif: bool,
-    /// `rpc-arg=`.
-    pub rpc_arg: bool,
-    /// `shm-cache=`.
-    pub shm_cache: bool,
     /// `profile=`.
     pub profile: bool,
     /// `test-panic-after=`.
     pub test_panic_after: Option<u64>,
     /// The core's configuration: `max-buffers=`, `max-pages=`, `max-pinned=`, `max-threads=`,
-    /// `thread-wait-ms=`.
+    /// `thread-wait-ms=`, and the features offered to guests (`notif=`, `rpc-arg=`,
+    /// `shm-cache=`: [`mediator::Features`], which the core enforces).
     pub core: mediator::Config,
 }
 
@@ -147,15 +142,17 @@ impl Options {
         l.max_pinned_pages = size("max-pinned", l.max_pinned_pages);
         l.max_threads = size("max-threads", l.max_threads);
         core.thread_wait_ms = num("thread-wait-ms");
+        core.features = mediator::Features {
+            async_notif: num("notif") != 0,
+            rpc_arg: num("rpc-arg") != 0,
+            shm_cache: num("shm-cache") != 0,
+        };
         Options {
             guests: parse_guests(args.get("guests").unwrap_or("")),
             stats_ms: num("stats-ms"),
             poll_us: num("poll-us"),
             execute: num("execute") != 0,
             direct_intr: num("direct-intr") != 0,
-            notif: num("notif") != 0,
-            rpc_arg: num("rpc-arg") != 0,
-            shm_cache: num("shm-cache") != 0,
             profile: num("profile") != 0,
             test_panic_after: args.get_u64("test-panic-after"),
             core,
@@ -220,9 +217,9 @@ mod tests {
         assert_eq!(Some(o.poll_us), d("poll-us"));
         for (v, k) in [
             (o.execute, "execute"),
-            (o.notif, "notif"),
-            (o.rpc_arg, "rpc-arg"),
-            (o.shm_cache, "shm-cache"),
+            (o.core.features.async_notif, "notif"),
+            (o.core.features.rpc_arg, "rpc-arg"),
+            (o.core.features.shm_cache, "shm-cache"),
             (o.profile, "profile"),
         ] {
             assert_eq!(Some(u64::from(v)), d(k), "{k}");

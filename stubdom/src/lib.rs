@@ -1,7 +1,7 @@
 //! The tee-stubdom mediator domain: the mediator core ([`mediator`]) on Xen's OP-TEE forwarder
 //! (`tee=stubdom`, `hv-patches/0005`, ABI in [`xenif::hook`]).
 //!
-//! The core owns four consumer-side traits; this crate provides them on the hook, one module
+//! The core owns five consumer-side traits; this crate provides them on the hook, one module
 //! each:
 //!
 //! | core trait | module | how |
@@ -10,6 +10,7 @@
 //! | [`mediator::Pinning`] | [`pinning`] | `TEE_STUBDOM_OP_pin` / `unpin` (Xen holds the reference and its accounting) |
 //! | [`mediator::SecureWorld`] | [`secure`] | `TEE_STUBDOM_OP_secure_call` (Trusted OS IDs only; x7 the client) |
 //! | [`mediator::ShadowPages`] | [`shadow`] | page-aligned heap pages of our own, pinned with `DOMID_SELF` for their machine address |
+//! | [`mediator::GuestNotification`] | [`notification`] | `TEE_STUBDOM_OP_notify` tried once per guest (`ENODEV`: no notification interrupt) |
 //!
 //! Everything that touches Xen goes through the [`Hook`] trait ([`hook`]): the image implements
 //! it with hypercalls, the host tests with a fake over the core's simulators. [`service`] is the
@@ -25,6 +26,7 @@ pub mod config;
 pub mod hook;
 pub mod mapcache;
 pub mod memory;
+pub mod notification;
 pub mod pinning;
 pub mod profile;
 pub mod secure;

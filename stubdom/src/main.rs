@@ -243,11 +243,11 @@ fn main(k: &mut Kernel) {
     let opts = Options::parse(&k.bootargs());
     let Options {
         stats_ms,
-        notif,
         poll_us,
         execute,
         ..
     } = opts;
+    let notif = opts.core.features.async_notif;
     let fault = PanicAfter::new(opts.test_panic_after);
 
     let gfn = RING.gfn();
@@ -302,7 +302,6 @@ fn main(k: &mut Kernel) {
         &mut shadow,
         opts.core,
         opts.guests,
-        notif,
     );
     let mut server = match server {
         Ok(s) => s,
@@ -311,9 +310,7 @@ fn main(k: &mut Kernel) {
             return;
         }
     };
-    server.set_rpc_arg(opts.rpc_arg);
     server.set_panic_after(fault);
-    server.set_shm_cache(opts.shm_cache);
     server.set_execute(execute);
     server.set_direct_intr(opts.direct_intr);
     println!(

@@ -27,7 +27,7 @@ use crate::testfault::PanicAfter;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::fmt;
-use mediator::abi::{caps, ret, smc};
+use mediator::abi::{ret, smc};
 use mediator::{
     ClientId, Config, DomId, FunctionId, GuestStats, Mediator, ProbeError, Progress, Regs, Reply,
     Step,
@@ -38,10 +38,6 @@ use xenif::XenError;
 
 /// Teardown work units per step of [`Mediator::guest_destroying`].
 const TEARDOWN_BUDGET: usize = 64;
-
-/// DISABLE_SHM_CACHE calls at most per client in [`flush_rpc_cache`] (OP-TEE caches one RPC
-/// argument buffer per thread and frees one per call; it has a handful of threads).
-const FLUSH_MAX: usize = 64;
 
 /// Drops OP-TEE's preallocated RPC argument buffers of a client that an earlier mediator served
 /// (`OPTEE_SMC_DISABLE_SHM_CACHE` until `ENOTAVAIL`, then `OPTEE_SMC_ENABLE_SHM_CACHE` again;
@@ -60,7 +56,7 @@ fn flush_rpc_cache<H: Hook>(hook: &mut H, domid: u16, reenable: bool) -> Result<
             .map_err(|_| ret::ENOTAVAIL)
     };
     let mut dropped = 0;
-    for _ in 0..FLUSH_MAX {
+    for _ in 0..64 {
         match call(smc::DISABLE_SHM_CACHE)? {
             ret::OK => dropped += 1,
             ret::ENOTAVAIL => {
@@ -101,8 +97,6 @@ const UNWIND_STEPS: usize = 64;
 struct HeldCall {
     domid: u16,
     vcpu: u32,
-    /// The guest's function (its answer's capability masks depend on it).
-    fid: FunctionId,
     /// The secure call its vCPU makes now, and whether it is our retry of a RETURN_FROM_RPC
     /// that Xen refused, with Xen's failed answer.
     executing: Option<(Regs, bool)>,
@@ -115,13 +109,8 @@ pub struct Server {
     mediator: Mediator,
     ring: BackRing,
     guests: Vec<GuestName>,
-    notif: bool,
-    rpc_arg: bool,
-    shm_cache: bool,
     /// Counters as last printed, per live guest.
     printed: BTreeMap<u16, GuestStats>,
-    /// Whether a guest has a TEE notification interrupt (asked once per guest).
-    notif_irq: BTreeMap<u16, bool>,
     /// Guests the core knows (CREATED seen, DESTROYED not yet).
     live: BTreeSet<u16>,
     /// Final counters of destroyed guests.
@@ -143,14 +132,14 @@ impl Server {
     /// Probes OP-TEE through `hook` (the constant fast calls, CALLS_UID and GET_THREAD_COUNT among
     /// them, which guests then get without a secure call; the virtualization check: the
     /// last is refused by Xen, which already made it, and the refusal is not "unknown
-    /// function") and makes the server. `notif`: offer async notifications to guests.
+    /// function") and makes the server. `config` also says which optional OP-TEE features
+    /// guests are offered ([`mediator::Features`]: the core masks and enforces them).
     pub fn probe<H: Hook>(
         name: &'static str,
         hook: &mut H,
         shadow: &mut ShadowStore,
         config: Config,
         guests: Vec<GuestName>,
-        notif: bool,
     ) -> Result<Server, ProbeError> {
         let mut p = HookPlatform { hook, shadow };
         let mediator = Mediator::probe(config, &mut p)?;
@@ -159,12 +148,8 @@ impl Server {
             mediator,
             ring: BackRing::new(),
             guests,
-            notif,
-            rpc_arg: true,
-            shm_cache: true,
             printed: BTreeMap::new(),
             live: BTreeSet::new(),
-            notif_irq: BTreeMap::new(),
             gone: BTreeMap::new(),
             stats: ServerStats::default(),
             panic_after: PanicAfter::default(),
@@ -186,20 +171,6 @@ impl Server {
     /// carries nothing); `direct-intr=0` makes each one a round trip through us.
     pub fn set_direct_intr(&mut self, on: bool) {
         self.direct_intr = on;
-    }
-
-    /// Let guests enable OP-TEE's preallocated RPC argument cache (`OPTEE_SMC_ENABLE_SHM_CACHE`,
-    /// forwarded: the default), or answer it `OK` without forwarding, so that OP-TEE frees the
-    /// RPC buffers this mediator hands out at the end of each call and none outlives a mediator
-    /// death (`shm-cache=0`, see [`flush_rpc_cache`]).
-    pub fn set_shm_cache(&mut self, on: bool) {
-        self.shm_cache = on;
-    }
-
-    /// Offer `OPTEE_SMC_SEC_CAP_RPC_ARG` (CALL_WITH_RPC_ARG / CALL_WITH_REGD_ARG) to guests
-    /// (default), or mask it as Xen's in-hypervisor mediator does.
-    pub fn set_rpc_arg(&mut self, on: bool) {
-        self.rpc_arg = on;
     }
 
     /// Arms the test-only crash trigger (`test-panic-after=`, [`crate::testfault`]).
@@ -245,19 +216,6 @@ impl Server {
         self.ring.final_check(&page)
     }
 
-    /// Whether `domid` has a TEE notification interrupt: a dom0less domU gets one in its
-    /// `/firmware/optee` node (hv-patches 0007), a toolstack-created guest does not, and Linux
-    /// fails its probe when OP-TEE offers ASYNC_NOTIF without one. The hook has no query for it,
-    /// so the mediator raises the interrupt once, at the guest's capability exchange (before its
-    /// driver requests the interrupt; the notification handler then finds no value and returns):
-    /// `ENODEV` means there is none.
-    fn has_notif_irq<H: Hook>(&mut self, hook: &mut H, domid: u16) -> bool {
-        *self
-            .notif_irq
-            .entry(domid)
-            .or_insert_with(|| hook.notify(domid).is_ok())
-    }
-
     /// Handles one ring request.
     pub fn handle<H: Hook>(
         &mut self,
@@ -273,7 +231,6 @@ impl Server {
             req::CREATED => {
                 let (gname, label) = lookup(&self.guests, rq.domid);
                 hook.forget(rq.domid);
-                self.notif_irq.remove(&rq.domid);
                 let mut p = HookPlatform { hook, shadow };
                 let r = self.mediator.guest_created(&mut p, dom, &label);
                 self.gone.remove(&rq.domid);
@@ -284,7 +241,7 @@ impl Server {
                     if label.is_empty() { "-" } else { &label },
                 ));
                 if rq.flags & F_TEE_KNOWN != 0 {
-                    let f = flush_rpc_cache(hook, rq.domid, self.shm_cache);
+                    let f = flush_rpc_cache(hook, rq.domid, self.mediator.features().shm_cache);
                     out(format_args!(
                         "TSD-INFO {name} guest dom{} known to OP-TEE (replayed): RPC argument buffers of an earlier mediator dropped: {f:?}",
                         rq.domid
@@ -298,7 +255,6 @@ impl Server {
                     == Progress::Pending
                 {}
                 self.live.remove(&rq.domid);
-                self.notif_irq.remove(&rq.domid);
                 // Its waiting calls went with it (the core dropped them; Xen ends its vCPUs).
                 self.held.retain(|_, h| h.domid != rq.domid);
                 hook.forget(rq.domid);
@@ -332,22 +288,12 @@ impl Server {
                 }
                 hook.begin_call();
                 let mut p = HookPlatform { hook, shadow };
-                let fid = FunctionId::parse(rq.x[0]);
-                let mut x = if fid == FunctionId::EnableShmCache
-                    && !self.shm_cache
-                    && self.live.contains(&rq.domid)
-                {
-                    // shm-cache=0: OP-TEE keeps its cache off; the guest need not know.
-                    let mut x = rq.x;
-                    x[0] = ret::OK;
-                    x
-                } else if self.execute {
+                let x = if self.execute {
                     let now = p.hook.now_ms();
                     let step = self.mediator.start(&mut p, dom, rq.seq, rq.x, now);
                     let call = HeldCall {
                         domid: rq.domid,
                         vcpu: rq.vcpu,
-                        fid,
                         executing: None,
                     };
                     self.take_step(hook, shadow, rq.seq, call, step, out);
@@ -364,7 +310,6 @@ impl Server {
                                 HeldCall {
                                     domid: rq.domid,
                                     vcpu: rq.vcpu,
-                                    fid,
                                     executing: None,
                                 },
                             );
@@ -373,7 +318,6 @@ impl Server {
                         }
                     }
                 };
-                self.mask_caps(hook, rq.domid, fid, &mut x);
                 self.respond(hook, rq.seq, rq.domid, rq.vcpu, x, out);
                 self.answer_waiting(hook, shadow, out);
             }
@@ -382,21 +326,6 @@ impl Server {
                 self.answer_waiting(hook, shadow, out);
             }
             k => out(format_args!("TSD-INFO {name} unknown request type {k}")),
-        }
-    }
-
-    /// EXCHANGE_CAPABILITIES as the guest may see it: no async notifications unless offered and
-    /// the guest has an interrupt for them, no RPC arguments with `rpc-arg=0`.
-    fn mask_caps<H: Hook>(&mut self, hook: &mut H, domid: u16, fid: FunctionId, x: &mut Regs) {
-        if fid == FunctionId::ExchangeCapabilities && x[0] == ret::OK {
-            if !self.notif || !self.has_notif_irq(hook, domid) {
-                x[1] &= !caps::SEC_ASYNC_NOTIF;
-                x[2] = 0;
-            }
-            if !self.rpc_arg {
-                x[1] &= !caps::SEC_RPC_ARG;
-                x[3] = 0;
-            }
         }
     }
 
@@ -411,10 +340,7 @@ impl Server {
         out: Sink<'_>,
     ) {
         match step {
-            Step::Return(mut x) => {
-                self.mask_caps(hook, call.domid, call.fid, &mut x);
-                self.respond(hook, seq, call.domid, call.vcpu, x, out);
-            }
+            Step::Return(x) => self.respond(hook, seq, call.domid, call.vcpu, x, out),
             Step::Held => {
                 // Its vCPU waits in Xen; `answer_waiting` goes on with it.
                 self.held.insert(

@@ -266,15 +266,14 @@ fn answer_waiting(
 /// A server named "mediator" with the default configuration, probed through `xen`; `guests` as
 /// on the command line (`domid:name:label,...`), `notif`: offer async notifications.
 fn probe(xen: &mut FakeXen, shadow: &mut ShadowStore, guests: &str, notif: bool) -> Server {
-    Server::probe(
-        "mediator",
-        xen,
-        shadow,
-        Config::default(),
-        parse_guests(guests),
-        notif,
-    )
-    .expect("probe")
+    let mut config = Config::default();
+    config.features.async_notif = notif;
+    probe_with(xen, shadow, guests, config)
+}
+
+/// A server named "mediator" with `config`, probed through `xen`.
+fn probe_with(xen: &mut FakeXen, shadow: &mut ShadowStore, guests: &str, config: Config) -> Server {
+    Server::probe("mediator", xen, shadow, config, parse_guests(guests)).expect("probe")
 }
 
 #[test]
@@ -590,8 +589,10 @@ fn shm_cache_off_keeps_optee_cache_off() {
     let mut xen = FakeXen::new(&[2]);
     let mut shadow = ShadowStore::new(64);
     let mut out = sink();
-    let mut s = probe(&mut xen, &mut shadow, "", false);
-    s.set_shm_cache(false);
+    let mut config = Config::default();
+    config.features.async_notif = false;
+    config.features.shm_cache = false;
+    let mut s = probe_with(&mut xen, &mut shadow, "", config);
     handle(
         &mut s,
         &mut xen,

@@ -24,9 +24,12 @@ pub use optee::{
 pub use world::World;
 
 use crate::abi::PAGE_SIZE;
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
 use crate::platform::{
-    GuestMemory, MemFault, NoShadowPage, PinFault, PinnedPage, Pinning, SecureWorld, ShadowPage,
-    ShadowPages,
+    GuestMemory, GuestNotification, MemFault, NoShadowPage, PinFault, PinnedPage, Pinning,
+    SecureWorld, ShadowPage, ShadowPages,
 };
 use crate::types::{DomId, Ipa, Regs};
 
@@ -37,6 +40,11 @@ pub struct SimPlatform {
     pub mem: SimMemory,
     /// The secure world.
     pub optee: SimOptee,
+    /// Guests without a notification interrupt (a toolstack-created guest); every other guest
+    /// has one.
+    pub no_notif_irq: BTreeSet<DomId>,
+    /// The guests [`GuestNotification::has_notif_interrupt`] was asked about, in order.
+    pub notif_irq_asked: Vec<DomId>,
 }
 
 impl SimPlatform {
@@ -45,7 +53,16 @@ impl SimPlatform {
         SimPlatform {
             mem: SimMemory::new(),
             optee: SimOptee::new(threads),
+            no_notif_irq: BTreeSet::new(),
+            notif_irq_asked: Vec::new(),
         }
+    }
+}
+
+impl GuestNotification for SimPlatform {
+    fn has_notif_interrupt(&mut self, dom: DomId) -> bool {
+        self.notif_irq_asked.push(dom);
+        !self.no_notif_irq.contains(&dom)
     }
 }
 

@@ -2,7 +2,7 @@
 //! CALL_WITH_REGD_ARG, allow-lists, statistics.
 
 use super::*;
-use crate::abi::{caps, msg as m, ret, smc, split, teec};
+use crate::abi::{caps, msg as m, ret, smc, split, teec, SMCCC_UNKNOWN_FUNCTION};
 use crate::sim::{FN_ECHO, FN_GET_TIME, FN_NOP, FN_NOTIFY, SIM_PTA};
 use crate::{GuestError, LabelPolicy, Limits};
 
@@ -258,4 +258,111 @@ fn statistics_per_guest() {
     assert_eq!(st.peak_pinned_pages, 3);
     assert_eq!(w.m.stats(G2).unwrap().calls, 1);
     assert_eq!(w.m.stats(DomId(7)), None);
+}
+
+/// A configuration that offers none of the optional features.
+fn nothing_offered() -> Config {
+    Config {
+        features: crate::Features {
+            async_notif: false,
+            rpc_arg: false,
+            shm_cache: false,
+        },
+        ..Config::default()
+    }
+}
+
+#[test]
+fn features_not_offered_are_masked_in_the_capabilities() {
+    let mut w = world_with(nothing_offered());
+    let r = w.exchange(G1);
+    assert_eq!(r[0], ret::OK);
+    assert_eq!(r[1] & (caps::SEC_ASYNC_NOTIF | caps::SEC_RPC_ARG), 0);
+    assert_ne!(r[1] & caps::SEC_DYNAMIC_SHM, 0);
+    assert_eq!(
+        (r[2], r[3]),
+        (0, 0),
+        "no notification value, no RPC parameters"
+    );
+    // Notifications off: the guest's interrupt is never asked about.
+    assert!(w.p.notif_irq_asked.is_empty());
+    // Offered by default.
+    let mut w = world();
+    let r = w.exchange(G1);
+    assert_ne!(r[1] & caps::SEC_ASYNC_NOTIF, 0);
+    assert_ne!(r[1] & caps::SEC_RPC_ARG, 0);
+}
+
+#[test]
+fn async_notif_masked_for_a_guest_without_a_notification_interrupt() {
+    let mut w = World::new(4, Config::default(), &[G1, G2]);
+    w.p.no_notif_irq.insert(G2);
+    let with = w.exchange(G1);
+    let without = w.exchange(G2);
+    assert_ne!(with[1] & caps::SEC_ASYNC_NOTIF, 0);
+    assert_eq!(with[2], 63);
+    assert_eq!(without[1] & caps::SEC_ASYNC_NOTIF, 0);
+    assert_eq!(without[2], 0);
+    // Asked once per guest, however often it asks.
+    w.exchange(G2);
+    assert_eq!(
+        w.fast(G2, smc::ENABLE_ASYNC_NOTIF)[0],
+        SMCCC_UNKNOWN_FUNCTION
+    );
+    assert_eq!(w.p.notif_irq_asked, vec![G1, G2]);
+}
+
+/// A guest that ignores the masked capability bits and uses the features anyway gets what
+/// OP-TEE built without them answers (unknown function), and OP-TEE never sees the call.
+#[test]
+fn features_not_offered_are_refused_when_used_anyway() {
+    let mut w = world_with(nothing_offered());
+    w.exchange(G1);
+    let s = open(&mut w, G1);
+    let smcs = w.p.optee.smc_count;
+    // RPC argument area: CALL_WITH_RPC_ARG with a valid argument and room for the area.
+    let ipa = arg(4) + 0x100;
+    w.write_arg(G1, ipa, m::CMD_INVOKE_COMMAND, FN_NOP, s, &[]);
+    let (hi, lo) = split(ipa);
+    let r = w.call(
+        G1,
+        [u64::from(smc::CALL_WITH_RPC_ARG), hi, lo, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(r[0], SMCCC_UNKNOWN_FUNCTION);
+    assert_eq!((r[1], r[2]), (hi, lo), "the guest's registers kept");
+    // CALL_WITH_REGD_ARG naming a registered buffer.
+    let p = w.tmem(G1, m::ATTR_TYPE_TMEM_INOUT, list(0), data(10), 4096, 0x99);
+    w.write_arg(G1, arg(5), m::CMD_REGISTER_SHM, 0, 0, &[p]);
+    let o = w.run(G1, arg(5), 1);
+    assert_eq!((o.x0, o.ret), (ret::OK, 0));
+    let smcs_after_register = w.p.optee.smc_count;
+    w.write_arg(G1, data(10), m::CMD_INVOKE_COMMAND, FN_NOP, s, &[]);
+    let r = w.call(
+        G1,
+        [u64::from(smc::CALL_WITH_REGD_ARG), 0, 0x99, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(r[0], SMCCC_UNKNOWN_FUNCTION);
+    // Async notifications: neither enabled nor read, and never fetched for the guest.
+    assert_eq!(
+        w.fast(G1, smc::ENABLE_ASYNC_NOTIF)[0],
+        SMCCC_UNKNOWN_FUNCTION
+    );
+    assert_eq!(
+        w.fast(G1, smc::GET_ASYNC_NOTIF_VALUE)[0],
+        SMCCC_UNKNOWN_FUNCTION
+    );
+    w.p.optee.post_notif(2, 7);
+    let mut signalled = vec![];
+    w.m.async_notification(&mut w.p, |d| signalled.push(d));
+    assert!(signalled.is_empty());
+    // SHM cache off: ENABLE_SHM_CACHE is answered OK without OP-TEE.
+    assert_eq!(w.fast(G1, smc::ENABLE_SHM_CACHE)[0], ret::OK);
+    assert_eq!(
+        w.p.optee.smc_count, smcs_after_register,
+        "no refused call reached OP-TEE"
+    );
+    assert!(smcs_after_register > smcs);
+    let st = w.m.stats(G1).unwrap();
+    assert_eq!(st.errors_of(GuestError::UnknownFunction), 4);
+    assert_clean(&w);
 }

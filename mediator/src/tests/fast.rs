@@ -189,6 +189,11 @@ fn exchange_capabilities_guest_bits_masked() {
             self.0.unpin(d, p)
         }
     }
+    impl crate::GuestNotification for Echo {
+        fn has_notif_interrupt(&mut self, d: DomId) -> bool {
+            self.0.has_notif_interrupt(d)
+        }
+    }
     impl crate::ShadowPages for Echo {
         fn alloc(&mut self) -> Result<crate::ShadowPage, crate::NoShadowPage> {
             self.0.alloc()

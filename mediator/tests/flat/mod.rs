@@ -12,8 +12,8 @@ use std::cell::Cell;
 
 use mediator::abi::{msg, smc, split, MsgArg, Param, PAGE_SIZE};
 use mediator::{
-    DomId, GuestMemory, Ipa, MemFault, NoShadowPage, Pa, PinFault, PinnedPage, Pinning, Regs,
-    SecureWorld, ShadowPage, ShadowPages,
+    DomId, GuestMemory, GuestNotification, Ipa, MemFault, NoShadowPage, Pa, PinFault, PinnedPage,
+    Pinning, Regs, SecureWorld, ShadowPage, ShadowPages,
 };
 
 /// The system allocator, counting the allocations (and reallocations) of each thread.
@@ -147,6 +147,12 @@ impl ShadowPages for Flat {
     }
     fn bytes_mut(&mut self, page: &ShadowPage) -> &mut [u8; PAGE_SIZE] {
         &mut self.shadow[page.id]
+    }
+}
+
+impl GuestNotification for Flat {
+    fn has_notif_interrupt(&mut self, _dom: DomId) -> bool {
+        true
     }
 }
 
