@@ -31,6 +31,11 @@ pub const MEDIATOR_SMC_COUNT: u64 = 16;
 /// Async notification values fetched per guest per interrupt at most.
 const NOTIF_POLL_BUDGET: usize = 64;
 
+/// DISABLE_SHM_CACHE calls at most in [`Mediator::flush_rpc_cache`]: OP-TEE
+/// caches one RPC argument buffer per thread and gives back one per call,
+/// and it has a handful of threads; past this the flush gives up (EBUSY).
+pub(crate) const FLUSH_MAX: usize = 64;
+
 /// Calls of one guest that may wait for an OP-TEE thread at once. Each
 /// waiting call is a paused vCPU of that guest, so a guest has at most as
 /// many as vCPUs; past this bound a call fails at once (`NoThread`).
@@ -320,6 +325,57 @@ impl Mediator {
         };
         self.guests.insert(dom, g);
         res
+    }
+
+    /// Empties OP-TEE's cache of preallocated RPC argument buffers of `dom`'s
+    /// client (`OPTEE_SMC_DISABLE_SHM_CACHE` with the guest's client ID until
+    /// `ENOTAVAIL`, at most [`FLUSH_MAX`] calls; then `OPTEE_SMC_ENABLE_SHM_CACHE`
+    /// again, unless [`Features::shm_cache`] is off; `optee_smc.h`), freeing
+    /// any of them the mediator tracks. For a client OP-TEE knew before this
+    /// mediator (a guest replayed after a mediator restart): its cached
+    /// buffers were lent while an earlier mediator lived, so an RPC command
+    /// OP-TEE writes into one could not reach this mediator. Call it after
+    /// [`Mediator::guest_created`], before any call of the guest.
+    ///
+    /// Returns how many buffers OP-TEE dropped, or the refusing answer's x0:
+    /// `EBUSY` when a thread is in use (OP-TEE refuses then) or the bound
+    /// was reached, `ENOTAVAIL` for a guest that is not active, the
+    /// re-enable's answer when that failed.
+    pub fn flush_rpc_cache<P: Platform>(&mut self, p: &mut P, dom: DomId) -> Result<usize, u64> {
+        let reenable = self.config.features.shm_cache;
+        let Some(g) = self
+            .guests
+            .get_mut(&dom)
+            .filter(|g| g.state == GuestState::Active)
+        else {
+            return Err(ret::ENOTAVAIL);
+        };
+        let client = g.client.raw();
+        let call = |p: &mut P, fid: u32| p.smc([u64::from(fid), 0, 0, 0, 0, 0, 0, client]);
+        let mut dropped: usize = 0;
+        for _ in 0..FLUSH_MAX {
+            let r = call(p, smc::DISABLE_SHM_CACHE);
+            match r[0] {
+                ret::OK => {
+                    dropped = dropped.saturating_add(1);
+                    if let Some(i) = g.find_rpc(ShmCookie(regpair(r[1], r[2]))) {
+                        free_rpc(g, i, &mut self.pool, p);
+                    }
+                }
+                ret::ENOTAVAIL => {
+                    // Empty: cache again, now buffers this mediator hands out.
+                    if reenable {
+                        let r = call(p, smc::ENABLE_SHM_CACHE);
+                        if r[0] != ret::OK {
+                            return Err(r[0]);
+                        }
+                    }
+                    return Ok(dropped);
+                }
+                e => return Err(e),
+            }
+        }
+        Err(ret::EBUSY)
     }
 
     /// The guest is being destroyed (its vCPUs no longer run). Does at most

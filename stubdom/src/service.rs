@@ -1,7 +1,8 @@
 //! The request loop's logic: the forwarder's ring requests fed to the mediator core, one at a
 //! time (the core never blocks; an OP-TEE RPC is just the answer of one call).
 //!
-//! - `CREATED` → [`Mediator::guest_created`] (VM_CREATED with the guest's client ID, from the
+//! - `CREATED` → [`Mediator::guest_created`] (and, for a client OP-TEE already knew,
+//!   [`Mediator::flush_rpc_cache`]) (VM_CREATED with the guest's client ID, from the
 //!   hypervisor client; a replay of a client OP-TEE already knows is accepted, see
 //!   [`crate::secure::answer_for`]).
 //! - `CALL` → [`Mediator::start`], and each step the core decides: `Return` →
@@ -27,10 +28,9 @@ use crate::testfault::PanicAfter;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::fmt;
-use mediator::abi::{ret, smc};
+use mediator::abi::smc;
 use mediator::{
-    ClientId, Config, DomId, FunctionId, GuestStats, Mediator, ProbeError, Progress, Regs, Reply,
-    Step,
+    Config, DomId, FunctionId, GuestStats, Mediator, ProbeError, Progress, Regs, Reply, Step,
 };
 use xenif::hook::shared::Shared;
 use xenif::hook::{req, BackRing, Request, F_DIRECT, F_TEE_KNOWN};
@@ -38,39 +38,6 @@ use xenif::XenError;
 
 /// Teardown work units per step of [`Mediator::guest_destroying`].
 const TEARDOWN_BUDGET: usize = 64;
-
-/// Drops OP-TEE's preallocated RPC argument buffers of a client that an earlier mediator served
-/// (`OPTEE_SMC_DISABLE_SHM_CACHE` until `ENOTAVAIL`, then `OPTEE_SMC_ENABLE_SHM_CACHE` again;
-/// `optee_smc.h`). Each is a page Xen lent for that mediator's time (hv-patches 0009) of which
-/// no mediator has a copy any more, so an RPC command OP-TEE writes into it cannot reach this
-/// mediator and its thread gets a failed answer until OP-TEE gives the buffer back. Called for a
-/// replayed CREATED of a client OP-TEE knows, before any call of that client. Returns how many
-/// were dropped, or OP-TEE's (or Xen's) refusal: `EBUSY` means some OP-TEE thread is in use,
-/// which Xen rules out at registration (it refuses it while it still ends a dead mediator's
-/// calls), so it shows a thread Xen gave up on.
-fn flush_rpc_cache<H: Hook>(hook: &mut H, domid: u16, reenable: bool) -> Result<usize, u64> {
-    let client = ClientId::of(DomId(domid)).raw();
-    let mut call = |fid: u32| {
-        hook.secure_call([u64::from(fid), 0, 0, 0, 0, 0, 0, client])
-            .map(|x| x[0])
-            .map_err(|_| ret::ENOTAVAIL)
-    };
-    let mut dropped = 0;
-    for _ in 0..64 {
-        match call(smc::DISABLE_SHM_CACHE)? {
-            ret::OK => dropped += 1,
-            ret::ENOTAVAIL => {
-                // Empty: cache again (unless shm-cache=0), now buffers this mediator hands out.
-                if reenable {
-                    let _ = call(smc::ENABLE_SHM_CACHE);
-                }
-                return Ok(dropped);
-            }
-            e => return Err(e),
-        }
-    }
-    Err(ret::EBUSY)
-}
 
 /// Where output lines go (the console in the image).
 pub type Sink<'a> = &'a mut dyn FnMut(fmt::Arguments<'_>);
@@ -241,7 +208,12 @@ impl Server {
                     if label.is_empty() { "-" } else { &label },
                 ));
                 if rq.flags & F_TEE_KNOWN != 0 {
-                    let f = flush_rpc_cache(hook, rq.domid, self.mediator.features().shm_cache);
+                    // OP-TEE's cached RPC argument buffers of this client were lent while an
+                    // earlier mediator lived (hv-patches 0009): no mediator has a copy of them
+                    // any more. `EBUSY` shows a thread Xen gave up on (Xen refuses the
+                    // registration while it still ends a dead mediator's calls).
+                    let mut p = HookPlatform { hook, shadow };
+                    let f = self.mediator.flush_rpc_cache(&mut p, dom);
                     out(format_args!(
                         "TSD-INFO {name} guest dom{} known to OP-TEE (replayed): RPC argument buffers of an earlier mediator dropped: {f:?}",
                         rq.domid

@@ -134,6 +134,9 @@ pub struct SimOptee {
     /// the thread returns FOREIGN_INTR and reads the answer when resumed
     /// again, as real OP-TEE can.
     pub interrupt_before_shm_alloc_read: bool,
+    /// Misbehaves on purpose: DISABLE_SHM_CACHE answers OK with a new cookie for ever, as a
+    /// cache that never empties (a bound on the mediator's flush loop must hold anyway).
+    pub endless_shm_cache: bool,
     clients: BTreeMap<u64, Client>,
     threads: Vec<Option<Thread>>,
 }
@@ -162,6 +165,7 @@ impl SimOptee {
             smc_count: 0,
             last: (0, 0),
             interrupt_before_shm_alloc_read: false,
+            endless_shm_cache: false,
             rpc_answers: Vec::new(),
             clients: BTreeMap::new(),
             threads: (0..threads).map(|_| None).collect(),
@@ -293,6 +297,10 @@ impl SimOptee {
                 let c = self.clients.get_mut(&client);
                 match c {
                     _ if busy => set(&mut out, &[ret::EBUSY]),
+                    Some(_) if self.endless_shm_cache => {
+                        let (hi, lo) = split(0xC0DE_0000_u64 + self.smc_count);
+                        set(&mut out, &[ret::OK, hi, lo]);
+                    }
                     Some(c) => {
                         c.cache_enabled = false;
                         match c.rpc_cache.pop() {

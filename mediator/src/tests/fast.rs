@@ -126,6 +126,93 @@ fn disable_shm_cache_frees_rpc_buffer() {
     assert_clean(&w);
 }
 
+/// Fills OP-TEE's RPC argument cache of `dom` with one buffer (a call that needs an RPC
+/// argument, with the cache on).
+fn cache_one_rpc_buffer(w: &mut World, dom: DomId) {
+    assert_eq!(w.fast(dom, smc::ENABLE_SHM_CACHE)[0], ret::OK);
+    let s = open(w, dom);
+    let o = invoke(
+        w,
+        dom,
+        s,
+        crate::sim::FN_GET_TIME,
+        &[value(msg::ATTR_TYPE_VALUE_OUTPUT, 0)],
+    );
+    assert_eq!((o.x0, o.ret), (0, 0));
+    assert_eq!(w.p.mem.pins(dom), 1, "the cached RPC buffer stays pinned");
+}
+
+/// The flush of a replayed client's RPC cache (the stub domain after a mediator restart):
+/// DISABLE_SHM_CACHE with the guest's client ID until ENOTAVAIL, the buffers the mediator
+/// tracks freed, then the cache enabled again; with `shm_cache` off it stays off.
+#[test]
+fn rpc_cache_flush_empties_and_reenables_the_cache() {
+    for shm_cache in [true, false] {
+        let mut config = Config::default();
+        config.features.shm_cache = shm_cache;
+        let mut w = world_with(config);
+        // Filled while the cache could be enabled (here: by OP-TEE directly for shm_cache off).
+        if shm_cache {
+            cache_one_rpc_buffer(&mut w, G1);
+        }
+        let before = w.p.optee.smc_count;
+        let n = usize::from(shm_cache);
+        assert_eq!(w.m.flush_rpc_cache(&mut w.p, G1), Ok(n));
+        assert_eq!(w.p.mem.pins(G1), 0, "the dropped buffer unpinned");
+        // n + 1 DISABLE_SHM_CACHE, then ENABLE_SHM_CACHE if on, all with G1's client ID.
+        assert_eq!(w.p.optee.smc_count - before, (n + 1 + n) as u64);
+        let last = if shm_cache {
+            smc::ENABLE_SHM_CACHE
+        } else {
+            smc::DISABLE_SHM_CACHE
+        };
+        assert_eq!(w.p.optee.last, (last, ClientId::of(G1).raw()));
+        // Cached again only if re-enabled.
+        let s = open(&mut w, G1);
+        invoke(
+            &mut w,
+            G1,
+            s,
+            crate::sim::FN_GET_TIME,
+            &[value(msg::ATTR_TYPE_VALUE_OUTPUT, 0)],
+        );
+        assert_eq!(w.p.mem.pins(G1), n, "shm_cache={shm_cache}");
+        assert_clean(&w);
+    }
+}
+
+/// The flush is bounded whatever OP-TEE answers: a cache that never empties ends it after
+/// `FLUSH_MAX` calls with EBUSY, a thread in use at once with OP-TEE's EBUSY, and a guest the
+/// mediator does not serve gets no secure call.
+#[test]
+fn rpc_cache_flush_is_bounded() {
+    let mut w = world();
+    w.p.optee.endless_shm_cache = true;
+    let n = w.p.optee.smc_count;
+    assert_eq!(w.m.flush_rpc_cache(&mut w.p, G1), Err(ret::EBUSY));
+    assert_eq!(w.p.optee.smc_count - n, crate::mediator::FLUSH_MAX as u64);
+    w.p.optee.endless_shm_cache = false;
+    // A call suspended in an RPC holds a thread.
+    let s = open(&mut w, G2);
+    w.write_arg(
+        G2,
+        arg(1),
+        msg::CMD_INVOKE_COMMAND,
+        crate::sim::FN_GET_TIME,
+        s,
+        &[value(msg::ATTR_TYPE_VALUE_OUTPUT, 0)],
+    );
+    let (hi, lo) = crate::abi::split(arg(1));
+    let r = w.call(G2, [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]);
+    assert!(ret::is_rpc(r[0]));
+    let n = w.p.optee.smc_count;
+    assert_eq!(w.m.flush_rpc_cache(&mut w.p, G1), Err(ret::EBUSY));
+    assert_eq!(w.p.optee.smc_count - n, 1);
+    let n = w.p.optee.smc_count;
+    assert_eq!(w.m.flush_rpc_cache(&mut w.p, DomId(9)), Err(ret::ENOTAVAIL));
+    assert_eq!(w.p.optee.smc_count, n);
+}
+
 #[test]
 fn get_shm_config_refused() {
     let mut w = world();
