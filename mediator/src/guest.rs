@@ -252,6 +252,13 @@ pub(crate) enum GuestState {
 /// Async notification values queued for a guest (bounded).
 pub(crate) const NOTIF_QUEUE: usize = 64;
 
+/// RPC argument buffers (RPC_FUNC_ALLOC) a guest may have at once. OP-TEE
+/// asks for one per thread it runs a call of the guest on and keeps it
+/// (SHM cache) or frees it when the call ends, and it has a handful of
+/// threads; the bound keeps the teardown bounded by the limits alone
+/// ([`crate::Mediator::teardown_steps`]). Past it OP-TEE gets a null buffer.
+pub(crate) const MAX_RPC_BUFS: usize = 64;
+
 /// One guest.
 #[derive(Debug)]
 pub(crate) struct Guest {

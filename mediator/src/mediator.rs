@@ -18,7 +18,8 @@ use crate::call::{fail_x0, return_from_rpc, std_call, std_result, Cx, Stage, Var
 use crate::config::{Config, Features};
 use crate::error::{GuestError, LifecycleError, ProbeError};
 use crate::guest::{
-    free_buf, free_rpc, AfterFast, CallPhase, FastCall, Guest, GuestState, ShadowPool, NOTIF_QUEUE,
+    free_buf, free_rpc, AfterFast, CallPhase, FastCall, Guest, GuestState, ShadowPool,
+    MAX_RPC_BUFS, NOTIF_QUEUE,
 };
 use crate::platform::Platform;
 use crate::stats::GuestStats;
@@ -405,15 +406,9 @@ impl Mediator {
         while left > 0 {
             left = left.saturating_sub(1);
             // 1. Calls suspended or in a secure call: OP-TEE forgets them
-            //    with VM_DESTROYED.
+            //    with VM_DESTROYED. Their temporary buffers are among the
+            //    shared buffers, released a page per unit in 3.
             if let Some(call) = g.calls.pop() {
-                while let Some(i) = g
-                    .bufs
-                    .iter()
-                    .position(|b| b.kind == crate::guest::BufKind::Temp(call.serial))
-                {
-                    free_buf(g, i, &mut self.pool, p);
-                }
                 self.pool.free(p, call.shadow);
                 continue;
             }
@@ -451,6 +446,25 @@ impl Mediator {
             return Progress::Done;
         }
         Progress::Pending
+    }
+
+    /// How many [`Mediator::guest_destroying`] calls with `budget` release
+    /// `dom` at most, from its limits and OP-TEE's thread count alone, never
+    /// from what the guest holds: every unit is one of at most `threads`
+    /// calls, [`MAX_RPC_BUFS`] RPC buffers, `max_pinned_pages` pinned pages,
+    /// `max_buffers` buffers, and VM_DESTROYED. A caller that loops until
+    /// [`Progress::Done`] loops at most this often.
+    pub fn teardown_steps(&self, dom: DomId, budget: usize) -> usize {
+        let Some(g) = self.guests.get(&dom) else {
+            return 1;
+        };
+        let units = g
+            .thread_cap(self.threads)
+            .saturating_add(MAX_RPC_BUFS)
+            .saturating_add(g.limits.max_pinned_pages)
+            .saturating_add(g.limits.max_buffers)
+            .saturating_add(1);
+        units.div_ceil(budget.max(1))
     }
 
     /// Handles one trapped SMC/HVC of guest `dom` (its vCPU waits) and

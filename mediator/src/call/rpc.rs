@@ -231,6 +231,9 @@ fn rpc_alloc<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, regs: &Regs) -> Nex
         if g.find_rpc(cookie).is_some() {
             return Err(GuestError::BadParameters);
         }
+        if g.rpc_bufs.len() >= crate::guest::MAX_RPC_BUFS {
+            return Err(GuestError::NoMemory);
+        }
         let pin =
             cx.p.pin(g.dom, ipa)
                 .map_err(|_| GuestError::BadParameters)?;

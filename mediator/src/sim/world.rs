@@ -430,14 +430,13 @@ impl World {
     }
 
     /// Destroys `dom` with teardown steps of `budget`; returns the number
-    /// of steps.
+    /// of steps. Panics if it takes more than [`Mediator::teardown_steps`].
     pub fn destroy(&mut self, dom: DomId, budget: usize) -> usize {
+        let bound = self.m.teardown_steps(dom, budget);
         let mut steps = 0;
         while self.m.guest_destroying(&mut self.p, dom, budget) == crate::Progress::Pending {
             steps += 1;
-            if steps > 1_000_000 {
-                break;
-            }
+            assert!(steps < bound, "teardown of {dom:?} beyond {bound} steps");
         }
         self.drivers.remove(&dom);
         steps + 1

@@ -139,3 +139,55 @@ fn guest_recreated_after_destroy_gets_a_fresh_partition() {
     assert_eq!(w.p.optee.vm_created.get(&2), Some(&2));
     assert_eq!(w.p.optee.sessions(2), 0);
 }
+
+/// The teardown is bounded step by step and in all: each `guest_destroying` call with budget 1
+/// unpins at most one page, also of a suspended call's temporary memref (which it once freed
+/// whole, as one unit), and the steps stay within `teardown_steps`, which depends on the
+/// guest's limits only.
+#[test]
+fn teardown_is_bounded_per_step_and_in_all() {
+    let mut w = world();
+    let s = open(&mut w, G1);
+    let t = w.tmem(
+        G1,
+        msg::ATTR_TYPE_TMEM_INPUT,
+        list(0),
+        data(0),
+        20 * 4096,
+        0x71,
+    );
+    w.write_arg(
+        G1,
+        arg(2),
+        msg::CMD_INVOKE_COMMAND,
+        FN_FOREIGN_INTR,
+        s,
+        &[t],
+    );
+    let (hi, lo) = split(arg(2));
+    let r = w.call(G1, [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]);
+    assert!(ret::is_rpc(r[0]));
+    assert_eq!(w.p.mem.pins(G1), 20);
+    let bound = w.m.teardown_steps(G1, 1);
+    let l = Limits::default();
+    assert_eq!(bound, 4 + 64 + l.max_pinned_pages + l.max_buffers + 1);
+    assert_eq!(w.m.teardown_steps(G1, 64), bound.div_ceil(64));
+    let mut steps = 0;
+    loop {
+        let before = w.p.mem.pins(G1);
+        let done = w.m.guest_destroying(&mut w.p, G1, 1) == Progress::Done;
+        assert!(
+            before - w.p.mem.pins(G1) <= 1,
+            "step {steps}: more than one unit"
+        );
+        steps += 1;
+        assert!(steps <= bound);
+        if done {
+            break;
+        }
+    }
+    assert!(steps > 20, "{steps} steps");
+    assert_eq!(w.p.mem.pins(G1), 0);
+    assert_eq!(w.p.optee.vm_destroyed.get(&2), Some(&1));
+    assert_clean(&w);
+}
