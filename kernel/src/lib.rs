@@ -73,6 +73,9 @@ pub use xenif;
 
 /// Declare the image's entry function: `fn(&mut Kernel)`. It runs after boot; when it returns,
 /// the kernel runs the event loop forever.
+///
+/// Also places the kernel's exception table ([`arch::traps::Entry`], filled by `__entry`) in
+/// the image, where the assembly entry points find it.
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
@@ -81,5 +84,18 @@ macro_rules! entry {
             let f: fn(&mut $crate::Kernel) = $main;
             f(k)
         }
+        #[no_mangle]
+        pub static __TSD_ENTRY: $crate::arch::traps::Entry = $crate::__entry();
     };
+}
+
+/// The exception table for [`entry!`]: fatal exceptions to [`crash::trap`], interrupts to
+/// `irq::dispatch`. Not for direct use.
+#[cfg(target_arch = "aarch64")]
+#[doc(hidden)]
+pub const fn __entry() -> arch::traps::Entry {
+    arch::traps::Entry {
+        fatal: crash::trap,
+        irq: irq::dispatch,
+    }
 }

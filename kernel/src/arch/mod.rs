@@ -7,12 +7,12 @@
 //! Layering (STYLE.md rule 13): `arch` uses only those pure modules (`pagetable`, `memmap`,
 //! `dt`, `gicreg`) and `xenif`; it reports to its caller and does not call up into `smp`,
 //! `crash`, `console` or `kernel` (a secondary vCPU's start gets its PSCI conduit and its
-//! CPU_OFF failure report from `kernel::smp`). Two edges are left, both named here: `traps`,
-//! the Rust ends of the assembly entry points, hands the boot to `kernel::boot`, fatal
-//! exceptions to `crash::trap` and interrupts to `irq::dispatch` (the `#[no_mangle]` entry
-//! functions must stay inside this module's unsafe fence); and `rawmem`'s deliberate faults
-//! (self-test aids) report through `crash::boot_error` in the case that cannot happen, a fault
-//! that did not fault.
+//! CPU_OFF failure report from `kernel::smp`; the deliberate faults of `rawmem` return if
+//! they did not fault and `crash` reports it). `traps`, the Rust ends of the assembly entry
+//! points, calls fatal exceptions' and interrupts' handlers through a table the image links in
+//! (`traps::Entry`). One edge is left: `traps` hands the boot to `kernel::boot` and calls the
+//! image's entry function (the `#[no_mangle]` entry functions must stay inside this module's
+//! unsafe fence).
 
 pub mod boot;
 pub mod gic;

@@ -1,5 +1,13 @@
 //! The Rust ends of the assembly entry points: boot, fatal exceptions, IRQs, and the call into
 //! the application.
+//!
+//! What a fatal exception or an interrupt means is decided above `arch` (STYLE.md rule 13):
+//! `crash` reports the one, `irq` records the other. This module does not name them; it calls
+//! the handlers of one table, [`Entry`], which the image links in as `__TSD_ENTRY` (its
+//! [`crate::entry!`] fills it). A table fixed at link time, not handlers registered at boot,
+//! because a fault can come before any Rust has run, with the MMU off, where the atomic
+//! read-modify-writes a one-time registration needs do not work yet; and the image already
+//! defines a symbol that this module calls (its entry), so the table costs no new mechanism.
 
 use super::boot::TrapFrame;
 use crate::Kernel;
@@ -7,6 +15,28 @@ use crate::Kernel;
 extern "Rust" {
     /// Defined by the image with [`crate::entry!`].
     fn __tsd_app_main(k: &mut Kernel);
+    /// Defined by the image with [`crate::entry!`], filled by the kernel (`crate::__entry`).
+    static __TSD_ENTRY: Entry;
+}
+
+/// What the layers above do with an exception: the table this module calls through (see the
+/// module doc). Only the kernel crate fills one (its fields are crate-private); the image
+/// places it.
+#[derive(Debug)]
+pub struct Entry {
+    /// Report a fatal exception of vector slot `kind` with the saved registers and stop the
+    /// domain (`crash::trap`).
+    pub(crate) fatal: fn(u64, &TrapFrame) -> !,
+    /// Handle one acknowledged interrupt (`irq::dispatch`); the EOI follows here. Runs in
+    /// interrupt context: it must not take a lock or allocate.
+    pub(crate) irq: fn(u32),
+}
+
+/// The image's table.
+fn entry() -> &'static Entry {
+    // SAFETY: `entry!` defines `__TSD_ENTRY` as an immutable `static` of this type (the linker
+    // makes sure there is exactly one), and nothing writes it.
+    unsafe { &*core::ptr::addr_of!(__TSD_ENTRY) }
 }
 
 /// The boot sequence's right to set up this domain's memory. Made once, by
@@ -39,17 +69,18 @@ extern "C" fn __tsd_kernel_start(dtb: usize, t0: u64) -> ! {
 
 #[no_mangle]
 extern "C" fn __tsd_trap_fatal(kind: u64, frame: &TrapFrame) -> ! {
-    crate::crash::trap(kind, frame)
+    (entry().fatal)(kind, frame)
 }
 
 #[no_mangle]
 extern "C" fn __tsd_irq_handler() {
+    let dispatch = entry().irq;
     loop {
         let intid = super::gic::ack();
         if intid >= super::gic::SPURIOUS {
             break;
         }
-        crate::irq::dispatch(intid);
+        dispatch(intid);
         super::gic::eoi(intid);
     }
 }
