@@ -1,29 +1,30 @@
-//! The Rust ends of the assembly entry points: boot, fatal exceptions, IRQs, and the call into
-//! the application.
+//! The Rust ends of the assembly entry points: boot, fatal exceptions and IRQs.
 //!
-//! What a fatal exception or an interrupt means is decided above `arch` (STYLE.md rule 13):
-//! `crash` reports the one, `irq` records the other. This module does not name them; it calls
-//! the handlers of one table, [`Entry`], which the image links in as `__TSD_ENTRY` (its
-//! [`crate::entry!`] fills it). A table fixed at link time, not handlers registered at boot,
-//! because a fault can come before any Rust has run, with the MMU off, where the atomic
-//! read-modify-writes a one-time registration needs do not work yet; and the image already
-//! defines a symbol that this module calls (its entry), so the table costs no new mechanism.
+//! What comes after each entry is decided above `arch` (STYLE.md rule 13): the kernel boots and
+//! runs the image, `crash` reports a fatal exception, `irq` records an interrupt. This module
+//! names none of them; it calls the handlers of one table, [`Entry`], which the image links in
+//! as `__TSD_ENTRY` (its [`crate::entry!`] places it, the kernel fills it). A table fixed at
+//! link time, not handlers registered at boot: the boot entry needs its handler before any Rust
+//! has run, and so may a fault, with the MMU off, where the atomic read-modify-writes of a
+//! one-time registration do not work yet; a static the image defines is there from the first
+//! instruction, checked by the linker (missing or defined twice is a link error), and is what
+//! an image had to define already (its entry function).
 
 use super::boot::TrapFrame;
-use crate::Kernel;
 
 extern "Rust" {
-    /// Defined by the image with [`crate::entry!`].
-    fn __tsd_app_main(k: &mut Kernel);
     /// Defined by the image with [`crate::entry!`], filled by the kernel (`crate::__entry`).
     static __TSD_ENTRY: Entry;
 }
 
-/// What the layers above do with an exception: the table this module calls through (see the
+/// What the layers above do at each entry: the table this module calls through (see the
 /// module doc). Only the kernel crate fills one (its fields are crate-private); the image
 /// places it.
 #[derive(Debug)]
 pub struct Entry {
+    /// Boot the kernel and run the image: its entry function, then the event loop forever
+    /// (`kernel::start`).
+    pub(crate) start: fn(Start) -> !,
     /// Report a fatal exception of vector slot `kind` with the saved registers and stop the
     /// domain (`crash::trap`).
     pub(crate) fatal: fn(u64, &TrapFrame) -> !,
@@ -34,18 +35,38 @@ pub struct Entry {
 
 /// The image's table.
 fn entry() -> &'static Entry {
-    // SAFETY: `entry!` defines `__TSD_ENTRY` as an immutable `static` of this type (the linker
-    // makes sure there is exactly one), and nothing writes it.
+    // SAFETY: `entry!` defines `__TSD_ENTRY` as an immutable `static` of this type, the one
+    // definition (the linker refuses a second; an image defining its own would need a
+    // `#[no_mangle]`, unsafe code, which the images deny), and nothing writes it.
     unsafe { &*core::ptr::addr_of!(__TSD_ENTRY) }
 }
 
 /// The boot sequence's right to set up this domain's memory. Made once, by
 /// `__tsd_kernel_start` below (its field is private to this module, and the assembly entry calls
 /// that function once, on the boot vCPU, with all exceptions masked and nothing else running),
-/// and handed to `kernel::boot`. Neither `Copy` nor `Clone`: [`super::mmu::init_early`] consumes
-/// it, and the tokens it leads to ([`super::mmu::Early`], [`super::mmu::Mapped`]) are made once
-/// too, so each boot step that needs one runs once and in order.
+/// and handed, inside the [`Start`], to the kernel's boot. Neither `Copy` nor `Clone`:
+/// [`super::mmu::init_early`] consumes it, and the tokens it leads to ([`super::mmu::Early`],
+/// [`super::mmu::Mapped`]) are made once too, so each boot step that needs one runs once and in
+/// order.
+#[derive(Debug)]
 pub(crate) struct Boot(());
+
+/// What the boot entry hands the layer above ([`Entry`]'s `start`): the device tree blob (empty
+/// if x0 held none), the virtual counter at entry, and the `Boot` token. Made once, by
+/// `__tsd_kernel_start` (its fields are private to this module), so no one else can make one.
+#[derive(Debug)]
+pub struct Start {
+    blob: &'static [u8],
+    t0: u64,
+    boot: Boot,
+}
+
+impl Start {
+    /// The device tree blob, the counter at entry and the boot token.
+    pub(crate) fn into_parts(self) -> (&'static [u8], u64, Boot) {
+        (self.blob, self.t0, self.boot)
+    }
+}
 
 #[no_mangle]
 extern "C" fn __tsd_kernel_start(dtb: usize, t0: u64) -> ! {
@@ -61,10 +82,11 @@ extern "C" fn __tsd_kernel_start(dtb: usize, t0: u64) -> ! {
         Some(n) if dtb != 0 => unsafe { core::slice::from_raw_parts(dtb as *const u8, n) },
         _ => &[],
     };
-    let mut k = crate::kernel::boot(blob, t0, Boot(()));
-    // SAFETY: the image defines `__tsd_app_main` with this signature through `entry!`.
-    unsafe { __tsd_app_main(&mut k) };
-    k.run()
+    (entry().start)(Start {
+        blob,
+        t0,
+        boot: Boot(()),
+    })
 }
 
 #[no_mangle]
