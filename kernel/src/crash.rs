@@ -14,7 +14,7 @@ static CRASHING: AtomicBool = AtomicBool::new(false);
 /// ` cpu=N` for a secondary vCPU, nothing on the boot vCPU (the marker stays as it was).
 fn cpu_tag() -> heapless::String<12> {
     let mut s = heapless::String::new();
-    let c = crate::smp::current_cpu();
+    let c = crate::domain::cpu_index(crate::arch::regs::mpidr());
     if c != 0 {
         let _ = core::fmt::Write::write_fmt(&mut s, format_args!(" cpu={c}"));
     }
