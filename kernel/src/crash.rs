@@ -14,7 +14,7 @@ static CRASHING: AtomicBool = AtomicBool::new(false);
 /// ` cpu=N` for a secondary vCPU, nothing on the boot vCPU (the marker stays as it was).
 fn cpu_tag() -> heapless::String<12> {
     let mut s = heapless::String::new();
-    let c = crate::smp::current_cpu();
+    let c = crate::domain::cpu_index(crate::arch::regs::mpidr());
     if c != 0 {
         let _ = core::fmt::Write::write_fmt(&mut s, format_args!(" cpu={c}"));
     }
@@ -79,6 +79,25 @@ pub fn fatal(what: core::fmt::Arguments<'_>) -> ! {
         what
     ));
     xenif::hypercall::sched_shutdown(ShutdownReason::Crash)
+}
+
+/// Fault on purpose (self-test aid): a load from page 0, which nothing maps, so the data abort
+/// is reported as a `TSD-CRASH` trap and the domain stops. If the load did not fault, that is a
+/// fatal error of its own.
+pub fn data_abort() -> ! {
+    crate::arch::rawmem::data_abort();
+    // Only reachable if something mapped page 0.
+    boot_error(format_args!("deliberate data abort did not fault"))
+}
+
+/// Fault on purpose (self-test aid): a store to the image's text, which the MMU maps read-only,
+/// so the permission fault proves W^X and stops the domain. If the store did not fault, W^X is
+/// not in effect, and that is reported instead.
+pub fn write_to_text() -> ! {
+    crate::arch::rawmem::write_to_text();
+    boot_error(format_args!(
+        "store to text did not fault: W^X is not in effect"
+    ))
 }
 
 #[cfg(target_os = "none")]

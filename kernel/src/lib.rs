@@ -68,18 +68,41 @@ pub use arch::window::ForeignPage;
 pub use dt::GicIrq;
 pub use gicreg::{Spi, SpiError, Trigger};
 #[cfg(target_arch = "aarch64")]
+#[doc(hidden)]
+pub use kernel::start as __start;
+#[cfg(target_arch = "aarch64")]
 pub use kernel::{parse_reserve, BootStats, Kernel, TimerId};
 pub use xenif;
 
 /// Declare the image's entry function: `fn(&mut Kernel)`. It runs after boot; when it returns,
 /// the kernel runs the event loop forever.
+///
+/// It places the kernel's table of entries ([`arch::traps::Entry`]: boot, then this function;
+/// fatal exceptions; interrupts) in the image as `__TSD_ENTRY`, where the assembly entry points
+/// find it.
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
         #[no_mangle]
-        pub fn __tsd_app_main(k: &mut $crate::Kernel) {
-            let f: fn(&mut $crate::Kernel) = $main;
-            f(k)
-        }
+        pub static __TSD_ENTRY: $crate::arch::traps::Entry = {
+            fn start(s: $crate::arch::traps::Start) -> ! {
+                let f: fn(&mut $crate::Kernel) = $main;
+                $crate::__start(s, f)
+            }
+            $crate::__entry(start)
+        };
     };
+}
+
+/// The table of entries for [`entry!`]: boot to `start` (the image's, which calls
+/// [`__start`]), fatal exceptions to [`crash::trap`], interrupts to `irq::dispatch`. Not for
+/// direct use.
+#[cfg(target_arch = "aarch64")]
+#[doc(hidden)]
+pub const fn __entry(start: fn(arch::traps::Start) -> !) -> arch::traps::Entry {
+    arch::traps::Entry {
+        start,
+        fatal: crash::trap,
+        irq: irq::dispatch,
+    }
 }

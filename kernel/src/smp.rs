@@ -21,11 +21,11 @@
 //! page-table pool ran out of tables for the split, the stacks go unguarded: see
 //! [`stacks_guarded`]). The stacks of all secondaries (88 KiB each with guards) are taken from
 //! the heap at the first spawn and never returned. Event channels stay bound to vCPU 0. At most
-//! [`MAX_CPUS`] vCPUs are used.
+//! [`MAX_CPUS`](crate::dt::MAX_CPUS) vCPUs are used.
 #![forbid(unsafe_code)]
 
 use crate::arch::smp::{self as arch_smp, StartError, PSCI_ALREADY_ON};
-use crate::dt::{DtInfo, PsciConduit, MAX_CPUS};
+use crate::dt::{DtInfo, PsciConduit};
 use spin::Once;
 
 /// Why [`spawn`] (or a query) failed.
@@ -53,45 +53,35 @@ impl core::fmt::Display for SmpError {
     }
 }
 
-#[derive(Debug)]
-struct Topology {
-    cpus: heapless::Vec<u64, MAX_CPUS>,
-    conduit: Option<PsciConduit>,
-}
-
-static TOPOLOGY: Once<Topology> = Once::new();
+/// The PSCI conduit from `/psci` (`None` inside: the tree has none). The vCPUs themselves are
+/// recorded in [`crate::domain`], where `crash` finds them too.
+static CONDUIT: Once<Option<PsciConduit>> = Once::new();
 
 /// Record the vCPUs and the PSCI conduit (boot, once).
 pub(crate) fn init(dt: &DtInfo<'_>) {
-    TOPOLOGY.call_once(|| Topology {
-        cpus: dt.cpus.clone(),
-        conduit: dt.psci,
-    });
+    crate::domain::set_cpus(dt.cpus.clone());
+    CONDUIT.call_once(|| dt.psci);
 }
 
 /// The PSCI conduit, if the device tree has one.
 pub(crate) fn conduit() -> Option<PsciConduit> {
-    TOPOLOGY.get().and_then(|t| t.conduit)
+    CONDUIT.get().copied().flatten()
 }
 
 /// Number of vCPUs in the device tree's /cpus node (1 if the node is absent).
 pub fn cpu_count() -> usize {
-    TOPOLOGY.get().map_or(1, |t| t.cpus.len().max(1))
+    crate::domain::cpus().len().max(1)
 }
 
 /// MPIDR affinity of vCPU `cpu`.
 fn mpidr_of(cpu: usize) -> Option<u64> {
-    TOPOLOGY.get().and_then(|t| t.cpus.get(cpu).copied())
+    crate::domain::cpus().get(cpu).copied()
 }
 
 /// Current vCPU index: the position of MPIDR_EL1's affinity in the device tree's /cpus list
 /// (Aff0 if it is not listed).
 pub fn current_cpu() -> usize {
-    let m = crate::arch::regs::mpidr();
-    TOPOLOGY
-        .get()
-        .and_then(|t| t.cpus.iter().position(|&c| c == m))
-        .unwrap_or((m & 0xff) as usize)
+    crate::domain::cpu_index(crate::arch::regs::mpidr())
 }
 
 /// Starts vCPU `cpu` (1..cpu_count()) with PSCI CPU_ON (conduit from the DT /psci node, Xen:

@@ -4,15 +4,20 @@
 //! Built for `aarch64` targets only; the pure logic it uses (page tables, device tree, time,
 //! bit scans) lives in host-testable modules.
 //!
-//! Layering (STYLE.md rule 13): `arch` uses only those pure modules (`pagetable`, `memmap`,
-//! `dt`, `gicreg`) and `xenif`; it reports to its caller and does not call up into `smp`,
-//! `crash`, `console` or `kernel` (a secondary vCPU's start gets its PSCI conduit and its
-//! CPU_OFF failure report from `kernel::smp`). Two edges are left, both named here: `traps`,
-//! the Rust ends of the assembly entry points, hands the boot to `kernel::boot`, fatal
-//! exceptions to `crash::trap` and interrupts to `irq::dispatch` (the `#[no_mangle]` entry
-//! functions must stay inside this module's unsafe fence); and `rawmem`'s deliberate faults
-//! (self-test aids) report through `crash::boot_error` in the case that cannot happen, a fault
-//! that did not fault.
+//! Layering (STYLE.md rule 13): `arch` is a leaf. Besides its own submodules and `xenif`, it
+//! uses only the kernel's pure modules (`pagetable`, `memmap`, `dt`, `gicreg`, `foreign`; also
+//! allowed: `bootargs`, `esr`, `time`, `domain`), which do not use `arch` themselves. It never
+//! names `kernel`, `crash`, `console`, `irq` or `smp`; where they need to act, arch reports to
+//! its caller or is given what it needs:
+//!
+//! - `traps`, the Rust ends of the assembly entry points (boot, fatal exceptions, IRQs), calls
+//!   the handlers of one table, `traps::Entry`, which the image links in through `entry!` and
+//!   the kernel fills (`kernel::start`, `crash::trap`, `irq::dispatch`); the `#[no_mangle]`
+//!   entry functions stay inside this module's unsafe fence, and `traps` says why a link-time
+//!   table rather than a registration at boot;
+//! - a secondary vCPU's start (`smp`) gets its PSCI conduit and its CPU_OFF failure report from
+//!   `kernel::smp`;
+//! - `rawmem`'s deliberate faults return if they did not fault, and `crash` reports it.
 
 pub mod boot;
 pub mod gic;

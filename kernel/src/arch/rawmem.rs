@@ -1,6 +1,10 @@
 //! Raw memory the kernel hands out: `reserve=` ranges (RAM kept out of the heap for sharing
 //! with other domains), heap pages given back to Xen, and the deliberate faults used by
 //! self-tests.
+//!
+//! The faults return if they did not fault and leave the report to the caller
+//! ([`crate::crash`]'s `data_abort` and `write_to_text`): `arch` does not call up (see
+//! [`super`]).
 
 use super::mmu::Mapped;
 use crate::memmap::Region;
@@ -39,20 +43,24 @@ pub fn give_back<T>(page: Box<T>) -> XenResult<u64> {
 
 /// Load from a guest address that no mapping covers (page 0 is never mapped), which raises a
 /// synchronous data abort (translation fault); the fault handler reports and stops the domain.
-pub fn data_abort() -> ! {
+///
+/// Returns only if the load did not fault (something mapped page 0): the caller reports that
+/// ([`crate::crash::data_abort`] does), since this module does not call up into `crash`.
+pub(crate) fn data_abort() {
     // SAFETY: address 0x10 lies in page 0, which neither `mmu::init_early` nor `init_full` maps
     // (no RAM or device region of a Xen guest starts there), so this load faults and does not
     // return; no Rust object can live there.
     unsafe {
         let _ = (0x10 as *const u64).read_volatile();
     }
-    // Only reachable if something mapped page 0.
-    crate::crash::boot_error(format_args!("deliberate data abort did not fault"))
 }
 
 /// Store to the image's text (the header's unused `res5` word), which the MMU maps read-only:
 /// a permission fault proves W^X. Self-test aid; the fault handler stops the domain.
-pub fn write_to_text() -> ! {
+///
+/// Returns only if the store did not fault (W^X is not in effect): the caller reports that
+/// ([`crate::crash::write_to_text`] does).
+pub(crate) fn write_to_text() {
     extern "C" {
         static __image_start: u8;
     }
@@ -60,7 +68,4 @@ pub fn write_to_text() -> ! {
     // SAFETY: `p` is the 4-byte aligned `res5` field of the arm64 Image header, which nothing
     // reads after boot; with W^X in place the store faults, and without it the store is harmless.
     unsafe { p.write_volatile(0) };
-    crate::crash::boot_error(format_args!(
-        "store to text did not fault: W^X is not in effect"
-    ))
 }

@@ -146,7 +146,7 @@ fn main(k: &mut Kernel) {
     if k.bootargs().get("crash") == Some("smp") {
         // Manual check of a crash report from a secondary vCPU.
         println!("TSD-INFO {name} deliberate data abort on vCPU 1 follows");
-        match smp::spawn(1, |_| kernel::arch::rawmem::data_abort(), 0) {
+        match smp::spawn(1, |_| kernel::crash::data_abort(), 0) {
             Ok(()) => {
                 let _ = k.run_until(k.after(Duration::from_secs(10)), |_| false);
             }
@@ -172,10 +172,10 @@ fn main(k: &mut Kernel) {
     }
     if k.bootargs().get("crash") == Some("text") {
         println!("TSD-INFO {name} deliberate store to text follows");
-        kernel::arch::rawmem::write_to_text();
+        kernel::crash::write_to_text();
     }
     println!("TSD-INFO {name} deliberate data abort at 0x10 follows");
-    kernel::arch::rawmem::data_abort();
+    kernel::crash::data_abort();
 }
 
 fn recurse(n: u64) -> u64 {

@@ -41,11 +41,20 @@ pub(super) fn image_region() -> Region {
     Region::new(s, e - s)
 }
 
+/// The boot entry's handler ([`arch::traps::Entry`]'s `start`, through the image's `entry!`):
+/// boot, the image's entry function `main`, then the event loop forever.
+pub fn start(s: arch::traps::Start, main: fn(&mut Kernel)) -> ! {
+    let (blob, t0, token) = s.into_parts();
+    let mut k = boot(blob, t0, token);
+    main(&mut k);
+    k.run()
+}
+
 /// Bring the machine up: device tree, MMU, console, heap, GIC, shared info, timer.
 /// Any failure is a boot error that names what is missing and stops the domain.
 ///
 /// `token` is the entry's one [`arch::traps::Boot`]: the memory steps need it.
-pub(crate) fn boot(blob: &'static [u8], t0: u64, token: arch::traps::Boot) -> Kernel {
+fn boot(blob: &'static [u8], t0: u64, token: arch::traps::Boot) -> Kernel {
     // MMU still off: no atomic read-modify-write (exclusives need cacheable memory) until
     // `init_early`; errors are reported through the lock-free emergency path.
     let dtb = Region::new(blob.as_ptr() as usize as u64, blob.len() as u64);

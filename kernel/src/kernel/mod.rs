@@ -12,8 +12,7 @@ mod memory;
 mod spi;
 mod timers;
 
-pub(crate) use boot::boot;
-pub use boot::parse_reserve;
+pub use boot::{parse_reserve, start};
 
 use crate::arch::{self, window::Window};
 use crate::bootargs::Bootargs;

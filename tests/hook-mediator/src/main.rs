@@ -175,7 +175,7 @@ fn handle(st: &mut State, rq: &Request) {
                         "TSD-INFO {name} crashing on purpose with dom{}'s call pending",
                         rq.domid
                     );
-                    kernel::arch::rawmem::data_abort();
+                    kernel::crash::data_abort();
                 }
                 Action::TestExecute(x) => return respond(st, rq, RESPOND_EXECUTE, x),
             };
