@@ -11,9 +11,11 @@
 //! [`Mediator::next_answer`], [`Mediator::handle_call`]) drive the same
 //! steps, making each secure call at once.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 
 use crate::abi::{caps, regpair, ret, rpc, smc, OPTEE_MSG_UID};
+use crate::access::{AccessStats, SecurityServer, Sid, TaAccess};
 use crate::call::{fail_x0, return_from_rpc, std_call, std_result, Cx, Stage, Variant};
 use crate::config::Config;
 use crate::error::{GuestError, LifecycleError, ProbeError};
@@ -231,6 +233,10 @@ pub struct Mediator {
     /// Counts the times a thread may have become free: a waiting call
     /// refused again in the current round is not tried again in it.
     round: u64,
+    /// TA access decided by the system's security server
+    /// ([`Mediator::set_security_server`]); `None`: only the labels'
+    /// allow-lists decide.
+    access: Option<TaAccess>,
 }
 
 impl Mediator {
@@ -248,6 +254,7 @@ impl Mediator {
             waiting: VecDeque::new(),
             thread_freed: false,
             round: 1,
+            access: None,
         }
     }
 
@@ -280,6 +287,39 @@ impl Mediator {
         Ok(m)
     }
 
+    /// From now on the policy of `server` decides which guest announced with
+    /// a SID may open a session to which TA (`access.rs`, design in
+    /// `xsm-policy/ta-access.md`), through a cache that holds one policy's
+    /// answers. Returns the policy's sequence number if the server answered
+    /// the first probe.
+    pub fn set_security_server(&mut self, server: Box<dyn SecurityServer + Send>) -> Option<u32> {
+        let a = self.access.insert(TaAccess::new(server));
+        a.probe()
+    }
+
+    /// The host learnt the policy's sequence number (a periodic
+    /// [`Mediator::probe_policy`], or Xen's word): cached decisions of an
+    /// older policy are forgotten.
+    pub fn observe_policy_seqno(&mut self, seqno: u32) {
+        if let Some(a) = self.access.as_mut() {
+            a.observe_seqno(seqno);
+        }
+    }
+
+    /// Asks the security server for the policy's sequence number (one
+    /// query) and forgets cached decisions of an older policy; for a
+    /// periodic timer, so that a policy reload takes effect within its
+    /// period even for decisions in the cache. `None`: no server, or no
+    /// answer.
+    pub fn probe_policy(&mut self) -> Option<u32> {
+        self.access.as_mut().and_then(TaAccess::probe)
+    }
+
+    /// Counters of the security server's use; `None` without one.
+    pub fn access_stats(&self) -> Option<AccessStats> {
+        self.access.as_ref().map(TaAccess::stats)
+    }
+
     /// OP-TEE threads (the per-guest bound on concurrent standard calls).
     pub fn threads(&self) -> usize {
         self.threads
@@ -294,11 +334,27 @@ impl Mediator {
         dom: DomId,
         label: &str,
     ) -> Result<(), LifecycleError> {
+        self.guest_created_with_sid(p, dom, label, None)
+    }
+
+    /// [`Mediator::guest_created`] for a guest Xen announced with its FLASK
+    /// SID `sid` (`label`: the type of its context, which selects its
+    /// limits and allow-list). With a security server
+    /// ([`Mediator::set_security_server`]), its OPEN_SESSIONs are decided by
+    /// the policy for `sid` (and by the label's allow-list, if it has one).
+    pub fn guest_created_with_sid<P: Platform>(
+        &mut self,
+        p: &mut P,
+        dom: DomId,
+        label: &str,
+        sid: Option<Sid>,
+    ) -> Result<(), LifecycleError> {
         if self.guests.contains_key(&dom) {
             return Err(LifecycleError::AlreadyExists);
         }
         let (limits, allow) = self.config.policy_for(label);
         let mut g = Guest::new(dom, limits, allow, self.threads);
+        g.sid = sid;
         let r = p.smc([
             u64::from(smc::VM_CREATED),
             ClientId::of(dom).raw(),
@@ -854,6 +910,7 @@ impl Mediator {
             p,
             pool: &mut self.pool,
             threads: self.threads,
+            access: self.access.as_mut(),
         };
         match u32::try_from(fid) {
             Ok(smc::CALLS_COUNT) => out[0] = MEDIATOR_SMC_COUNT,
@@ -909,6 +966,7 @@ impl Mediator {
             p,
             pool: &mut self.pool,
             threads: self.threads,
+            access: self.access.as_mut(),
         };
         std_result(&mut cx, g, tag, &res)
     }
