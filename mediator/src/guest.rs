@@ -14,6 +14,7 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+use crate::access::Sid;
 use crate::config::Limits;
 use crate::platform::{PinnedPage, Platform, ShadowPage};
 use crate::stats::GuestStats;
@@ -266,6 +267,8 @@ pub(crate) struct Guest {
     pub client: ClientId,
     pub limits: Limits,
     pub allowed_tas: Option<Vec<TaUuid>>,
+    /// The guest's FLASK SID as Xen announced it (`None`: no FLASK).
+    pub sid: Option<Sid>,
     pub state: GuestState,
     /// Standard calls in an `Execute` step or suspended in an RPC.
     pub calls: Vec<StdCall>,
@@ -300,6 +303,7 @@ impl Guest {
             client: ClientId::of(dom),
             limits,
             allowed_tas,
+            sid: None,
             state: GuestState::Active,
             calls: Vec::with_capacity(threads),
             // As many as the guest has vCPUs; OP-TEE's thread count is a

@@ -39,6 +39,7 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod access;
 mod call;
 pub mod config;
 pub mod error;
@@ -54,6 +55,7 @@ pub mod sim;
 #[cfg(test)]
 mod tests;
 
+pub use access::{SecurityServer, Sid, TaAccess, Verdict};
 pub use config::{Config, Features, LabelPolicy, Limits};
 pub use error::{Answer, GuestError, LifecycleError, ProbeError};
 pub use mediator::{Mediator, Progress, Reply, Step, Suspended, MEDIATOR_SMC_COUNT};

@@ -11,9 +11,11 @@
 //! [`Mediator::next_answer`], [`Mediator::handle_call`]) drive the same
 //! steps, making each secure call at once.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 
 use crate::abi::{caps, regpair, ret, rpc, smc, OPTEE_MSG_UID};
+use crate::access::{AccessStats, SecurityServer, Sid, TaAccess};
 use crate::call::{fail_x0, return_from_rpc, std_call, std_result, Cx, Stage, Variant};
 use crate::config::{Config, Features};
 use crate::error::{GuestError, LifecycleError, ProbeError};
@@ -235,6 +237,10 @@ pub struct Mediator {
     /// Counts the times a thread may have become free: a waiting call
     /// refused again in the current round is not tried again in it.
     round: u64,
+    /// TA access decided by the system's security server
+    /// ([`Mediator::set_security_server`]); `None`: only the labels'
+    /// allow-lists decide.
+    access: Option<TaAccess>,
 }
 
 impl Mediator {
@@ -252,6 +258,7 @@ impl Mediator {
             waiting: VecDeque::new(),
             thread_freed: false,
             round: 1,
+            access: None,
         }
     }
 
@@ -289,6 +296,39 @@ impl Mediator {
         self.config.features
     }
 
+    /// From now on the policy of `server` decides which guest announced with
+    /// a SID may open a session to which TA (`access.rs`, design in
+    /// `xsm-policy/ta-access.md`), through a cache that holds one policy's
+    /// answers. Returns the policy's sequence number if the server answered
+    /// the first probe.
+    pub fn set_security_server(&mut self, server: Box<dyn SecurityServer + Send>) -> Option<u32> {
+        let a = self.access.insert(TaAccess::new(server));
+        a.probe()
+    }
+
+    /// The host learnt the policy's sequence number (a periodic
+    /// [`Mediator::probe_policy`], or Xen's word): cached decisions of an
+    /// older policy are forgotten.
+    pub fn observe_policy_seqno(&mut self, seqno: u32) {
+        if let Some(a) = self.access.as_mut() {
+            a.observe_seqno(seqno);
+        }
+    }
+
+    /// Asks the security server for the policy's sequence number (one
+    /// query) and forgets cached decisions of an older policy; for a
+    /// periodic timer, so that a policy reload takes effect within its
+    /// period even for decisions in the cache. `None`: no server, or no
+    /// answer.
+    pub fn probe_policy(&mut self) -> Option<u32> {
+        self.access.as_mut().and_then(TaAccess::probe)
+    }
+
+    /// Counters of the security server's use; `None` without one.
+    pub fn access_stats(&self) -> Option<AccessStats> {
+        self.access.as_ref().map(TaAccess::stats)
+    }
+
     /// OP-TEE threads (the per-guest bound on concurrent standard calls).
     pub fn threads(&self) -> usize {
         self.threads
@@ -303,11 +343,27 @@ impl Mediator {
         dom: DomId,
         label: &str,
     ) -> Result<(), LifecycleError> {
+        self.guest_created_with_sid(p, dom, label, None)
+    }
+
+    /// [`Mediator::guest_created`] for a guest Xen announced with its FLASK
+    /// SID `sid` (`label`: the type of its context, which selects its
+    /// limits and allow-list). With a security server
+    /// ([`Mediator::set_security_server`]), its OPEN_SESSIONs are decided by
+    /// the policy for `sid` (and by the label's allow-list, if it has one).
+    pub fn guest_created_with_sid<P: Platform>(
+        &mut self,
+        p: &mut P,
+        dom: DomId,
+        label: &str,
+        sid: Option<Sid>,
+    ) -> Result<(), LifecycleError> {
         if self.guests.contains_key(&dom) {
             return Err(LifecycleError::AlreadyExists);
         }
         let (limits, allow) = self.config.policy_for(label);
         let mut g = Guest::new(dom, limits, allow, self.threads);
+        g.sid = sid;
         let r = p.smc([
             u64::from(smc::VM_CREATED),
             ClientId::of(dom).raw(),
@@ -944,6 +1000,7 @@ impl Mediator {
             p,
             pool: &mut self.pool,
             threads: self.threads,
+            access: self.access.as_mut(),
         };
         match fid {
             FunctionId::CallsCount => out[0] = MEDIATOR_SMC_COUNT,
@@ -1011,6 +1068,7 @@ impl Mediator {
             p,
             pool: &mut self.pool,
             threads: self.threads,
+            access: self.access.as_mut(),
         };
         std_result(&mut cx, g, tag, &res)
     }

@@ -26,6 +26,10 @@ pub struct GuestStats {
     /// Calls that waited in the mediator for an OP-TEE thread held by other
     /// guests' calls (instead of an ETHREAD_LIMIT or EBUSY answer).
     pub thread_waits: u64,
+    /// OPEN_SESSIONs the FLASK policy denies that were let through because
+    /// FLASK is permissive (denials it enforces count as
+    /// `errors_of(GuestError::AccessDenied)`, as the allow-list's do).
+    pub ta_permissive: u64,
 }
 
 impl GuestStats {

@@ -5,6 +5,7 @@
 use super::params::translate_params;
 use super::{Cx, Variant};
 use crate::abi::{field, msg, read_u32, read_u64, regpair, MsgArg, PAGE_SIZE, PAGE_SIZE_U64};
+use crate::access::Verdict;
 use crate::error::GuestError;
 use crate::guest::{BufKind, Guest, RpcArea, StdCall};
 use crate::platform::Platform;
@@ -142,21 +143,48 @@ pub(super) fn prepare<P: Platform>(
     }
 }
 
-/// Allow-list check at OPEN_SESSION: the TA UUID is in the first META
-/// value parameter (`optee_msg.h`, OPEN_SESSION). Without a well-formed
-/// META parameter the call is denied when a list applies.
-fn allowed<P: Platform>(cx: &mut Cx<'_, P>, g: &Guest, call: &StdCall) -> bool {
-    let Some(list) = g.allowed_tas.as_ref() else {
+/// TA access at OPEN_SESSION: the TA UUID is in the first META value
+/// parameter (`optee_msg.h`, OPEN_SESSION). Every authority that applies
+/// must allow the session: the label's allow-list, if it has one, and the
+/// system's FLASK policy, if the guest was announced with a SID and a
+/// security server decides (`crate::access`). Without a well-formed META
+/// parameter the call is denied when either applies.
+fn allowed<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, call: &StdCall) -> bool {
+    let flask = g.sid.is_some() && cx.access.is_some();
+    if g.allowed_tas.is_none() && !flask {
+        return true;
+    }
+    let Some(uuid) = meta_uuid(cx.p, call) else {
+        return false;
+    };
+    if g.allowed_tas
+        .as_ref()
+        .is_some_and(|list| !list.contains(&uuid))
+    {
+        return false;
+    }
+    let (Some(sid), Some(access)) = (g.sid, cx.access.as_deref_mut()) else {
         return true;
     };
+    match access.open_session(sid, &uuid) {
+        Verdict::Allow => true,
+        Verdict::AllowPermissive => {
+            g.stats.ta_permissive = g.stats.ta_permissive.saturating_add(1);
+            true
+        }
+        Verdict::Deny => false,
+    }
+}
+
+/// The TA UUID of an OPEN_SESSION: the first parameter's value words, if it
+/// is a META value input (`optee_msg.h`; OP-TEE `get_open_session_meta`).
+fn meta_uuid<P: Platform>(p: &mut P, call: &StdCall) -> Option<TaUuid> {
     if call.num_params < 1 {
-        return false;
+        return None;
     }
-    let p0 = MsgArg::new(cx.p.bytes_mut(&call.shadow), 0).param(0);
-    if p0.attr != (msg::ATTR_TYPE_VALUE_INPUT | msg::ATTR_META) {
-        return false;
-    }
-    list.contains(&TaUuid::from_words(p0.a, p0.b))
+    let p0 = MsgArg::new(p.bytes_mut(&call.shadow), 0).param(0);
+    (p0.attr == (msg::ATTR_TYPE_VALUE_INPUT | msg::ATTR_META))
+        .then(|| TaUuid::from_words(p0.a, p0.b))
 }
 
 /// Xen copy_std_request_back: only the fields OP-TEE may change.

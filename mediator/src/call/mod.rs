@@ -33,6 +33,7 @@ mod rpc;
 pub(crate) use rpc::return_from_rpc;
 
 use crate::abi::{msg, regpair, ret, smc, split, MsgArg, Param};
+use crate::access::TaAccess;
 use crate::error::{Answer, GuestError};
 use crate::guest::{
     free_buf, free_rpc, release_list, BufKind, CallPhase, CmdRpc, Guest, Rpc, ShadowPool, StdCall,
@@ -48,6 +49,8 @@ pub(crate) struct Cx<'a, P> {
     pub p: &'a mut P,
     pub pool: &'a mut ShadowPool,
     pub threads: usize,
+    /// The security server's decisions on TA access, if FLASK decides.
+    pub access: Option<&'a mut TaAccess>,
 }
 
 /// What the code of a call decided for the guest's trapped call.

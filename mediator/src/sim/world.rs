@@ -108,6 +108,11 @@ impl World {
     /// Creates guest `dom` in the mediator and its driver (memory must
     /// exist).
     pub fn add(&mut self, dom: DomId, label: &str) -> bool {
+        self.add_as(dom, label, None)
+    }
+
+    /// [`World::add`] for a guest announced with its FLASK SID.
+    pub fn add_as(&mut self, dom: DomId, label: &str, sid: Option<crate::Sid>) -> bool {
         self.drivers.insert(
             dom,
             GuestDriver {
@@ -116,7 +121,9 @@ impl World {
                 ..GuestDriver::default()
             },
         );
-        self.m.guest_created(&mut self.p, dom, label).is_ok()
+        self.m
+            .guest_created_with_sid(&mut self.p, dom, label, sid)
+            .is_ok()
     }
 
     /// One trapped call, answered at once (as the product does it, through

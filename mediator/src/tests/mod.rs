@@ -4,6 +4,7 @@
 // the test, which is what we want.
 #![allow(clippy::arithmetic_side_effects)]
 
+mod access;
 mod beyond;
 mod calls;
 mod fast;
