@@ -22,6 +22,7 @@ use kernel::xenif::hook::call::op as hc;
 use kernel::xenif::hook::shared::{RingMem, Shared};
 use kernel::xenif::hook::{
     op, DomainArg, Pin, Query, Register, Respond, SecureCall, RESPOND_DIRECT_INTR, RESPOND_EXECUTE,
+    RESPOND_WAIT,
 };
 use kernel::xenif::{XenError, XenResult};
 use kernel::{println, ForeignPage, GicIrq, Kernel, Trigger};
@@ -59,6 +60,36 @@ struct Xen<'k> {
     maps: &'k mut MapCache<ForeignPage>,
     prof: &'k mut Option<Profile>,
     call_t0: Option<kernel::time::Instant>,
+    held: &'k mut Held,
+}
+
+/// The last completing answer, held back until the next hypercall, so that when the loop then
+/// finds nothing to do, the answer and the wait are one entry into Xen (`RESPOND_WAIT`,
+/// hv-patches 0016). Only completions are held: Xen refusing one needs nothing but a log line
+/// and a count, while a refused EXECUTE is unwound in the core at once.
+#[derive(Default)]
+struct Held {
+    answer: Option<Respond>,
+    /// Held answers Xen refused, not counted in the server's statistics yet.
+    refused: u64,
+}
+
+impl Held {
+    /// Sends the held answer, if any, with `flags` (0, or `RESPOND_WAIT` to wait after it).
+    /// Returns whether there was one.
+    fn send(&mut self, name: &str, flags: u16) -> bool {
+        let Some(a) = self.answer.take() else {
+            return false;
+        };
+        if let Err(e) = hc(op::RESPOND, Respond { flags, ..a }).0 {
+            self.refused += 1;
+            println!(
+                "TSD-INFO {name} answer to dom{} vCPU{} seq {} refused: {e:?}",
+                a.domid, a.vcpu, a.seq
+            );
+        }
+        true
+    }
 }
 
 fn dom_arg(domid: DomId) -> DomainArg {
@@ -69,6 +100,14 @@ fn dom_arg(domid: DomId) -> DomainArg {
 }
 
 impl Xen<'_> {
+    /// Sends the held answer before another hypercall: it waited only for the loop's wait.
+    fn send_held(&mut self) {
+        let t0 = self.k.now();
+        if self.held.send(self.k.name(), 0) {
+            self.record(Stage::Respond, t0);
+        }
+    }
+
     fn record(&mut self, stage: Stage, t0: kernel::time::Instant) {
         if let Some(p) = self.prof.as_mut() {
             let ns = self.k.since(t0).as_nanos();
@@ -118,7 +157,18 @@ impl Hook for Xen<'_> {
     type Page = usize;
 
     fn respond(&mut self, seq: u64, domid: DomId, vcpu: u32, x: [u64; 8]) -> XenResult<()> {
-        self.answer(seq, domid, vcpu, 0, x)
+        self.send_held();
+        if let Some(c) = self.call_t0.take() {
+            self.record(Stage::Call, c);
+        }
+        self.held.answer = Some(Respond {
+            seq,
+            domid,
+            flags: 0,
+            vcpu,
+            x,
+        });
+        Ok(())
     }
     fn execute(
         &mut self,
@@ -128,10 +178,12 @@ impl Hook for Xen<'_> {
         x: [u64; 8],
         direct_intr: bool,
     ) -> XenResult<()> {
+        self.send_held();
         let direct = if direct_intr { RESPOND_DIRECT_INTR } else { 0 };
         self.answer(seq, domid, vcpu, RESPOND_EXECUTE | direct, x)
     }
     fn pin(&mut self, domid: DomId, gfn: u64) -> XenResult<u64> {
+        self.send_held();
         let t0 = self.k.now();
         let (r, a) = hc(
             op::PIN,
@@ -145,6 +197,7 @@ impl Hook for Xen<'_> {
         r.map(|_| a.maddr)
     }
     fn unpin(&mut self, domid: DomId, gfn: u64) -> XenResult<()> {
+        self.send_held();
         let a = Pin {
             domid,
             gfn,
@@ -156,6 +209,7 @@ impl Hook for Xen<'_> {
         r
     }
     fn secure_call(&mut self, x: [u64; 8]) -> XenResult<[u64; 8]> {
+        self.send_held();
         let t0 = self.k.now();
         let (r, a) = hc(op::SECURE_CALL, SecureCall { x });
         let took = self.k.since(t0);
@@ -173,9 +227,11 @@ impl Hook for Xen<'_> {
         r.map(|_| a.x)
     }
     fn release(&mut self, domid: DomId) -> XenResult<()> {
+        self.send_held();
         hc(op::RELEASE, dom_arg(domid)).0.map(|_| ())
     }
     fn pinned(&mut self, domid: DomId) -> XenResult<u32> {
+        self.send_held();
         let (r, q) = hc(
             op::QUERY,
             Query {
@@ -186,12 +242,14 @@ impl Hook for Xen<'_> {
         r.map(|_| q.nr_pinned)
     }
     fn notify(&mut self, domid: DomId) -> XenResult<()> {
+        self.send_held();
         hc(op::NOTIFY, dom_arg(domid)).0.map(|_| ())
     }
     fn map(&mut self, domid: DomId, gfn: u64) -> XenResult<usize> {
         if let Some(i) = self.maps.lookup(domid, gfn) {
             return Ok(i);
         }
+        self.send_held();
         let t0 = self.k.now();
         if self.maps.full() {
             if let Some(old) = self.maps.evict() {
@@ -231,6 +289,7 @@ impl Hook for Xen<'_> {
         }
     }
     fn forget(&mut self, domid: DomId) {
+        self.send_held();
         for p in self.maps.forget(domid) {
             let _ = self.k.unmap_foreign(p);
         }
@@ -285,6 +344,7 @@ fn main(k: &mut Kernel) {
     );
 
     let mut shadow = ShadowStore::new(MAX_SHADOW_PAGES);
+    let mut held = Held::default();
     let mut maps = MapCache::new(MAP_CACHE_PAGES);
     let mut prof = if opts.profile {
         Some(Profile::default())
@@ -298,6 +358,7 @@ fn main(k: &mut Kernel) {
             maps: &mut maps,
             prof: &mut prof,
             call_t0: None,
+            held: &mut held,
         },
         &mut shadow,
         opts.core,
@@ -357,6 +418,7 @@ fn main(k: &mut Kernel) {
                 maps: &mut maps,
                 prof: &mut prof,
                 call_t0: None,
+                held: &mut held,
             },
             &mut shadow,
             Shared(&RING),
@@ -369,6 +431,7 @@ fn main(k: &mut Kernel) {
                     maps: &mut maps,
                     prof: &mut prof,
                     call_t0: None,
+                    held: &mut held,
                 },
                 &mut shadow,
             );
@@ -381,6 +444,7 @@ fn main(k: &mut Kernel) {
                     maps: &mut maps,
                     prof: &mut prof,
                     call_t0: None,
+                    held: &mut held,
                 },
                 &mut shadow,
                 &mut out,
@@ -403,6 +467,7 @@ fn main(k: &mut Kernel) {
         // Poll the ring a little before blocking: the next call of a busy guest often comes
         // sooner than a block and wake-up of our vCPU would take.
         if poll_us > 0 {
+            held.send(name, 0);
             let until = k.after(Duration::from_micros(poll_us));
             while k.now() < until && !server.has_work(Shared(&RING)) {
                 core::hint::spin_loop();
@@ -413,7 +478,12 @@ fn main(k: &mut Kernel) {
         }
         // Look at the ring at least every 100 ms besides the event, in case a notification was
         // lost (Xen also re-notifies while requests stay unacknowledged).
+        // The held answer goes with the wait when there is nothing to do, else on its own.
         let t = k.after(Duration::from_millis(100));
-        k.poll(Some(t));
+        k.poll_with(Some(t), || held.send(name, RESPOND_WAIT));
+        held.send(name, 0);
+        if held.refused > 0 {
+            server.count_refused_answers(core::mem::take(&mut held.refused));
+        }
     }
 }

@@ -521,6 +521,12 @@ impl Server {
         }
     }
 
+    /// Counts `n` answers that Xen refused after [`Server::serve`] had handed them over (the
+    /// image holds the last one back to send it with its wait, hv-patches 0016).
+    pub fn count_refused_answers(&mut self, n: u64) {
+        self.stats.respond_failed = self.stats.respond_failed.saturating_add(n);
+    }
+
     /// Calls waiting for an OP-TEE thread.
     pub fn waiting_calls(&self) -> usize {
         self.mediator.waiting_calls()

@@ -81,6 +81,12 @@ pub const RESPOND_EXECUTE: u16 = 1 << 0;
 /// [`req::RESULT`] (hv-patches 0015).
 pub const RESPOND_DIRECT_INTR: u16 = 1 << 1;
 
+/// `TEE_STUBDOM_RESPOND_WAIT`, with either kind of answer: once the answer is taken, the
+/// mediator's vCPU blocks until an event is pending for it, as a WFI would, so that its last
+/// answer before it waits and the wait are one entry into Xen; a refused answer returns at once
+/// (hv-patches 0016).
+pub const RESPOND_WAIT: u16 = 1 << 2;
+
 /// `TEE_STUBDOM_F_REPLAY`: the request was replayed at registration.
 pub const F_REPLAY: u32 = 1 << 0;
 /// `TEE_STUBDOM_F_TEE_KNOWN`: OP-TEE already knows the client (no VM_CREATED needed).
@@ -120,7 +126,8 @@ pub struct Respond {
     pub seq: u64,
     /// The calling domain.
     pub domid: DomId,
-    /// 0 (`x` is the answer) or [`RESPOND_EXECUTE`] (`x` is a secure call to make).
+    /// 0 (`x` is the answer) or [`RESPOND_EXECUTE`] (`x` is a secure call to make), with
+    /// [`RESPOND_DIRECT_INTR`] and [`RESPOND_WAIT`].
     pub flags: u16,
     /// The calling vCPU.
     pub vcpu: u32,

@@ -13,6 +13,14 @@ impl Kernel {
     /// `limit`. IRQs stay masked in thread context; they are opened only after the WFI, so an
     /// interrupt that arrives after the "anything pending?" check still ends the WFI.
     pub fn poll(&mut self, limit: Option<Instant>) {
+        self.poll_with(limit, || false);
+    }
+
+    /// [`Kernel::poll`] with `block` in the WFI's place: called only when the vCPU is to block
+    /// (nothing pending, IRQs masked, the timer armed), it blocks the vCPU as a WFI would, e.g.
+    /// by a hypercall that waits for an event (hv-patches 0016), and returns true; or it returns
+    /// false, and the WFI follows.
+    pub fn poll_with(&mut self, limit: Option<Instant>, block: impl FnOnce() -> bool) {
         if self.dispatch_events() | self.dispatch_spis() | self.fire_timers() {
             return;
         }
@@ -27,7 +35,7 @@ impl Kernel {
             }
             arch::timer::arm(t.0);
         }
-        if !irq::work_pending() {
+        if !irq::work_pending() && !block() {
             arch::regs::wfi();
         }
         arch::regs::irq_enable();

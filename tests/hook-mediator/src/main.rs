@@ -34,7 +34,7 @@ use kernel::xenif::hook::call::{op as hc, pin, secure_call};
 use kernel::xenif::hook::shared::{RingMem, Shared};
 use kernel::xenif::hook::{
     op, req, BackRing, DomainArg, Register, Request, Respond, F_TEE_KNOWN, RESPOND_DIRECT_INTR,
-    RESPOND_EXECUTE,
+    RESPOND_EXECUTE, RESPOND_WAIT,
 };
 use kernel::xenif::XenError;
 use kernel::{println, GicIrq, Kernel, Trigger};
@@ -363,12 +363,22 @@ fn checks(k: &mut Kernel, r: &mut Report, gfn: u64, guest: DomId, plain: DomId, 
         )
         .0
     };
-    let unknown = flagged(RESPOND_DIRECT_INTR << 1);
+    let unknown = flagged(RESPOND_WAIT << 1);
     let alone = flagged(RESPOND_DIRECT_INTR);
+    let waiting = flagged(RESPOND_DIRECT_INTR | RESPOND_WAIT);
     r.check(
         "respond-unknown-flag-rejected",
-        unknown == Err(XenError::EINVAL) && alone == Err(XenError::EINVAL),
-        format_args!("unknown {unknown:?}, DIRECT_INTR alone {alone:?}"),
+        unknown == Err(XenError::EINVAL)
+            && alone == Err(XenError::EINVAL)
+            && waiting == Err(XenError::EINVAL),
+        format_args!("unknown {unknown:?}, DIRECT_INTR alone {alone:?}, with WAIT {waiting:?}"),
+    );
+    // A refused answer does not wait (were it to block, no event would come to end it).
+    let refused = flagged(RESPOND_WAIT);
+    r.check(
+        "respond-wait-refused-returns",
+        refused == Err(XenError::ENOENT),
+        format_args!("{refused:?}"),
     );
     let res = secure_call([0x8400_0000, 0, 0, 0, 0, 0, 0, 0]);
     r.check(
