@@ -35,10 +35,10 @@ pub const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "poll-us",
-        default: Some(200),
-        // 200: long enough to catch a busy guest's next call (its turnaround after our answer
-        // is ~100 µs under TCG), short enough to leave the pCPU to others when it is idle.
-        doc: "after serving, poll the ring this long before blocking (0: block at once)",
+        default: Some(0),
+        // 0: the last answer and the wait are one hypercall (hv-patches 0016), and a spinning
+        // mediator holds the pCPU that the guest it just answered often waits for.
+        doc: "after serving, poll the ring this long before blocking (0: block at once, the last answer and the wait in one hypercall)",
     },
     Opt {
         name: "execute",
