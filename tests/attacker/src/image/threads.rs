@@ -26,7 +26,12 @@ pub(crate) fn start_missing_open(page: &mut Page) -> [u64; 8] {
 }
 
 /// **thread-exhaustion**: holds every OP-TEE thread (GET_THREAD_COUNT of them) by leaving as
-/// many calls suspended in an RPC, then starts one more, then resumes all.
+/// many calls suspended in an RPC, then starts one more, then resumes all. Each held call is
+/// first resumed past any foreign interrupt to its RPC_ALLOC: a foreign interrupt that Xen gives
+/// the guest itself (hv-patches 0015) never reaches the mediator, which then counts that call as
+/// still starting (OP-TEE may yet refuse it), not as holding a thread, and lets the extra call
+/// wait for a thread instead of answering ETHREAD_LIMIT (found under host load, when timer
+/// interrupts hit these calls).
 ///
 /// Expected: each held call returns an RPC (`OPTEE_SMC_RETURN_RPC_ALLOC`); the extra call gets
 /// `OPTEE_SMC_RETURN_ETHREAD_LIMIT` (1) from the mediator, which bounds a guest's calls by the
@@ -38,10 +43,12 @@ pub(crate) fn thread_exhaustion(cx: &mut Cx<'_>) -> Outcome {
     let mut held: Vec<(Box<Page>, [u64; 8])> = Vec::new();
     for _ in 0..n {
         let mut page = new_page();
-        let r = start_missing_open(&mut page);
+        let r = until_alloc(&mut cx.t, cx.k, start_missing_open(&mut page));
         held.push((page, r));
     }
-    let all_rpc = held.iter().all(|(_, r)| ret::is_rpc(r[0]));
+    let all_rpc = held
+        .iter()
+        .all(|(_, r)| ret::is_rpc(r[0]) && ret::rpc_func(r[0]) == ret::RPC_FUNC_ALLOC);
     let mut extra = new_page();
     let x = start_missing_open(&mut extra);
     let extra_x0 = x[0];
