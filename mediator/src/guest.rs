@@ -446,9 +446,7 @@ pub(crate) fn free_buf<P: Platform>(g: &mut Guest, idx: usize, pool: &mut Shadow
     }
     let mut buf = g.bufs.swap_remove(idx);
     let n = buf.pins.len();
-    while let Some(pin) = buf.pins.pop() {
-        p.unpin(g.dom, pin);
-    }
+    p.unpin_many(g.dom, buf.pins.drain(..));
     release_list(&mut buf, pool, p);
     g.shm_pages = g.shm_pages.saturating_sub(n);
     g.stats.unpinned(n as u64);

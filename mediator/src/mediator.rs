@@ -473,12 +473,17 @@ impl Mediator {
                 free_rpc(g, 0, &mut self.pool, p);
                 continue;
             }
-            // 3. Shared buffers, a page at a time.
+            // 3. Shared buffers, a page per unit: as many of the last
+            //    buffer's pages as this unit and the ones left allow, in
+            //    one batch (`Pinning::unpin_many`).
             if let Some(b) = g.bufs.last_mut() {
-                if let Some(pin) = b.pins.pop() {
-                    p.unpin(dom, pin);
-                    g.shm_pages = g.shm_pages.saturating_sub(1);
-                    g.stats.unpinned(1);
+                let k = b.pins.len().min(left.saturating_add(1));
+                if k > 0 {
+                    let from = b.pins.len().saturating_sub(k);
+                    p.unpin_many(dom, b.pins.drain(from..));
+                    g.shm_pages = g.shm_pages.saturating_sub(k);
+                    g.stats.unpinned(k as u64);
+                    left = left.saturating_sub(k.saturating_sub(1));
                     continue;
                 }
                 let last = g.bufs.len().saturating_sub(1);

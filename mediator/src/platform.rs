@@ -4,6 +4,8 @@
 //! forwarder's pin/translate and secure-call hypercalls, its own heap pages);
 //! the tests implement them with the simulators (`sim`).
 
+use alloc::vec::Vec;
+
 use crate::abi::PAGE_SIZE;
 use crate::types::{DomId, Ipa, Pa, Regs};
 
@@ -39,11 +41,45 @@ pub struct PinnedPage {
 /// Taking and dropping references on guest RAM pages, and translating them
 /// (Xen: `get_page_from_gfn` + `p2m_ram_rw` check + `page_to_maddr`,
 /// `put_page`).
+///
+/// The batched operations exist because each call may cost the platform an
+/// entry into the hypervisor (on Xen, hv-patches 0018's
+/// `TEE_STUBDOM_OP_pin_list`: one per page-list page instead of one per
+/// page). Their default implementations call [`Pinning::pin`] and
+/// [`Pinning::unpin`] page by page, and an implementation must behave
+/// exactly as they do.
 pub trait Pinning {
     /// Pins the 4 KiB page at `page` (aligned) of `dom`.
     fn pin(&mut self, dom: DomId, page: Ipa) -> Result<PinnedPage, PinFault>;
     /// Drops a reference taken by [`Pinning::pin`].
     fn unpin(&mut self, dom: DomId, page: PinnedPage);
+
+    /// Pins `pages` of `dom` in order, as [`Pinning::pin`] each, appending
+    /// each pinned page to `out`. On `Err((i, fault))` page `pages[i]`
+    /// failed with `fault`: `pages[..i]` are pinned and appended (the
+    /// caller holds them and gives each back), `pages[i..]` are not pinned.
+    fn pin_many(
+        &mut self,
+        dom: DomId,
+        pages: &[Ipa],
+        out: &mut Vec<PinnedPage>,
+    ) -> Result<(), (usize, PinFault)> {
+        for (i, &page) in pages.iter().enumerate() {
+            match self.pin(dom, page) {
+                Ok(pin) => out.push(pin),
+                Err(fault) => return Err((i, fault)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the references of every page of `pages`, as [`Pinning::unpin`]
+    /// each.
+    fn unpin_many<I: IntoIterator<Item = PinnedPage>>(&mut self, dom: DomId, pages: I) {
+        for page in pages {
+            self.unpin(dom, page);
+        }
+    }
 }
 
 /// Issuing an SMC to the secure world. The mediator fills all of x0..x7,

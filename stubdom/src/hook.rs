@@ -4,6 +4,7 @@
 
 use crate::shadow::ShadowStore;
 use xenif::abi::DomId;
+use xenif::hook::ListError;
 use xenif::XenResult;
 
 /// Xen as the mediator sees it.
@@ -32,6 +33,16 @@ pub trait Hook {
     fn pin(&mut self, domid: DomId, gfn: u64) -> XenResult<u64>;
     /// `TEE_STUBDOM_OP_unpin`.
     fn unpin(&mut self, domid: DomId, gfn: u64) -> XenResult<()>;
+    /// `TEE_STUBDOM_OP_pin_list` of the pages `gfns` of `domid` (hv-patches 0018; any number,
+    /// Xen's partial progress resumed: `xenif::hook::call::pin_list`): each gfn pinned is
+    /// replaced by its machine address. On [`ListError`] `{ done, error }` the first `done`
+    /// pages are pinned (and hold their machine addresses), page `done` failed with `error` as
+    /// [`Hook::pin`] would, and the rest are untouched gfns.
+    fn pin_list(&mut self, domid: DomId, gfns: &mut [u64]) -> Result<(), ListError>;
+    /// `TEE_STUBDOM_OP_unpin_list` of the pages `gfns` of `domid`, as [`Hook::pin_list`] (the
+    /// list is not changed): on [`ListError`] `{ done, error }` the first `done` pages are
+    /// unpinned, page `done` failed as [`Hook::unpin`] would, the rest were not tried.
+    fn unpin_list(&mut self, domid: DomId, gfns: &mut [u64]) -> Result<(), ListError>;
     /// `TEE_STUBDOM_OP_secure_call`: x0–x7 in, x0–x3 out (x4–x7 zero).
     fn secure_call(&mut self, x: [u64; 8]) -> XenResult<[u64; 8]>;
     /// `TEE_STUBDOM_OP_release`: done with a destroyed domain.

@@ -7,7 +7,7 @@
 //! | core trait | module | how |
 //! |---|---|---|
 //! | [`mediator::GuestMemory`] | [`memory`] | the guest's page mapped into the kernel's foreign window (`XENMEM_add_to_physmap_batch`, XSM `mmu {map_read map_write}` on TEE guests only) and kept there in an LRU cache ([`mapcache`]) until evicted or the domain goes, then copied |
-//! | [`mediator::Pinning`] | [`pinning`] | `TEE_STUBDOM_OP_pin` / `unpin` (Xen holds the reference and its accounting) |
+//! | [`mediator::Pinning`] | [`pinning`] | `TEE_STUBDOM_OP_pin` / `unpin`, the batches `pin_list` / `unpin_list` (hv-patches 0018; Xen holds the reference and its accounting) |
 //! | [`mediator::SecureWorld`] | [`secure`] | `TEE_STUBDOM_OP_secure_call` (Trusted OS IDs only; x7 the client) |
 //! | [`mediator::ShadowPages`] | [`shadow`] | page-aligned heap pages of our own, pinned with `DOMID_SELF` for their machine address |
 //! | [`mediator::GuestNotification`] | [`notification`] | `TEE_STUBDOM_OP_notify` tried once per guest (`ENODEV`: no notification interrupt) |

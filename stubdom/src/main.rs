@@ -21,8 +21,8 @@ use kernel::xenif::abi::{DomId, DOMID_SELF};
 use kernel::xenif::hook::call::op as hc;
 use kernel::xenif::hook::shared::{RingMem, Shared};
 use kernel::xenif::hook::{
-    op, DomainArg, Pin, Query, Register, Respond, SecureCall, RESPOND_DIRECT_INTR, RESPOND_EXECUTE,
-    RESPOND_WAIT,
+    call as hook_call, op, DomainArg, ListError, Pin, Query, Register, Respond, SecureCall,
+    RESPOND_DIRECT_INTR, RESPOND_EXECUTE, RESPOND_WAIT,
 };
 use kernel::xenif::{XenError, XenResult};
 use kernel::{println, ForeignPage, GicIrq, Kernel, Trigger};
@@ -205,6 +205,20 @@ impl Hook for Xen<'_> {
         };
         let t0 = self.k.now();
         let r = hc(op::UNPIN, a).0.map(|_| ());
+        self.record(Stage::Pin, t0);
+        r
+    }
+    fn pin_list(&mut self, domid: DomId, gfns: &mut [u64]) -> Result<(), ListError> {
+        self.send_held();
+        let t0 = self.k.now();
+        let r = hook_call::pin_list(domid, gfns);
+        self.record(Stage::Pin, t0);
+        r
+    }
+    fn unpin_list(&mut self, domid: DomId, gfns: &mut [u64]) -> Result<(), ListError> {
+        self.send_held();
+        let t0 = self.k.now();
+        let r = hook_call::unpin_list(domid, gfns);
         self.record(Stage::Pin, t0);
         r
     }

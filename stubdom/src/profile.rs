@@ -15,7 +15,8 @@ pub enum Stage {
     Smc,
     /// `TEE_STUBDOM_OP_respond` (hands the vCPU its registers and wakes it; hv-patches 0012).
     Respond,
-    /// `TEE_STUBDOM_OP_pin` / `unpin`.
+    /// `TEE_STUBDOM_OP_pin` / `unpin`, or a whole `pin_list` / `unpin_list` (one sample per
+    /// list, whatever its length: a median over both kinds mixes them).
     Pin,
     /// A foreign mapping that missed the cache (map hypercall, and the unmap of an evicted page).
     Map,

@@ -47,6 +47,12 @@ struct FakeXen {
     /// OP-TEE's answers to the next secure calls vCPUs make, instead of the simulator's (which
     /// cannot read our shadow pages: they are not in its memory).
     script: VecDeque<[u64; 8]>,
+    /// `TEE_STUBDOM_OP_pin` / `_unpin` hypercalls of a guest's page (not `DOMID_SELF`).
+    single_pins: usize,
+    /// Entries into Xen of `pin_list` / `unpin_list`: the command and the entries asked.
+    list_calls: Vec<(u32, usize)>,
+    /// Xen stops a list after this many entries (as for `hypercall_preempt_check()`).
+    preempt_after: Option<usize>,
 }
 
 struct FakePage {
@@ -76,7 +82,75 @@ impl FakeXen {
             results: VecDeque::new(),
             executed: Vec::new(),
             script: VecDeque::new(),
+            single_pins: 0,
+            list_calls: Vec::new(),
+            preempt_after: None,
         }
+    }
+
+    /// `tsd_pin()` of one page.
+    fn pin_one(&mut self, domid: u16, gfn: u64) -> XenResult<u64> {
+        if domid == DOMID_SELF {
+            // Our own page: any address outside the guests' RAM will do for the simulator's
+            // "machine" address of a shadow page.
+            self.own_pins += 1;
+            return Ok(0x8000_0000 + (self.own_pins as u64) * 4096);
+        }
+        let p = self
+            .sim
+            .pin(DomId(domid), Ipa::new(gfn << 12))
+            .map_err(|_| XenError::EINVAL)?;
+        let pa = p.pa.raw();
+        self.pins.entry((domid, gfn)).or_default().push(p);
+        Ok(pa)
+    }
+
+    /// `tsd_pin()` of one page, unpinning.
+    fn unpin_one(&mut self, domid: u16, gfn: u64) -> XenResult<()> {
+        let p = self
+            .pins
+            .get_mut(&(domid, gfn))
+            .and_then(|v| v.pop())
+            .ok_or(XenError::ENOENT)?;
+        self.sim.unpin(DomId(domid), p);
+        Ok(())
+    }
+
+    /// One entry into Xen for `tsd_pin_list()` (hv-patches 0018) over `list`: each entry
+    /// pinned (its machine address written over it) or unpinned in order, stopping at the
+    /// first that fails or after `preempt_after` entries; the count, or the first one's error.
+    fn list_entry(&mut self, cmd: u32, domid: u16, list: &mut [u64]) -> XenResult<usize> {
+        self.list_calls.push((cmd, list.len()));
+        let mut done = 0;
+        for e in list.iter_mut() {
+            if done > 0 && self.preempt_after.is_some_and(|n| done >= n) {
+                break;
+            }
+            let r = if cmd == xenif::hook::op::PIN_LIST {
+                self.pin_one(domid, *e).map(|maddr| *e = maddr)
+            } else {
+                self.unpin_one(domid, *e)
+            };
+            match r {
+                Ok(()) => done += 1,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(done)
+    }
+
+    /// A list operation as `xenif::hook::call::pin_list` makes it: entries into Xen until done.
+    fn list_op(
+        &mut self,
+        cmd: u32,
+        domid: u16,
+        gfns: &mut [u64],
+    ) -> Result<(), xenif::hook::ListError> {
+        xenif::hook::list_entries(gfns.len(), |r| {
+            let part = gfns.get_mut(r).unwrap_or_default();
+            self.list_entry(cmd, domid, part)
+        })
     }
 }
 
@@ -124,28 +198,20 @@ impl Hook for FakeXen {
         Ok(())
     }
     fn pin(&mut self, domid: u16, gfn: u64) -> XenResult<u64> {
-        if domid == DOMID_SELF {
-            // Our own page: any address outside the guests' RAM will do for the simulator's
-            // "machine" address of a shadow page.
-            self.own_pins += 1;
-            return Ok(0x8000_0000 + (self.own_pins as u64) * 4096);
+        if domid != DOMID_SELF {
+            self.single_pins += 1;
         }
-        let p = self
-            .sim
-            .pin(DomId(domid), Ipa::new(gfn << 12))
-            .map_err(|_| XenError::EINVAL)?;
-        let pa = p.pa.raw();
-        self.pins.entry((domid, gfn)).or_default().push(p);
-        Ok(pa)
+        self.pin_one(domid, gfn)
     }
     fn unpin(&mut self, domid: u16, gfn: u64) -> XenResult<()> {
-        let p = self
-            .pins
-            .get_mut(&(domid, gfn))
-            .and_then(|v| v.pop())
-            .ok_or(XenError::ENOENT)?;
-        self.sim.unpin(DomId(domid), p);
-        Ok(())
+        self.single_pins += 1;
+        self.unpin_one(domid, gfn)
+    }
+    fn pin_list(&mut self, domid: u16, gfns: &mut [u64]) -> Result<(), xenif::hook::ListError> {
+        self.list_op(xenif::hook::op::PIN_LIST, domid, gfns)
+    }
+    fn unpin_list(&mut self, domid: u16, gfns: &mut [u64]) -> Result<(), xenif::hook::ListError> {
+        self.list_op(xenif::hook::op::UNPIN_LIST, domid, gfns)
     }
     fn secure_call(&mut self, x: [u64; 8]) -> XenResult<[u64; 8]> {
         let fid = x[0] as u32;
@@ -903,4 +969,152 @@ fn invoke_in_guest_ram(xen: &mut FakeXen, dom: u16) -> [u64; 8] {
         .poke(DomId(dom), arg, &page[..msg::arg_size(0).unwrap()]);
     let (hi, lo) = split(arg);
     [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]
+}
+
+/// A TMEM buffer of `pages` pages of guest `dom` (from the 17th page of its RAM, page list in
+/// the second) registered with REGISTER_SHM as cookie 0x77 (`cmd` = `CMD_REGISTER_SHM`), or
+/// the cookie unregistered (`CMD_UNREGISTER_SHM`): the CALL_WITH_ARG that names the argument
+/// at the start of its RAM, OP-TEE's answer (the fake's script: the simulator cannot read our
+/// shadow pages) queued as OK.
+fn shm_call_in_guest_ram(xen: &mut FakeXen, dom: u16, cmd: u32, pages: u64) -> [u64; 8] {
+    use mediator::abi::{msg, split, MsgArg, Param};
+    let (arg, list, data) = (0x4000_0000u64, 0x4000_1000u64, 0x4001_0000u64);
+    let param = if cmd == msg::CMD_REGISTER_SHM {
+        let mut page = [0u8; 4096];
+        for i in 0..pages as usize {
+            page[i * 8..i * 8 + 8].copy_from_slice(&(data + i as u64 * 4096).to_le_bytes());
+        }
+        xen.sim.mem.poke(DomId(dom), list, &page);
+        Param {
+            attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
+            a: list,
+            b: pages * 4096,
+            c: 0x77,
+        }
+    } else {
+        Param {
+            attr: msg::ATTR_TYPE_RMEM_INPUT,
+            a: 0,
+            b: 0,
+            c: 0x77,
+        }
+    };
+    let mut page = [0u8; 4096];
+    let mut m = MsgArg::new(&mut page, 0);
+    m.set_cmd(cmd);
+    m.set_num_params(1);
+    m.set_param(0, param);
+    xen.sim
+        .mem
+        .poke(DomId(dom), arg, &page[..msg::arg_size(1).unwrap()]);
+    xen.script.push_back([ret::OK, 0, 0, 0, 0, 0, 0, 0]);
+    let (hi, lo) = split(arg);
+    [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]
+}
+
+/// Issue 13 item 3: a 16-page REGISTER_SHM and its UNREGISTER_SHM cost one `pin_list` and one
+/// `unpin_list` hypercall (hv-patches 0018), no single pin or unpin; with Xen stopping every 5
+/// entries (preemption) the list is resumed where Xen stopped, and still nothing is pinned
+/// singly.
+#[test]
+fn a_16_page_registration_and_unregistration_make_two_list_hypercalls() {
+    use mediator::abi::msg;
+    use xenif::hook::op;
+    for (preempt, pin_calls) in [
+        (None, vec![(op::PIN_LIST, 16)]),
+        (
+            Some(5),
+            vec![
+                (op::PIN_LIST, 16),
+                (op::PIN_LIST, 11),
+                (op::PIN_LIST, 6),
+                (op::PIN_LIST, 1),
+            ],
+        ),
+    ] {
+        let mut xen = FakeXen::new(&[2]);
+        let mut shadow = ShadowStore::new(64);
+        let mut out = sink();
+        let mut s = server_with(&mut xen, &mut shadow, &[2]);
+        xen.preempt_after = preempt;
+        xen.single_pins = 0;
+        xen.list_calls.clear();
+        let reg = shm_call_in_guest_ram(&mut xen, 2, msg::CMD_REGISTER_SHM, 16);
+        handle(
+            &mut s,
+            &mut xen,
+            &mut shadow,
+            &request(2, req::CALL, 2, reg),
+            &mut out,
+        );
+        assert_eq!(
+            xen.responses.last().map(|r| (r.0, r.2[0])),
+            Some((2, ret::OK))
+        );
+        assert_eq!(xen.pinned(2), Ok(16));
+        assert_eq!(s.mediator().stats(DomId(2)).unwrap().pinned_pages, 16);
+        assert_eq!(xen.list_calls, pin_calls, "preempt {preempt:?}");
+        xen.list_calls.clear();
+        let unreg = shm_call_in_guest_ram(&mut xen, 2, msg::CMD_UNREGISTER_SHM, 16);
+        handle(
+            &mut s,
+            &mut xen,
+            &mut shadow,
+            &request(3, req::CALL, 2, unreg),
+            &mut out,
+        );
+        assert_eq!(
+            xen.responses.last().map(|r| (r.0, r.2[0])),
+            Some((3, ret::OK))
+        );
+        assert_eq!(xen.pinned(2), Ok(0));
+        let unpins = xen
+            .list_calls
+            .iter()
+            .filter(|c| c.0 == op::UNPIN_LIST)
+            .count();
+        assert_eq!(unpins, if preempt.is_some() { 4 } else { 1 });
+        assert!(xen.list_calls.iter().all(|c| c.0 == op::UNPIN_LIST));
+        assert_eq!(xen.single_pins, 0, "single pins or unpins");
+    }
+}
+
+/// A page of the 16 that Xen refuses to pin: the pages before it are pinned in the first entry
+/// into Xen, the refusal is learnt by the next, those pages are unpinned in one `unpin_list`,
+/// each once, OP-TEE never sees the registration and Xen holds nothing for the guest.
+#[test]
+fn a_page_xen_refuses_in_a_pin_list_unpins_the_pages_before_it_once() {
+    use mediator::abi::msg;
+    use xenif::hook::op;
+    for k in [0u64, 1, 9, 15] {
+        let mut xen = FakeXen::new(&[2]);
+        let mut shadow = ShadowStore::new(64);
+        let mut out = sink();
+        let mut s = server_with(&mut xen, &mut shadow, &[2]);
+        xen.sim
+            .mem
+            .inject_pin_failure(DomId(2), 0x4001_0000 + k * 4096);
+        xen.single_pins = 0;
+        xen.list_calls.clear();
+        xen.executed.clear();
+        let reg = shm_call_in_guest_ram(&mut xen, 2, msg::CMD_REGISTER_SHM, 16);
+        handle(
+            &mut s,
+            &mut xen,
+            &mut shadow,
+            &request(2, req::CALL, 2, reg),
+            &mut out,
+        );
+        let k = k as usize;
+        let mut want = vec![(op::PIN_LIST, 16)];
+        if k > 0 {
+            want.extend([(op::PIN_LIST, 16 - k), (op::UNPIN_LIST, k)]);
+        }
+        assert_eq!(xen.list_calls, want, "page {k}");
+        assert_eq!(xen.pinned(2), Ok(0), "page {k}");
+        assert_eq!(xen.sim.mem.bad_unpins, 0);
+        assert_eq!(xen.single_pins, 0);
+        assert!(xen.executed.is_empty(), "OP-TEE saw {:?}", xen.executed);
+        assert_eq!(s.mediator().stats(DomId(2)).unwrap().pinned_pages, 0);
+    }
 }

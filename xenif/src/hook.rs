@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 use crate::abi::DomId;
+use crate::error::{XenError, XenResult};
 
 /// `__HYPERVISOR_tee_stubdom_op` (= `__HYPERVISOR_arch_1`, hv-patches 0005).
 pub const HYPERVISOR_TEE_STUBDOM_OP: u64 = 49;
@@ -47,10 +48,19 @@ pub mod op {
     pub const NOTIFY: u32 = 8;
     /// Test builds of Xen only: Xen's canary page ([`super::Canary`]; hv-patches 0011).
     pub const CANARY: u32 = 9;
+    /// [`PIN`] for each page of a list, in order, the machine addresses written over the gfns
+    /// ([`super::PinList`]; hv-patches 0018).
+    pub const PIN_LIST: u32 = 10;
+    /// [`UNPIN`] for each page of a list, in order ([`super::PinList`]; hv-patches 0018).
+    pub const UNPIN_LIST: u32 = 11;
 }
 
 /// `TEE_STUBDOM_MAX_PINS`: Xen's per-domain pin cap.
 pub const MAX_PINS: u32 = 16384;
+
+/// `TEE_STUBDOM_MAX_PIN_LIST`: the most entries of one [`op::PIN_LIST`] / [`op::UNPIN_LIST`]
+/// (a page list page's 511 and more; hv-patches 0018).
+pub const MAX_PIN_LIST: u32 = 512;
 
 /// `TEE_STUBDOM_RPC_FAILED`: x6 of a RETURN_FROM_RPC secure call that asks Xen to resume the
 /// OP-TEE thread with a failed answer of its own (no buffer, or a failed RPC argument without
@@ -147,6 +157,77 @@ pub struct Pin {
     pub gfn: u64,
     /// OUT (pin): its machine address.
     pub maddr: u64,
+}
+
+/// `struct tee_stubdom_pin_list` (pin_list and unpin_list, hv-patches 0018). Not an argument of
+/// [`call::tee_stubdom_op`]: `list` is an address Xen reads (and, for pin_list, writes), so
+/// only `hypercall::hook::pin_list_once`, which fills it from a live slice, makes one for Xen.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PinList {
+    /// A TEE guest, or `DOMID_SELF` for the mediator's own pages.
+    pub domid: DomId,
+    /// Must be 0.
+    pub pad: u16,
+    /// Entries of `list`, at most [`MAX_PIN_LIST`].
+    pub nr: u32,
+    /// `XEN_GUEST_HANDLE_64(uint64)`: IN the gfns; OUT (pin_list) each pinned one's machine
+    /// address.
+    pub list: u64,
+}
+
+/// A list operation ([`op::PIN_LIST`] / [`op::UNPIN_LIST`]) stopped at an entry that failed:
+/// the entries before `done` were done, entry `done` failed with `error`, and the entries after
+/// it were not tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListError {
+    /// The entries done, from the first: the index of the entry that failed.
+    pub done: usize,
+    /// That entry's error, as [`op::PIN`] / [`op::UNPIN`] give it, or `EFAULT` for the list.
+    pub error: XenError,
+}
+
+/// Drives a list operation of `len` entries through Xen's partial progress: `entry(range)` is
+/// one entry into Xen for the entries `range` (at most [`MAX_PIN_LIST`]), returning how many
+/// of them, from the first, Xen did, or the first one's error (`public/tee_stubdom.h`: fewer
+/// than asked when Xen stopped at a failing entry or to let other work run). Calls again from
+/// the first entry not done until every entry is done, or an entry fails: then that entry's
+/// error, learnt by the call that starts at it.
+///
+/// A count of 0 for a non-empty range or beyond the range is not something Xen answers; it
+/// ends the operation as a failure of that entry with `EIO` rather than loop or trust it.
+///
+/// ```
+/// use xenif::hook::{list_entries, ListError};
+/// use xenif::XenError;
+/// // Xen does at most 3 entries per entry into it and refuses entry 7.
+/// let mut entries = 0;
+/// let r = list_entries(10, |r| {
+///     entries += 1;
+///     if r.start == 7 { Err(XenError::EINVAL) } else { Ok(r.len().min(3).min(7 - r.start)) }
+/// });
+/// assert_eq!(r, Err(ListError { done: 7, error: XenError::EINVAL }));
+/// assert_eq!(entries, 4); // 0..3, 3..6, 6..7, then 7 fails
+/// ```
+pub fn list_entries(
+    len: usize,
+    mut entry: impl FnMut(core::ops::Range<usize>) -> XenResult<usize>,
+) -> Result<(), ListError> {
+    let mut done = 0;
+    while done < len {
+        let end = len.min(done.saturating_add(MAX_PIN_LIST as usize));
+        match entry(done..end) {
+            Ok(n) if n >= 1 && n <= end - done => done += n,
+            Ok(_) => {
+                return Err(ListError {
+                    done,
+                    error: XenError::EIO,
+                })
+            }
+            Err(error) => return Err(ListError { done, error }),
+        }
+    }
+    Ok(())
 }
 
 /// `struct tee_stubdom_secure_call`.
@@ -412,8 +493,7 @@ pub mod shared {
 #[cfg(target_arch = "aarch64")]
 pub mod call {
     use super::*;
-    use crate::error::XenResult;
-    pub use crate::hypercall::hook::{smccc_hvc, tee_stubdom_op, Arg};
+    pub use crate::hypercall::hook::{pin_list_once, smccc_hvc, tee_stubdom_op, Arg};
 
     /// [`tee_stubdom_op`] by value: the result and the argument as Xen left it.
     pub fn op<T: Arg>(cmd: u32, mut arg: T) -> (XenResult<u64>, T) {
@@ -439,6 +519,27 @@ pub mod call {
             },
         );
         r.map(|_| a.maddr)
+    }
+
+    /// `TEE_STUBDOM_OP_pin_list` of the pages `gfns` of `domid`, any number of them: each gfn
+    /// pinned is replaced by its machine address. As many entries into Xen as its partial
+    /// progress needs ([`list_entries`]): one per [`MAX_PIN_LIST`] pages when nothing fails and
+    /// Xen does not stop to let other work run. On [`ListError`] `{ done, error }` the first
+    /// `done` pages are pinned (and hold their machine addresses), page `done` is not, and the
+    /// rest are untouched gfns.
+    pub fn pin_list(domid: DomId, gfns: &mut [u64]) -> Result<(), ListError> {
+        list_entries(gfns.len(), |r| {
+            pin_list_once(op::PIN_LIST, domid, gfns.get_mut(r).unwrap_or_default())
+        })
+    }
+
+    /// `TEE_STUBDOM_OP_unpin_list` of the pages `gfns` of `domid`, as [`pin_list`] (Xen does not
+    /// write the list): on [`ListError`] `{ done, error }` the first `done` pages are unpinned,
+    /// page `done` failed (`ENOENT`: no pin of ours on it) and the rest were not tried.
+    pub fn unpin_list(domid: DomId, gfns: &mut [u64]) -> Result<(), ListError> {
+        list_entries(gfns.len(), |r| {
+            pin_list_once(op::UNPIN_LIST, domid, gfns.get_mut(r).unwrap_or_default())
+        })
     }
 }
 
@@ -565,6 +666,95 @@ mod tests {
         assert_eq!(p.load_u32(sring::REQ_EVENT), 1);
         p.store_u32(sring::REQ_PROD, 1);
         assert!(b.final_check(&p));
+    }
+
+    /// Xen's side of a list operation as `tsd_pin_list` does it: each entry `ok(i)` or fails
+    /// with `err`, a stop for preemption after `preempt` entries (at least one).
+    fn xen_entry(
+        r: core::ops::Range<usize>,
+        preempt: usize,
+        fails: &[usize],
+        err: XenError,
+    ) -> XenResult<usize> {
+        let mut i = 0;
+        for e in r.clone() {
+            if i > 0 && i >= preempt {
+                break;
+            }
+            if fails.contains(&e) {
+                break;
+            }
+            i += 1;
+        }
+        if i == 0 && !r.is_empty() {
+            Err(err)
+        } else {
+            Ok(i)
+        }
+    }
+
+    #[test]
+    fn a_list_is_cut_into_entries_of_at_most_max_pin_list() {
+        let mut seen = Vec::new();
+        let r = list_entries(1100, |r| {
+            seen.push(r.clone());
+            Ok(r.len())
+        });
+        assert_eq!(r, Ok(()));
+        assert_eq!(seen, [0..512, 512..1024, 1024..1100]);
+        // An empty list makes no entry into Xen.
+        assert_eq!(list_entries(0, |_| panic!("an entry for nothing")), Ok(()));
+    }
+
+    #[test]
+    fn xens_partial_progress_is_resumed_from_the_first_entry_not_done() {
+        let mut starts = Vec::new();
+        let r = list_entries(16, |r| {
+            starts.push(r.start);
+            xen_entry(r, 5, &[], XenError::EINVAL)
+        });
+        assert_eq!(r, Ok(()));
+        assert_eq!(starts, [0, 5, 10, 15]);
+    }
+
+    #[test]
+    fn a_failing_entry_is_named_with_its_error_and_nothing_after_it_is_tried() {
+        for k in [0, 1, 7, 15] {
+            let mut ends = Vec::new();
+            let r = list_entries(16, |r| {
+                ends.push(r.end);
+                // A second failing entry after k is never reached.
+                xen_entry(r, 3, &[k, k + 1], XenError::ENOSPC)
+            });
+            assert_eq!(
+                r,
+                Err(ListError {
+                    done: k,
+                    error: XenError::ENOSPC
+                }),
+                "entry {k} fails"
+            );
+            assert!(ends.iter().all(|&e| e == 16), "only one list of 16");
+        }
+    }
+
+    #[test]
+    fn a_count_xen_never_gives_ends_the_list_instead_of_looping() {
+        for bad in [0, 5] {
+            let mut n = 0;
+            let r = list_entries(4, |_| {
+                n += 1;
+                Ok(bad)
+            });
+            assert_eq!(
+                r,
+                Err(ListError {
+                    done: 0,
+                    error: XenError::EIO
+                })
+            );
+            assert_eq!(n, 1);
+        }
     }
 
     #[test]

@@ -435,10 +435,12 @@ pub unsafe fn gnttab_unmap(gpa: u64, handle: GrantHandle) -> Result<(), GrantErr
 /// SMCCC call of a TEE guest, which the hook forwards. [`crate::hook::call`] re-exports them and
 /// builds its safe helpers on them.
 pub mod hook {
-    use super::hypercall;
+    use super::{addr, hypercall};
+    use crate::abi::DomId;
     use crate::error::{XenError, XenResult};
     use crate::hook::{
-        op, Canary, DomainArg, Pin, Query, Register, Respond, SecureCall, HYPERVISOR_TEE_STUBDOM_OP,
+        op, Canary, DomainArg, Pin, PinList, Query, Register, Respond, SecureCall,
+        HYPERVISOR_TEE_STUBDOM_OP, MAX_PIN_LIST,
     };
 
     /// An argument struct and the commands that take it. Sealed: the table below, next to the
@@ -483,6 +485,49 @@ pub mod hook {
         XenError::from_ret(unsafe {
             hypercall(HYPERVISOR_TEE_STUBDOM_OP, u64::from(cmd), p, 0, 0, 0)
         })
+    }
+
+    /// One entry into Xen for `TEE_STUBDOM_OP_pin_list` or `_unpin_list` (`cmd`) of the pages
+    /// `list` of `domid` (at most [`MAX_PIN_LIST`]; pin_list writes each pinned page's machine
+    /// address over its gfn): how many entries, from the first, Xen did (fewer than
+    /// `list.len()` when it stopped at a failing entry or to let other work run), or the first
+    /// entry's error. `EINVAL` without a hypercall for another `cmd` or a longer list.
+    /// [`crate::hook::call::pin_list`] drives it to the end of a list of any length.
+    ///
+    /// [`PinList`] is not an [`Arg`]: its `list` is an address Xen dereferences, so it is made
+    /// here from a live slice only.
+    pub fn pin_list_once(cmd: u32, domid: DomId, list: &mut [u64]) -> XenResult<usize> {
+        if !matches!(cmd, op::PIN_LIST | op::UNPIN_LIST) {
+            return Err(XenError::EINVAL);
+        }
+        let Some(nr) = u32::try_from(list.len())
+            .ok()
+            .filter(|&n| n <= MAX_PIN_LIST)
+        else {
+            return Err(XenError::EINVAL);
+        };
+        let mut a = PinList {
+            domid,
+            pad: 0,
+            nr,
+            list: addr(list.as_mut_ptr()),
+        };
+        // SAFETY: `a` is a live, exclusive `struct tee_stubdom_pin_list`, the struct both
+        // commands copy in (and nothing out: Xen returns a count); `a.list` names `nr` u64s of
+        // the live, exclusively borrowed `list`, the only memory Xen reads and (pin_list)
+        // writes beyond `a`, each entry at `list + 8 * i` for `i < nr`; the commands change no
+        // mapping of the caller.
+        let r = XenError::from_ret(unsafe {
+            hypercall(
+                HYPERVISOR_TEE_STUBDOM_OP,
+                u64::from(cmd),
+                addr(&mut a as *mut PinList),
+                0,
+                0,
+                0,
+            )
+        })?;
+        Ok(usize::try_from(r).unwrap_or(usize::MAX))
     }
 
     /// An SMCCC call with the HVC conduit (`hvc #0`, Arm DEN 0028 §2): x0–x7 in, x0–x7 out. A

@@ -98,6 +98,11 @@ const C_SRC: &str = r#"
 #define xen_mb() __sync_synchronize()
 #define xen_rmb() __sync_synchronize()
 #define xen_wmb() __sync_synchronize()
+/* struct tee_stubdom_pin_list (hv-patches 0018) names XEN_GUEST_HANDLE_64, which public/xen.h
+ * defines only for __XEN__ and __XEN_TOOLS__: the same definition, as Xen itself sees it. */
+#ifndef XEN_GUEST_HANDLE_64
+#define XEN_GUEST_HANDLE_64(name) XEN_GUEST_HANDLE(name)
+#endif
 #include "tee_stubdom.h"
 
 #define EMIT(name, val) asm volatile("\n.ascii \"@@" name " %c0\\n\"" :: "i"((long)(val)))
@@ -114,6 +119,8 @@ void emit(void)
     OFF(tee_stubdom_respond, flags); OFF(tee_stubdom_respond, vcpu); OFF(tee_stubdom_respond, x);
     SZ(tee_stubdom_pin); OFF(tee_stubdom_pin, domid); OFF(tee_stubdom_pin, pad);
     OFF(tee_stubdom_pin, gfn); OFF(tee_stubdom_pin, maddr);
+    SZ(tee_stubdom_pin_list); OFF(tee_stubdom_pin_list, domid); OFF(tee_stubdom_pin_list, pad);
+    OFF(tee_stubdom_pin_list, nr); OFF(tee_stubdom_pin_list, list);
     SZ(tee_stubdom_secure_call); OFF(tee_stubdom_secure_call, x);
     SZ(tee_stubdom_domain); OFF(tee_stubdom_domain, domid); OFF(tee_stubdom_domain, pad);
     SZ(tee_stubdom_query); OFF(tee_stubdom_query, domid); OFF(tee_stubdom_query, pad);
@@ -133,6 +140,7 @@ void emit(void)
     K(TEE_STUBDOM_OP_register); K(TEE_STUBDOM_OP_respond); K(TEE_STUBDOM_OP_pin);
     K(TEE_STUBDOM_OP_unpin); K(TEE_STUBDOM_OP_secure_call); K(TEE_STUBDOM_OP_release);
     K(TEE_STUBDOM_OP_query); K(TEE_STUBDOM_OP_notify); K(TEE_STUBDOM_MAX_PINS);
+    K(TEE_STUBDOM_OP_pin_list); K(TEE_STUBDOM_OP_unpin_list); K(TEE_STUBDOM_MAX_PIN_LIST);
     K(TEE_STUBDOM_RPC_FAILED);
     K(TEE_STUBDOM_REQ_CALL); K(TEE_STUBDOM_REQ_CREATED); K(TEE_STUBDOM_REQ_DESTROYED); K(TEE_STUBDOM_REQ_RESULT);
     K(TEE_STUBDOM_RESPOND_EXECUTE); K(TEE_STUBDOM_RESPOND_DIRECT_INTR); K(TEE_STUBDOM_RESPOND_WAIT);
@@ -191,6 +199,11 @@ fn hook_abi_matches_the_c_header_of_the_patch_series() {
     off!(k, "pin", "pad", Pin, pad);
     off!(k, "pin", "gfn", Pin, gfn);
     off!(k, "pin", "maddr", Pin, maddr);
+    sz!(k, "pin_list", PinList);
+    off!(k, "pin_list", "domid", PinList, domid);
+    off!(k, "pin_list", "pad", PinList, pad);
+    off!(k, "pin_list", "nr", PinList, nr);
+    off!(k, "pin_list", "list", PinList, list);
     sz!(k, "secure_call", SecureCall);
     off!(k, "secure_call", "x", SecureCall, x);
     sz!(k, "domain", DomainArg);
@@ -243,6 +256,9 @@ fn hook_abi_matches_the_c_header_of_the_patch_series() {
     k!(k, "TEE_STUBDOM_OP_query", op::QUERY);
     k!(k, "TEE_STUBDOM_OP_notify", op::NOTIFY);
     k!(k, "TEE_STUBDOM_MAX_PINS", MAX_PINS);
+    k!(k, "TEE_STUBDOM_OP_pin_list", op::PIN_LIST);
+    k!(k, "TEE_STUBDOM_OP_unpin_list", op::UNPIN_LIST);
+    k!(k, "TEE_STUBDOM_MAX_PIN_LIST", MAX_PIN_LIST);
     k!(k, "TEE_STUBDOM_RPC_FAILED", RPC_FAILED);
     k!(k, "TEE_STUBDOM_REQ_CALL", req::CALL);
     k!(k, "TEE_STUBDOM_REQ_CREATED", req::CREATED);

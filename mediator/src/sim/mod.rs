@@ -45,6 +45,11 @@ pub struct SimPlatform {
     pub no_notif_irq: BTreeSet<DomId>,
     /// The guests [`GuestNotification::has_notif_interrupt`] was asked about, in order.
     pub notif_irq_asked: Vec<DomId>,
+    /// The pages asked of each [`Pinning::pin_many`], in order (each batch is an entry into
+    /// Xen on the real platform).
+    pub pin_batches: Vec<usize>,
+    /// The pages given to each [`Pinning::unpin_many`] of at least one page, in order.
+    pub unpin_batches: Vec<usize>,
 }
 
 impl SimPlatform {
@@ -55,6 +60,8 @@ impl SimPlatform {
             optee: SimOptee::new(threads),
             no_notif_irq: BTreeSet::new(),
             notif_irq_asked: Vec::new(),
+            pin_batches: Vec::new(),
+            unpin_batches: Vec::new(),
         }
     }
 }
@@ -81,6 +88,25 @@ impl Pinning for SimPlatform {
     }
     fn unpin(&mut self, dom: DomId, page: PinnedPage) {
         self.mem.unpin(dom, page)
+    }
+    fn pin_many(
+        &mut self,
+        dom: DomId,
+        pages: &[Ipa],
+        out: &mut Vec<PinnedPage>,
+    ) -> Result<(), (usize, PinFault)> {
+        self.pin_batches.push(pages.len());
+        self.mem.pin_many(dom, pages, out)
+    }
+    fn unpin_many<I: IntoIterator<Item = PinnedPage>>(&mut self, dom: DomId, pages: I) {
+        let mut n = 0;
+        for page in pages {
+            self.mem.unpin(dom, page);
+            n += 1;
+        }
+        if n > 0 {
+            self.unpin_batches.push(n);
+        }
     }
 }
 

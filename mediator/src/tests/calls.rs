@@ -194,6 +194,106 @@ fn page_list_spanning_several_list_pages() {
 }
 
 #[test]
+fn page_lists_are_pinned_a_list_page_per_batch_and_unpinned_in_one() {
+    let mut w = world_with(Config {
+        default_limits: Limits {
+            max_pages_per_buffer: 600,
+            ..Limits::default()
+        },
+        labels: vec![],
+        ..Config::default()
+    });
+    let s = open(&mut w, G1);
+    // A 600-page temporary memref: the guest's list pages hold 511 and 89 entries.
+    let p = w.tmem(
+        G1,
+        msg::ATTR_TYPE_TMEM_INPUT,
+        list(0),
+        data(0),
+        600 * 4096,
+        9,
+    );
+    let (pins, unpins) = (w.p.pin_batches.len(), w.p.unpin_batches.len());
+    assert_eq!(invoke(&mut w, G1, s, FN_NOP, &[p]).ret, 0);
+    assert_eq!(w.p.pin_batches[pins..], [511, 89]);
+    assert_eq!(w.p.unpin_batches[unpins..], [600]);
+    // A 16-page registration and its unregistration: one batch each.
+    let p = w.tmem(
+        G1,
+        msg::ATTR_TYPE_TMEM_INOUT,
+        list(2),
+        data(0),
+        16 * 4096,
+        0x16,
+    );
+    w.write_arg(G1, arg(0), msg::CMD_REGISTER_SHM, 0, 0, &[p]);
+    let (pins, unpins) = (w.p.pin_batches.len(), w.p.unpin_batches.len());
+    assert_eq!(w.run(G1, arg(0), 1).ret, 0);
+    assert_eq!(w.p.pin_batches[pins..], [16]);
+    assert_eq!(w.p.unpin_batches.len(), unpins);
+    assert_eq!(w.p.mem.pins(G1), 16);
+    let un = Param {
+        attr: msg::ATTR_TYPE_RMEM_INPUT,
+        a: 0,
+        b: 0,
+        c: 0x16,
+    };
+    w.write_arg(G1, arg(0), msg::CMD_UNREGISTER_SHM, 0, 0, &[un]);
+    assert_eq!(w.run(G1, arg(0), 1).ret, 0);
+    assert_eq!(w.p.pin_batches.len(), pins + 1, "no pin to unregister");
+    assert_eq!(w.p.unpin_batches[unpins..], [16]);
+    assert_eq!(w.p.mem.pins(G1), 0);
+    assert_clean(&w);
+}
+
+#[test]
+fn a_page_failing_inside_a_batch_releases_the_pages_before_it_once() {
+    // (buffer pages, the page that cannot be pinned): the first, second, a middle and the last
+    // page of one list page's batch, and a page of the second batch of a 600-page buffer.
+    for (pages, k) in [(16u64, 0u64), (16, 1), (16, 7), (16, 15), (600, 520)] {
+        let mut w = world_with(Config {
+            default_limits: Limits {
+                max_pages_per_buffer: 600,
+                ..Limits::default()
+            },
+            labels: vec![],
+            ..Config::default()
+        });
+        let s = open(&mut w, G1);
+        w.p.mem.inject_pin_failure(G1, data(k));
+        let p = w.tmem(
+            G1,
+            msg::ATTR_TYPE_TMEM_INPUT,
+            list(0),
+            data(0),
+            pages * 4096,
+            1,
+        );
+        let (pins, unpins) = (w.p.pin_batches.len(), w.p.unpin_batches.len());
+        let o = invoke(&mut w, G1, s, FN_NOP, &[p]);
+        assert_eq!(
+            (o.ret, o.origin),
+            (teec::ERROR_BAD_PARAMETERS, teec::ORIGIN_COMMS),
+            "page {k} of {pages}"
+        );
+        // Batches tried: every list page up to the failing one.
+        let tried: usize = w.p.pin_batches[pins..].iter().sum();
+        let want = if k < 511 { pages.min(511) } else { pages };
+        assert_eq!(tried as u64, want, "page {k}");
+        // The k pages pinned before it, given back in one batch, each exactly once.
+        let expect: &[usize] = if k == 0 { &[] } else { &[k as usize] };
+        assert_eq!(w.p.unpin_batches[unpins..], *expect, "page {k} of {pages}");
+        assert_eq!(w.p.mem.pins(G1), 0);
+        assert_eq!(w.m.shm_pages(G1), 0);
+        assert_clean(&w);
+        // The guest's next call with good pages works.
+        let good = w.tmem(G1, msg::ATTR_TYPE_TMEM_INPUT, list(2), data(k + 1), 4096, 2);
+        assert_eq!(invoke(&mut w, G1, s, FN_NOP, &[good]).ret, 0);
+        assert_eq!(w.p.mem.pins(G1), 0);
+    }
+}
+
+#[test]
 fn bad_page_list_entries_rejected_without_leaking_pins() {
     let mut w = world();
     let s = open(&mut w, G1);
