@@ -98,11 +98,6 @@ const C_SRC: &str = r#"
 #define xen_mb() __sync_synchronize()
 #define xen_rmb() __sync_synchronize()
 #define xen_wmb() __sync_synchronize()
-/* struct tee_stubdom_pin_list (hv-patches 0018) names XEN_GUEST_HANDLE_64, which public/xen.h
- * defines only for __XEN__ and __XEN_TOOLS__: the same definition, as Xen itself sees it. */
-#ifndef XEN_GUEST_HANDLE_64
-#define XEN_GUEST_HANDLE_64(name) XEN_GUEST_HANDLE(name)
-#endif
 #include "tee_stubdom.h"
 
 #define EMIT(name, val) asm volatile("\n.ascii \"@@" name " %c0\\n\"" :: "i"((long)(val)))
