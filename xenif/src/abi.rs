@@ -38,6 +38,9 @@ pub mod hypercall_nr {
     pub const GRANT_TABLE_OP: u64 = 20;
     /// `__HYPERVISOR_vcpu_op`.
     pub const VCPU_OP: u64 = 24;
+    /// `__HYPERVISOR_xsm_op`: with FLASK, `do_flask_op` (`xen/xsm/flask/flask_op.c`); without,
+    /// `-ENOSYS` (`xsm/dummy.h`, `xsm_do_xsm_op`).
+    pub const XSM_OP: u64 = 27;
     /// `__HYPERVISOR_sched_op`.
     pub const SCHED_OP: u64 = 29;
     /// `__HYPERVISOR_event_channel_op`.
@@ -436,4 +439,78 @@ pub struct GnttabQuerySize {
     pub max_nr_frames: u32,
     /// OUT: `GNTST_*`.
     pub status: i16,
+}
+
+/// FLASK's security-server interface (`public/xsm/flask_op.h`): the commands of `struct
+/// xen_flask_op` that a domain uses to ask the policy (the TEE mediator's TA access decisions,
+/// `xsm-policy/ta-access.md`). Each checks the caller's type on `security_t:security`
+/// (`flask_op.c`, `domain_has_security`); the permission is named per command.
+pub mod flask {
+    /// `XEN_FLASK_INTERFACE_VERSION`: any other `interface_version` gets `-ENOSYS`.
+    pub const INTERFACE_VERSION: u32 = 1;
+    /// `FLASK_GETENFORCE`: returns 1 (enforcing) or 0 (permissive); no permission needed, no
+    /// argument (the union is ignored and not copied back).
+    pub const GETENFORCE: u32 = 2;
+    /// `FLASK_CONTEXT_TO_SID` (`security check_context`): `u.sid_context`, IN `size` bytes of
+    /// context text at `context` (at most a page, else `-ENOBUFS`), OUT `sid`; `-EINVAL` for a
+    /// context the policy does not define.
+    pub const CONTEXT_TO_SID: u32 = 4;
+    /// `FLASK_SID_TO_CONTEXT` (`security check_context`): `u.sid_context`, IN `sid` and the
+    /// buffer's `size`, OUT the text (no NUL) and its length in `size`; `-ERANGE` (with `size`
+    /// set) if the buffer is too small, `-EINVAL` for an unknown SID.
+    pub const SID_TO_CONTEXT: u32 = 5;
+    /// `FLASK_ACCESS` (`security compute_av`): `u.access`, IN `ssid`, `tsid`, `tclass`, `req`,
+    /// OUT `allowed` (the class's whole allowed vector, not only `req`), the audit vectors and the
+    /// policy's `seqno`.
+    pub const ACCESS: u32 = 6;
+}
+
+/// `struct xen_flask_op` with `u.sid_context` (`struct xen_flask_sid_context`) flattened, for
+/// `FLASK_CONTEXT_TO_SID` and `FLASK_SID_TO_CONTEXT`; the rest of the union is padding. Xen
+/// copies the whole `xen_flask_op` in and, for these commands, out again, so this type has its
+/// size (checked in `tests/abi_layout.rs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, align(8))]
+pub struct FlaskOpSidContext {
+    /// `flask::CONTEXT_TO_SID` or `flask::SID_TO_CONTEXT`.
+    pub cmd: u32,
+    /// `flask::INTERFACE_VERSION`.
+    pub interface_version: u32,
+    /// `u.sid_context.sid`: OUT of CONTEXT_TO_SID, IN of SID_TO_CONTEXT.
+    pub sid: u32,
+    /// `u.sid_context.size`: the context buffer's size; OUT of SID_TO_CONTEXT, the text's length.
+    pub size: u32,
+    /// `u.sid_context.context`: `XEN_GUEST_HANDLE(char)`, the context buffer's address.
+    pub context: u64,
+    /// The rest of the union (`u.cache_stats` is its largest member).
+    pub pad: [u64; 2],
+}
+
+/// `struct xen_flask_op` with `u.access` (`struct xen_flask_access`) flattened, for
+/// `FLASK_ACCESS` (copied in and out whole, like [`FlaskOpSidContext`]); also the argument of
+/// `FLASK_GETENFORCE`, which reads only `cmd` and `interface_version`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, align(8))]
+pub struct FlaskOpAccess {
+    /// `flask::ACCESS` (or `flask::GETENFORCE`).
+    pub cmd: u32,
+    /// `flask::INTERFACE_VERSION`.
+    pub interface_version: u32,
+    /// IN: the source SID.
+    pub ssid: u32,
+    /// IN: the target SID.
+    pub tsid: u32,
+    /// IN: the class (its number: its position among the policy's classes, from 1).
+    pub tclass: u32,
+    /// IN: the permissions asked about (bits in the class's declaration order).
+    pub req: u32,
+    /// OUT: the permissions of `tclass` the policy allows `ssid` on `tsid`.
+    pub allowed: u32,
+    /// OUT: the permissions audited when allowed.
+    pub audit_allow: u32,
+    /// OUT: the permissions audited when denied.
+    pub audit_deny: u32,
+    /// OUT: the policy's sequence number (`latest_granting`, bumped by each policy load and
+    /// boolean commit).
+    pub seqno: u32,
 }

@@ -56,6 +56,7 @@ errnos! {
     ETIME = 62, "Timer expired";
     EOVERFLOW = 75, "Value too large for defined data type";
     EOPNOTSUPP = 95, "Operation not supported on transport endpoint";
+    ENOBUFS = 105, "No buffer space available";
     ETIMEDOUT = 110, "Connection timed out";
 }
 

@@ -71,7 +71,8 @@ pub const RPC_FAILED: u64 = 1;
 pub mod req {
     /// A guest's TEE call (`domid`, `vcpu`, `x`).
     pub const CALL: u16 = 1;
-    /// `domid` may use the TEE.
+    /// `domid` may use the TEE; `x[0]` is its FLASK SID when announced, 0 without FLASK
+    /// (hv-patches 0019), also when replayed at registration.
     pub const CREATED: u16 = 2;
     /// `domid` is being destroyed.
     pub const DESTROYED: u16 = 3;
@@ -300,7 +301,8 @@ pub struct Request {
     pub flags: u32,
     /// RESULT: 0, or Xen's refusal of the secure call (a negative errno; nothing was issued).
     pub status: i32,
-    /// CALL: x0–x7 as the guest issued them. RESULT: x0–x3 of OP-TEE's answer.
+    /// CALL: x0–x7 as the guest issued them. RESULT: x0–x3 of OP-TEE's answer. CREATED: `x[0]`
+    /// the domain's FLASK SID (0: none).
     pub x: [u64; 8],
 }
 

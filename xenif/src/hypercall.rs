@@ -18,6 +18,7 @@ use crate::abi::{
     ShutdownReason, XenAddToPhysmap, XenMemoryReservation, XenPfn, XenRemoveFromPhysmap,
     DOMID_SELF,
 };
+use crate::abi::{flask, FlaskOpAccess, FlaskOpSidContext, XEN_PAGE_SIZE};
 use crate::abi::{
     gnttabop, GnttabMapGrantRef, GnttabQuerySize, GnttabUnmapGrantRef, GrantHandle, GrantRef,
 };
@@ -429,6 +430,127 @@ pub unsafe fn gnttab_unmap(gpa: u64, handle: GrantHandle) -> Result<(), GrantErr
         return Err(GrantError::GENERAL);
     }
     GrantError::check(u.status)
+}
+
+/// A `struct xen_flask_op` flattened for one union member: the two types of `abi` whose size is
+/// that of the C struct (`tests/abi_layout.rs`), the only types [`xsm_op`] passes. Sealed.
+trait FlaskOp: flask_private::Sealed {}
+mod flask_private {
+    pub trait Sealed {}
+}
+impl flask_private::Sealed for FlaskOpSidContext {}
+impl FlaskOp for FlaskOpSidContext {}
+impl flask_private::Sealed for FlaskOpAccess {}
+impl FlaskOp for FlaskOpAccess {}
+
+/// `__HYPERVISOR_xsm_op(op)` with FLASK's interface version set.
+fn xsm_op<T: FlaskOp>(op: &mut T) -> XenResult<u64> {
+    // SAFETY: `op` is a live, exclusively borrowed object of the size of `struct xen_flask_op`
+    // (FlaskOp is sealed to the two layout-tested types), so do_flask_op's copy_from_guest and
+    // copy_to_guest of one xen_flask_op stay inside it. A guest handle inside it is the caller's
+    // contract (see each wrapper). No FLASK command changes the caller's mappings.
+    let r = unsafe { hypercall(nr::XSM_OP, addr(op as *mut T), 0, 0, 0, 0) };
+    XenError::from_ret(r)
+}
+
+/// The SID of security context `context` (e.g. `system_u:object_r:tee_ta_t`): FLASK's
+/// `FLASK_CONTEXT_TO_SID`, which needs `security check_context` on `security_t`.
+/// Errors: `EINVAL` the policy defines no such context (unknown type, user or role, or a role
+/// not authorised for the type); `ENOBUFS` longer than a page (refused here, as Xen would);
+/// `EACCES` the caller lacks `check_context`; `ENOSYS` Xen runs without FLASK.
+pub fn flask_context_to_sid(context: &str) -> XenResult<u32> {
+    if context.len() > XEN_PAGE_SIZE {
+        return Err(XenError::ENOBUFS);
+    }
+    let mut op = FlaskOpSidContext {
+        cmd: flask::CONTEXT_TO_SID,
+        interface_version: flask::INTERFACE_VERSION,
+        // At most a page: fits.
+        size: context.len() as u32,
+        context: addr(context.as_ptr()),
+        ..Default::default()
+    };
+    // The handle names `context`, live and `size` bytes long for the call; Xen only reads it.
+    xsm_op(&mut op).map(|_| op.sid)
+}
+
+/// The security context of `sid` (e.g. `system_u:system_r:tee_guest_t`), read into `buf`:
+/// FLASK's `FLASK_SID_TO_CONTEXT`, which needs `security check_context` on `security_t`. Xen
+/// writes the text with a terminating NUL (`services.c`, `context_struct_to_string`); the text
+/// returned is without it.
+/// Errors: `ERANGE` `buf` is too short for the text and its NUL (Xen writes nothing); `EINVAL`
+/// no such SID (e.g. its context vanished with a policy reload), or an answer that is not text;
+/// `EACCES` the caller lacks `check_context`; `ENOSYS` Xen runs without FLASK.
+pub fn flask_sid_to_context(sid: u32, buf: &mut [u8]) -> XenResult<&str> {
+    let mut op = FlaskOpSidContext {
+        cmd: flask::SID_TO_CONTEXT,
+        interface_version: flask::INTERFACE_VERSION,
+        sid,
+        // Xen writes at most `size` bytes: a longer buffer is offered as u32::MAX bytes.
+        size: u32::try_from(buf.len()).unwrap_or(u32::MAX),
+        context: addr(buf.as_mut_ptr()),
+        ..Default::default()
+    };
+    // The handle names `buf`, exclusively borrowed and at least `size` bytes long for the call.
+    xsm_op(&mut op)?;
+    // Xen wrote `size` <= the buffer's bytes, the last one a NUL; anything else is not its answer.
+    let text = buf
+        .get(..op.size as usize)
+        .and_then(|b| b.strip_suffix(&[0]))
+        .ok_or(XenError::EINVAL)?;
+    core::str::from_utf8(text).map_err(|_| XenError::EINVAL)
+}
+
+/// FLASK's answer to an access query ([`flask_access`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlaskAccessAnswer {
+    /// The permissions of the class the policy allows (the whole vector, not only those asked).
+    pub allowed: u32,
+    /// The permissions audited when allowed.
+    pub audit_allow: u32,
+    /// The permissions audited when denied.
+    pub audit_deny: u32,
+    /// The policy's sequence number when it computed them (changes with each policy load and
+    /// boolean commit).
+    pub seqno: u32,
+}
+
+/// The access vector of class `tclass` that the policy gives source SID `ssid` on target SID
+/// `tsid` (`req`: the permissions asked about, which Xen's computation does not restrict the
+/// answer to). FLASK's `FLASK_ACCESS`, which needs `security compute_av` on `security_t`; it
+/// computes, it does not check: no AVC entry, no log line.
+/// Errors: `EINVAL` an unknown SID (vanished with a reload) or class; `EACCES`; `ENOSYS`.
+pub fn flask_access(ssid: u32, tsid: u32, tclass: u16, req: u32) -> XenResult<FlaskAccessAnswer> {
+    let mut op = FlaskOpAccess {
+        cmd: flask::ACCESS,
+        interface_version: flask::INTERFACE_VERSION,
+        ssid,
+        tsid,
+        tclass: u32::from(tclass),
+        req,
+        ..Default::default()
+    };
+    // No guest handle inside.
+    xsm_op(&mut op)?;
+    Ok(FlaskAccessAnswer {
+        allowed: op.allowed,
+        audit_allow: op.audit_allow,
+        audit_deny: op.audit_deny,
+        seqno: op.seqno,
+    })
+}
+
+/// Whether FLASK enforces its policy (`FLASK_GETENFORCE`; no permission needed): `Ok(false)` in
+/// permissive mode. `ENOSYS`: Xen runs without FLASK (the dummy or SILO module), so there is no
+/// policy to ask.
+pub fn flask_getenforce() -> XenResult<bool> {
+    let mut op = FlaskOpAccess {
+        cmd: flask::GETENFORCE,
+        interface_version: flask::INTERFACE_VERSION,
+        ..Default::default()
+    };
+    // No guest handle inside.
+    xsm_op(&mut op).map(|v| v != 0)
 }
 
 /// The hypercall of tee-stubdom's Xen hook (`public/tee_stubdom.h`, hv-patches 0005) and the

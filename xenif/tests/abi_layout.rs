@@ -24,11 +24,13 @@ const C_SRC: &str = r#"
 #include <public/version.h>
 #include <public/grant_table.h>
 #include <public/errno.h>
+#include <public/xsm/flask_op.h>
 
 #define EMIT(name, val) asm volatile("\n.ascii \"@@" name " %c0\\n\"" :: "i"((long)(val)))
 #define SZ(t) EMIT("sizeof " #t, sizeof(struct t))
 #define OFF(t, f) EMIT("offsetof " #t "." #f, offsetof(struct t, f))
 #define K(c) EMIT("const " #c, c)
+#define AL(t) EMIT("alignof " #t, _Alignof(struct t))
 
 void emit(void)
 {
@@ -84,6 +86,15 @@ void emit(void)
     K(GNTMAP_host_map); K(GNTMAP_readonly);
     K(GNTST_okay); K(GNTST_general_error); K(GNTST_bad_domain); K(GNTST_bad_gntref);
     K(GNTST_bad_handle); K(GNTST_permission_denied); K(GNTST_bad_page); K(GNTST_no_space);
+    SZ(xen_flask_op); AL(xen_flask_op); OFF(xen_flask_op, cmd); OFF(xen_flask_op, interface_version);
+    OFF(xen_flask_op, u.sid_context.sid); OFF(xen_flask_op, u.sid_context.size);
+    OFF(xen_flask_op, u.sid_context.context);
+    OFF(xen_flask_op, u.access.ssid); OFF(xen_flask_op, u.access.tsid);
+    OFF(xen_flask_op, u.access.tclass); OFF(xen_flask_op, u.access.req);
+    OFF(xen_flask_op, u.access.allowed); OFF(xen_flask_op, u.access.audit_allow);
+    OFF(xen_flask_op, u.access.audit_deny); OFF(xen_flask_op, u.access.seqno);
+    K(__HYPERVISOR_xsm_op); K(XEN_FLASK_INTERFACE_VERSION); K(FLASK_GETENFORCE);
+    K(FLASK_CONTEXT_TO_SID); K(FLASK_SID_TO_CONTEXT); K(FLASK_ACCESS);
 #define XEN_ERRNO(name, value) EMIT("errno " #name, value);
 #include <public/errno.h>
 }
@@ -381,6 +392,69 @@ fn abi_matches_xen_public_headers() {
     );
     k!(k, "GNTST_bad_page", xenif::grant::GrantError::BAD_PAGE.0);
     k!(k, "GNTST_no_space", xenif::grant::GrantError::NO_SPACE.0);
+    // struct xen_flask_op, flattened per command (both types are the whole struct: Xen copies it
+    // in and out whole).
+    sz!(k, "xen_flask_op", FlaskOpSidContext);
+    sz!(k, "xen_flask_op", FlaskOpAccess);
+    k.eq(
+        "alignof xen_flask_op",
+        std::mem::align_of::<FlaskOpSidContext>() as i64,
+    );
+    k.eq(
+        "alignof xen_flask_op",
+        std::mem::align_of::<FlaskOpAccess>() as i64,
+    );
+    off!(k, "xen_flask_op.cmd", FlaskOpSidContext, cmd);
+    off!(
+        k,
+        "xen_flask_op.interface_version",
+        FlaskOpSidContext,
+        interface_version
+    );
+    off!(k, "xen_flask_op.u.sid_context.sid", FlaskOpSidContext, sid);
+    off!(
+        k,
+        "xen_flask_op.u.sid_context.size",
+        FlaskOpSidContext,
+        size
+    );
+    off!(
+        k,
+        "xen_flask_op.u.sid_context.context",
+        FlaskOpSidContext,
+        context
+    );
+    off!(k, "xen_flask_op.cmd", FlaskOpAccess, cmd);
+    off!(
+        k,
+        "xen_flask_op.interface_version",
+        FlaskOpAccess,
+        interface_version
+    );
+    off!(k, "xen_flask_op.u.access.ssid", FlaskOpAccess, ssid);
+    off!(k, "xen_flask_op.u.access.tsid", FlaskOpAccess, tsid);
+    off!(k, "xen_flask_op.u.access.tclass", FlaskOpAccess, tclass);
+    off!(k, "xen_flask_op.u.access.req", FlaskOpAccess, req);
+    off!(k, "xen_flask_op.u.access.allowed", FlaskOpAccess, allowed);
+    off!(
+        k,
+        "xen_flask_op.u.access.audit_allow",
+        FlaskOpAccess,
+        audit_allow
+    );
+    off!(
+        k,
+        "xen_flask_op.u.access.audit_deny",
+        FlaskOpAccess,
+        audit_deny
+    );
+    off!(k, "xen_flask_op.u.access.seqno", FlaskOpAccess, seqno);
+    k!(k, "__HYPERVISOR_xsm_op", hypercall_nr::XSM_OP);
+    k!(k, "XEN_FLASK_INTERFACE_VERSION", flask::INTERFACE_VERSION);
+    k!(k, "FLASK_GETENFORCE", flask::GETENFORCE);
+    k!(k, "FLASK_CONTEXT_TO_SID", flask::CONTEXT_TO_SID);
+    k!(k, "FLASK_SID_TO_CONTEXT", flask::SID_TO_CONTEXT);
+    k!(k, "FLASK_ACCESS", flask::ACCESS);
     for &(name, val) in XenError::ALL {
         k.eq(&format!("errno {name}"), val as i64);
     }
