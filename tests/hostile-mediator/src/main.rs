@@ -35,7 +35,7 @@ use kernel::xenif::hook::call::{op as hc, pin, secure_call};
 use kernel::xenif::hook::shared::{RingMem, Shared};
 use kernel::xenif::hook::{
     op, req, BackRing, Canary, Query, Register, Request, Respond, F_TEE_KNOWN, MAX_PINS,
-    Q_TEE_KNOWN,
+    Q_TEE_KNOWN, RESPOND_EXECUTE,
 };
 use kernel::xenif::{XenError, XenResult};
 use kernel::{println, Kernel};
@@ -227,6 +227,12 @@ struct State {
     /// Registrations Xen deferred (EAGAIN: it was still ending, in OP-TEE, the calls and
     /// registrations of our previous registration), in all.
     deferred: u32,
+    /// Keep the TEE guest's calls unanswered (`vehicle`), for the attacks through EXECUTE.
+    hold: bool,
+    /// The TEE guest's call waiting for our answer while `hold`: (seq, vCPU).
+    vehicle: Option<(u64, u32)>,
+    /// RESULT requests not looked at yet: (seq, status, x0-x3).
+    results: Vec<(u64, i32, [u64; 8])>,
 }
 
 fn serve(st: &mut State) {
@@ -267,6 +273,10 @@ fn handle(st: &mut State, rq: &Request) {
             }
         }
         req::DESTROYED => {}
+        req::RESULT => st.results.push((rq.seq, rq.status, rq.x)),
+        req::CALL if st.hold && rq.domid == st.tee && st.vehicle.is_none() => {
+            st.vehicle = Some((rq.seq, rq.vcpu));
+        }
         req::CALL => {
             // Only the TEE guest's fast calls, forwarded (tests/hook-guest role=bench).
             let fid = rq.x[0] as u32;
@@ -292,6 +302,76 @@ fn handle(st: &mut State, rq: &Request) {
             );
         }
         _ => {}
+    }
+}
+
+/// Answers the held call of the TEE guest as an honest mediator would (OP-TEE's CALLS_UID
+/// for it: the guest's calls are CALLS_UID, tests/hook-guest role=bench).
+fn release_vehicle(st: &mut State) {
+    if let Some((seq, vcpu)) = st.vehicle.take() {
+        let f = [
+            u64::from(smc::CALLS_UID),
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            client_id(st.tee),
+        ];
+        let x = secure_call(f).unwrap_or([ret::ENOTAVAIL, 0, 0, 0, 0, 0, 0, 0]);
+        let _ = hc(
+            op::RESPOND,
+            Respond {
+                seq,
+                domid: st.tee,
+                flags: 0,
+                vcpu,
+                x,
+            },
+        );
+    }
+}
+
+/// A secure call made through EXECUTE (hv-patches 0013) instead of our own secure call: the
+/// TEE guest's waiting call is answered with "make `x`", and Xen's answer comes back as its
+/// RESULT (status < 0: Xen refused it, nothing was issued). The guest's call is then answered.
+/// `Err(ETIMEDOUT)`: no call of the guest came, or no RESULT, within 5 s.
+fn exec_call(k: &mut Kernel, st: &mut State, x: [u64; 8]) -> XenResult<[u64; 8]> {
+    st.hold = true;
+    k.run_until(k.after(Duration::from_secs(5)), |_| {
+        serve(st);
+        st.vehicle.is_some()
+    });
+    let Some((seq, vcpu)) = st.vehicle else {
+        return Err(XenError::ETIMEDOUT);
+    };
+    hc(
+        op::RESPOND,
+        Respond {
+            seq,
+            domid: st.tee,
+            flags: RESPOND_EXECUTE,
+            vcpu,
+            x,
+        },
+    )
+    .0?;
+    let got = k.run_until(k.after(Duration::from_secs(5)), |_| {
+        serve(st);
+        st.results.iter().any(|r| r.0 == seq)
+    });
+    let res = st
+        .results
+        .iter()
+        .position(|r| r.0 == seq)
+        .map(|i| st.results.remove(i));
+    // The RESULT is the guest's call waiting again: answer it.
+    release_vehicle(st);
+    match res {
+        Some((_, status, _)) if status < 0 => Err(XenError(-status)),
+        Some((_, _, a)) if got => Ok(a),
+        _ => Err(XenError::ETIMEDOUT),
     }
 }
 
@@ -528,9 +608,10 @@ impl Hostile<'_> {
         );
     }
 
-    fn arg_addresses(&mut self) {
+    /// What the argument-address attacks aim at, and Xen's refusal of each.
+    fn arg_targets(&self) -> Vec<(&'static str, u64, XenError)> {
         let t = self.t;
-        let mut targets: Vec<(&str, u64, XenError)> = alloc::vec![
+        let mut targets: Vec<(&'static str, u64, XenError)> = alloc::vec![
             ("xen-text", t.xen, XenError::EPERM),
             ("xen-heap", t.xen_heap, XenError::EPERM),
             ("ordinary-domu", t.canary, XenError::EPERM),
@@ -546,6 +627,11 @@ impl Hostile<'_> {
             ("secure-ram", 0x0e10_0000, XenError::EPERM),
         ];
         targets.retain(|(_, a, _)| *a != 0);
+        targets
+    }
+
+    fn arg_addresses(&mut self) {
+        let targets = self.arg_targets();
         // A valid OPEN_SESSION of the PTA in our page, so that only the address is wrong.
         build(
             &mut self.arg,
@@ -568,6 +654,45 @@ impl Hostile<'_> {
                 );
             }
         }
+    }
+
+    /// The argument-address attacks again, each as an EXECUTE answer to a call of the TEE guest
+    /// (hv-patches 0013): the guest's vCPU would make the secure call, so Xen must refuse the
+    /// same addresses there, with the same errors, before any SMC.
+    fn arg_addresses_exec(&mut self, k: &mut Kernel, st: &mut State) {
+        let targets = self.arg_targets();
+        build(
+            &mut self.arg,
+            msg::CMD_OPEN_SESSION,
+            0,
+            0,
+            &open_params(&PTA_INVOKE_TESTS),
+        );
+        for (fid, fname) in [
+            (smc::CALL_WITH_ARG, "call-with-arg"),
+            (smc::CALL_WITH_RPC_ARG, "call-with-rpc-arg"),
+        ] {
+            for (tname, addr, want) in &targets {
+                // x7 is Xen's to set: a hostile one (the canary's client ID) changes nothing.
+                let x = addr_call(fid, *addr, 0, 0x7fff);
+                let r = exec_call(k, st, x);
+                // A call Xen wrongly accepted may leave an OP-TEE thread suspended: finish it.
+                if let Ok(a) = r {
+                    if ret::is_rpc(a[0]) {
+                        self.shm_ref += 1;
+                        let x = self.resume_plain(&a, self.shm_ref);
+                        let _ = self.run_std(x);
+                    }
+                }
+                self.check(
+                    &format!("exec-{fname}-{tname}"),
+                    matches!(r, Err(e) if e == *want),
+                    format_args!("x1:x2={addr:#x}: {} (want {want:?})", fmt_x(&r)),
+                );
+            }
+        }
+        st.hold = false;
+        release_vehicle(st);
     }
 
     /// An INVOKE of the PTA's parameter test whose memref names `list` (a page list at that
@@ -1156,6 +1281,9 @@ fn main(k: &mut Kernel) {
         tee,
         known: Vec::new(),
         deferred: 0,
+        hold: false,
+        vehicle: None,
+        results: Vec::new(),
     };
     let reg = register(k, &mut st);
     r.check("register", reg.is_ok(), format_args!("{reg:?}"));
@@ -1277,6 +1405,7 @@ fn main(k: &mut Kernel) {
     h.pta_session("before");
 
     h.arg_addresses();
+    h.arg_addresses_exec(k, &mut st);
     // Page lists and attribute attacks inside a real session.
     build(
         &mut h.arg,
