@@ -47,6 +47,8 @@ pub mod hypercall_nr {
     pub const EVENT_CHANNEL_OP: u64 = 32;
     /// `__HYPERVISOR_hvm_op`.
     pub const HVM_OP: u64 = 34;
+    /// `__HYPERVISOR_sysctl`.
+    pub const SYSCTL: u64 = 35;
 }
 
 /// `XENVER_version` (`public/version.h`): returns `major << 16 | minor`.
@@ -513,4 +515,116 @@ pub struct FlaskOpAccess {
     /// OUT: the policy's sequence number (`latest_granting`, bumped by each policy load and
     /// boolean commit).
     pub seqno: u32,
+}
+
+/// `XEN_SYSCTL_INTERFACE_VERSION` of Xen 4.17 (`public/sysctl.h`): Xen refuses a sysctl whose
+/// `interface_version` differs (`EACCES`).
+pub const XEN_SYSCTL_INTERFACE_VERSION: u32 = 0x0000_0015;
+
+/// `XEN_SYSCTL_*` commands (`public/sysctl.h`).
+pub mod sysctl {
+    /// `XEN_SYSCTL_perfc_op`: Xen's software performance counters (`CONFIG_PERF_COUNTERS`;
+    /// without it Xen answers `ENOSYS`). FLASK: `xen { perfcontrol }` on the caller.
+    pub const PERFC_OP: u32 = 5;
+}
+
+/// `XEN_SYSCTL_PERFCOP_*`, the sub-operations of `XEN_SYSCTL_perfc_op`.
+pub mod perfcop {
+    /// Copy the counters out, then reset all of them to zero.
+    pub const RESET: u32 = 1;
+    /// Copy the counters out.
+    pub const QUERY: u32 = 2;
+}
+
+/// Length of a counter's name in `struct xen_sysctl_perfc_desc`.
+pub const PERFC_NAME_LEN: usize = 80;
+
+/// `struct xen_sysctl_perfc_desc`: one counter's name (NUL-terminated) and how many values of
+/// the value array are its own (one per online CPU for a plain counter, one per element for an
+/// array counter such as `hypercalls`).
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub struct PerfcDesc {
+    /// `char name[80]`.
+    pub name: [u8; PERFC_NAME_LEN],
+    /// `uint32_t nr_vals`.
+    pub nr_vals: u32,
+}
+
+impl Default for PerfcDesc {
+    fn default() -> Self {
+        PerfcDesc {
+            name: [0; PERFC_NAME_LEN],
+            nr_vals: 0,
+        }
+    }
+}
+
+impl PerfcDesc {
+    /// The name up to its first NUL (empty when it is not UTF-8, which Xen's names always are).
+    pub fn name(&self) -> &str {
+        let end = self
+            .name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(PERFC_NAME_LEN);
+        core::str::from_utf8(&self.name[..end]).unwrap_or("")
+    }
+}
+
+/// `xen_sysctl_perfc_val_t`.
+pub type PerfcVal = u32;
+
+/// `struct xen_sysctl_perfc_op`. `desc` and `val` are guest handles (guest virtual addresses of
+/// `nr_counters` descriptors and `nr_vals` values; 0 is NULL). Xen writes `nr_counters` and
+/// `nr_vals` back, and with non-NULL handles copies that many elements without looking at any
+/// length of ours: the caller learns the counts first with NULL handles.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+pub struct SysctlPerfcOp {
+    /// IN: `XEN_SYSCTL_PERFCOP_*`.
+    pub cmd: u32,
+    /// OUT: number of counters (descriptors).
+    pub nr_counters: u32,
+    /// OUT: number of values.
+    pub nr_vals: u32,
+    /// `XEN_GUEST_HANDLE_64(xen_sysctl_perfc_desc_t) desc`.
+    pub desc: u64,
+    /// `XEN_GUEST_HANDLE_64(xen_sysctl_perfc_val_t) val`.
+    pub val: u64,
+}
+
+/// Size of the union `u` of `struct xen_sysctl` (its `uint8_t pad[128]` member).
+pub const XEN_SYSCTL_UNION_SIZE: usize = 128;
+
+/// `struct xen_sysctl` with its union as `perfc_op` (the one member we use) plus the rest of the
+/// union's 128 bytes: Xen copies the whole structure in and back out.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub struct XenSysctlPerfc {
+    /// `XEN_SYSCTL_perfc_op`.
+    pub cmd: u32,
+    /// [`XEN_SYSCTL_INTERFACE_VERSION`].
+    pub interface_version: u32,
+    /// `u.perfc_op`.
+    pub perfc_op: SysctlPerfcOp,
+    /// The union's remaining bytes.
+    pub pad: [u8; XEN_SYSCTL_UNION_SIZE - core::mem::size_of::<SysctlPerfcOp>()],
+}
+
+impl XenSysctlPerfc {
+    /// A `XEN_SYSCTL_perfc_op` of sub-operation `cmd` with the handles `desc` and `val`.
+    pub fn new(cmd: u32, desc: u64, val: u64) -> Self {
+        XenSysctlPerfc {
+            cmd: sysctl::PERFC_OP,
+            interface_version: XEN_SYSCTL_INTERFACE_VERSION,
+            perfc_op: SysctlPerfcOp {
+                cmd,
+                desc,
+                val,
+                ..Default::default()
+            },
+            pad: [0; XEN_SYSCTL_UNION_SIZE - core::mem::size_of::<SysctlPerfcOp>()],
+        }
+    }
 }

@@ -22,6 +22,7 @@ use crate::abi::{flask, FlaskOpAccess, FlaskOpSidContext, XEN_PAGE_SIZE};
 use crate::abi::{
     gnttabop, GnttabMapGrantRef, GnttabQuerySize, GnttabUnmapGrantRef, GrantHandle, GrantRef,
 };
+use crate::abi::{perfcop, PerfcDesc, PerfcVal, XenSysctlPerfc};
 use crate::error::{XenError, XenResult};
 use crate::foreign::{batch_header, ForeignMapError, PageErrors};
 use crate::grant::GrantError;
@@ -551,6 +552,55 @@ pub fn flask_getenforce() -> XenResult<bool> {
     };
     // No guest handle inside.
     xsm_op(&mut op).map(|v| v != 0)
+}
+
+/// `XEN_SYSCTL_perfc_op` with the handles in `op`.
+///
+/// # Safety
+/// 1. Each non-NULL handle of `op.perfc_op` must point to memory valid for writes of as many
+///    descriptors (`desc`) or values (`val`) as Xen has, for the duration of the call.
+unsafe fn sysctl_perfc(op: &mut XenSysctlPerfc) -> XenResult<()> {
+    // SAFETY: `op` is a live, exclusive `struct xen_sysctl` (its size and layout are checked
+    // against public/sysctl.h by tests/abi_layout.rs), which Xen copies in and back out whole;
+    // what its handles let Xen write is the caller's condition 1.
+    let r = unsafe { hypercall(nr::SYSCTL, addr(op as *mut XenSysctlPerfc), 0, 0, 0, 0) };
+    XenError::from_ret(r).map(|_| ())
+}
+
+/// `XEN_SYSCTL_perfc_op` / `XEN_SYSCTL_PERFCOP_query`: Xen's software performance counters, a
+/// descriptor per counter into `desc` and all values into `vals` (see [`crate::perfc`]).
+/// Returns how many of each Xen wrote, `(nr_counters, nr_vals)`.
+///
+/// Xen copies its counts of descriptors and values without any length of ours
+/// (`perfc_copy_info`, `xen/common/perfc.c`), so this first asks for the counts with NULL
+/// handles and fails with `ENOSPC`, before any copy, when a slice is shorter. Errors from Xen:
+/// `ENOSYS` without `CONFIG_PERF_COUNTERS`, `EACCES` without FLASK's `xen { perfcontrol }`.
+pub fn perfc_query(desc: &mut [PerfcDesc], vals: &mut [PerfcVal]) -> XenResult<(usize, usize)> {
+    let mut op = XenSysctlPerfc::new(perfcop::QUERY, 0, 0);
+    // SAFETY: both handles are NULL: Xen writes only `op`.
+    unsafe { sysctl_perfc(&mut op)? };
+    let (nc, nv) = (
+        op.perfc_op.nr_counters as usize,
+        op.perfc_op.nr_vals as usize,
+    );
+    if desc.len() < nc || vals.len() < nv {
+        return Err(XenError::ENOSPC);
+    }
+    let mut op = XenSysctlPerfc::new(
+        perfcop::QUERY,
+        addr(desc.as_mut_ptr()),
+        addr(vals.as_mut_ptr()),
+    );
+    // SAFETY: Xen writes NR_PERFCTRS descriptors and perfc_nbr_vals values, the counts the
+    // NULL query above just returned. They are constants of the Xen binary and of the set of
+    // online CPUs, which Xen 4.17 on Arm fixes at boot (it has no CPU hotplug sysctl), so
+    // `desc` and `vals`, live exclusive slices at least that long, hold all of it. The call
+    // changes no mapping of the caller.
+    unsafe { sysctl_perfc(&mut op)? };
+    Ok((
+        op.perfc_op.nr_counters as usize,
+        op.perfc_op.nr_vals as usize,
+    ))
 }
 
 /// The hypercall of tee-stubdom's Xen hook (`public/tee_stubdom.h`, hv-patches 0005) and the

@@ -10,6 +10,8 @@
 //! - [`foreign`]: request building and per-page error decoding for `XENMEM_add_to_physmap_batch` with
 //!   `XENMAPSPACE_gmfn_foreign`.
 //! - [`grant`]: grant-table v1 entry states and `GNTST_*` statuses as a typed error.
+//! - [`perfc`]: Xen's software performance counters (`XEN_SYSCTL_perfc_op`) read as hypervisor
+//!   entries (traps, interrupts), summed over all CPUs.
 //! - [`hook`]: the ABI of our Xen hook (`public/tee_stubdom.h`, hv-patches): its ops and structures,
 //!   the ring the mediator serves as back end, checked against the patched header by
 //!   `tests/hook_layout.rs`. No `unsafe`.
@@ -32,5 +34,6 @@ pub mod hook;
 #[cfg(target_arch = "aarch64")]
 #[allow(unsafe_code)] // STYLE.md rule 1: the hypercalls (`hvc`)
 pub mod hypercall;
+pub mod perfc;
 
 pub use error::{XenError, XenResult};

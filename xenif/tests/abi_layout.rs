@@ -15,6 +15,9 @@ use xenif::abi::*;
 use xenif::XenError;
 
 const C_SRC: &str = r#"
+/* sysctl.h (and the tools-only parts of xen.h it needs, XEN_GUEST_HANDLE_64 among them) are for
+ * "node control tools" only: say we are one. No structure checked here changes with it. */
+#define __XEN_TOOLS__ 1
 #include <stdint.h>
 #include <stddef.h>
 #include <public/xen.h>
@@ -25,6 +28,7 @@ const C_SRC: &str = r#"
 #include <public/grant_table.h>
 #include <public/errno.h>
 #include <public/xsm/flask_op.h>
+#include <public/sysctl.h>
 
 #define EMIT(name, val) asm volatile("\n.ascii \"@@" name " %c0\\n\"" :: "i"((long)(val)))
 #define SZ(t) EMIT("sizeof " #t, sizeof(struct t))
@@ -95,6 +99,16 @@ void emit(void)
     OFF(xen_flask_op, u.access.audit_deny); OFF(xen_flask_op, u.access.seqno);
     K(__HYPERVISOR_xsm_op); K(XEN_FLASK_INTERFACE_VERSION); K(FLASK_GETENFORCE);
     K(FLASK_CONTEXT_TO_SID); K(FLASK_SID_TO_CONTEXT); K(FLASK_ACCESS);
+    K(__HYPERVISOR_sysctl); K(XEN_SYSCTL_INTERFACE_VERSION); K(XEN_SYSCTL_perfc_op);
+    K(XEN_SYSCTL_PERFCOP_reset); K(XEN_SYSCTL_PERFCOP_query);
+    SZ(xen_sysctl); OFF(xen_sysctl, interface_version); OFF(xen_sysctl, u);
+    EMIT("sizeof xen_sysctl.u", sizeof(((struct xen_sysctl *)0)->u));
+    OFF(xen_sysctl, u.perfc_op.desc); OFF(xen_sysctl, u.perfc_op.val);
+    SZ(xen_sysctl_perfc_op); OFF(xen_sysctl_perfc_op, cmd); OFF(xen_sysctl_perfc_op, nr_counters);
+    OFF(xen_sysctl_perfc_op, nr_vals); OFF(xen_sysctl_perfc_op, desc); OFF(xen_sysctl_perfc_op, val);
+    SZ(xen_sysctl_perfc_desc); OFF(xen_sysctl_perfc_desc, name); OFF(xen_sysctl_perfc_desc, nr_vals);
+    EMIT("sizeof xen_sysctl_perfc_val_t", sizeof(xen_sysctl_perfc_val_t));
+    EMIT("sizeof xen_sysctl_perfc_desc.name", sizeof(((struct xen_sysctl_perfc_desc *)0)->name));
 #define XEN_ERRNO(name, value) EMIT("errno " #name, value);
 #include <public/errno.h>
 }
@@ -130,6 +144,53 @@ macro_rules! k {
 #[test]
 fn abi_matches_xen_public_headers() {
     let mut k = Checker::new(c_layout());
+    // XEN_SYSCTL_perfc_op (public/sysctl.h): the structure Xen copies in and out whole, and the
+    // descriptors and values it writes without a length of ours.
+    k!(k, "__HYPERVISOR_sysctl", hypercall_nr::SYSCTL);
+    k!(
+        k,
+        "XEN_SYSCTL_INTERFACE_VERSION",
+        XEN_SYSCTL_INTERFACE_VERSION
+    );
+    k!(k, "XEN_SYSCTL_perfc_op", sysctl::PERFC_OP);
+    k!(k, "XEN_SYSCTL_PERFCOP_reset", perfcop::RESET);
+    k!(k, "XEN_SYSCTL_PERFCOP_query", perfcop::QUERY);
+    sz!(k, "xen_sysctl", XenSysctlPerfc);
+    off!(
+        k,
+        "xen_sysctl.interface_version",
+        XenSysctlPerfc,
+        interface_version
+    );
+    off!(k, "xen_sysctl.u", XenSysctlPerfc, perfc_op);
+    k.eq("sizeof xen_sysctl.u", XEN_SYSCTL_UNION_SIZE as i64);
+    k.eq(
+        "offsetof xen_sysctl.u.perfc_op.desc",
+        (offset_of!(XenSysctlPerfc, perfc_op) + offset_of!(SysctlPerfcOp, desc)) as i64,
+    );
+    k.eq(
+        "offsetof xen_sysctl.u.perfc_op.val",
+        (offset_of!(XenSysctlPerfc, perfc_op) + offset_of!(SysctlPerfcOp, val)) as i64,
+    );
+    sz!(k, "xen_sysctl_perfc_op", SysctlPerfcOp);
+    off!(k, "xen_sysctl_perfc_op.cmd", SysctlPerfcOp, cmd);
+    off!(
+        k,
+        "xen_sysctl_perfc_op.nr_counters",
+        SysctlPerfcOp,
+        nr_counters
+    );
+    off!(k, "xen_sysctl_perfc_op.nr_vals", SysctlPerfcOp, nr_vals);
+    off!(k, "xen_sysctl_perfc_op.desc", SysctlPerfcOp, desc);
+    off!(k, "xen_sysctl_perfc_op.val", SysctlPerfcOp, val);
+    sz!(k, "xen_sysctl_perfc_desc", PerfcDesc);
+    off!(k, "xen_sysctl_perfc_desc.name", PerfcDesc, name);
+    off!(k, "xen_sysctl_perfc_desc.nr_vals", PerfcDesc, nr_vals);
+    k.eq("sizeof xen_sysctl_perfc_desc.name", PERFC_NAME_LEN as i64);
+    k.eq(
+        "sizeof xen_sysctl_perfc_val_t",
+        size_of::<PerfcVal>() as i64,
+    );
     sz!(k, "vcpu_time_info", VcpuTimeInfo);
     off!(k, "vcpu_time_info.system_time", VcpuTimeInfo, system_time);
     off!(

@@ -107,8 +107,22 @@ pub mod pta {
     pub const CMD_PARAMS: u32 = 1;
     /// OP-TEE core self tests.
     pub const CMD_SELF_TESTS: u32 = 2;
+    /// AES over a memref, repeated (`PTA_INVOKE_TEST_CMD_AES_PERF`, `core/pta/tests/aes_perf.c`):
+    /// value[0].a = key bits (top 16 bits: decrypt), value[0].b = mode, value[1].a =
+    /// repetitions, value[1].b = unit size, memref[2] in, memref[3] out (at least as long). One
+    /// call computes for as long as the repetitions say: the long-TA benchmark's load.
+    pub const CMD_AES_PERF: u32 = 9;
     /// A NULL memory reference of size 0 must arrive as such (xtest 1025).
     pub const CMD_MEMREF_NULL: u32 = 10;
+    /// `PTA_INVOKE_TESTS_AES_ECB` (value[0].b of CMD_AES_PERF).
+    pub const AES_ECB: u64 = 0;
+}
+
+/// Repetitions of CMD_AES_PERF for one call of `target_ns`, from a calibration call of
+/// `reps` repetitions that took `took_ns`; at least 1, at most 1 << 24.
+pub fn scaled_reps(reps: u64, took_ns: u64, target_ns: u64) -> u64 {
+    let r = u128::from(reps) * u128::from(target_ns) / u128::from(took_ns.max(1));
+    r.clamp(1, 1 << 24) as u64
 }
 
 /// GP TEE Client API codes not in `mediator::abi::teec`.
@@ -286,6 +300,14 @@ mod tests {
         );
         assert_eq!(Summary::of(&mut []), Summary::default());
         assert_eq!(Summary::of(&mut [7]).p90, 7);
+    }
+
+    #[test]
+    fn aes_repetitions_scale_to_the_target() {
+        assert_eq!(scaled_reps(16, 4_000_000, 500_000_000), 2000);
+        assert_eq!(scaled_reps(16, 0, 1), 16);
+        assert_eq!(scaled_reps(1, u64::MAX, 1), 1);
+        assert_eq!(scaled_reps(u64::MAX, 1, u64::MAX), 1 << 24);
     }
 
     #[test]

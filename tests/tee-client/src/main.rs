@@ -6,6 +6,14 @@
 //! differences to expect, default `optee`), `bench=N` (after the cases, N repetitions of each
 //! benchmark, reported as `TSD-BENCH <name> <metric> median_ns=.. min_ns=.. p90_ns=.. n=..`),
 //! `cases=0` (benchmarks only), `selftests=0` (skip OP-TEE's core self tests, the slowest case).
+//! With `bench=N` the fast and the yielding call are also counted in hypervisor entries, from
+//! Xen's perf counters (`xenif::perfc`), when Xen has them and FLASK lets us read them.
+//!
+//! `role=busy` / `role=measure` (with `peer-port=P`, the local port of a static event channel
+//! between the two): the long-TA benchmark. `busy` (guest A) computes in OP-TEE for
+//! `call-ms=` (default 500) per call (the invoke-tests PTA's AES_PERF command) while `measure`
+//! (guest B) times N null yielding calls (`bench=N`), once with A idle and once while A
+//! computes; see [`long_ta_busy`].
 //!
 //! Calls go through `hvc #0` (`/firmware/optee` says `method = "hvc"`), with
 //! `xenif::hook::call::smccc_hvc` (x0–x7 in and out; the asm is not `nomem`, because OP-TEE reads
@@ -18,13 +26,20 @@
 
 extern crate alloc;
 
+use alloc::rc::Rc;
+use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::Cell;
+use core::time::Duration;
+use kernel::xenif::abi::PerfcDesc;
 use kernel::xenif::hook::call::smccc_hvc;
+use kernel::xenif::hypercall::perfc_query;
+use kernel::xenif::perfc::Entries;
 use kernel::{println, Kernel};
 use mediator::abi::{caps, msg, regpair, ret, smc, MsgArg, Param, PAGE_SIZE};
 use tee_client::client::{self, ipa, Rpcs, Scatter};
 use tee_client::{
-    is_unknown, pattern, pta, teec, w, words_are, Mode, Summary, MISSING_TA_UUID,
+    is_unknown, pattern, pta, scaled_reps, teec, w, words_are, Mode, Summary, MISSING_TA_UUID,
     OPTEE_MSG_REVISION, OPTEE_OS_REVISION, OPTEE_OS_UUID, PTA_INVOKE_TESTS_UUID,
 };
 
@@ -473,6 +488,205 @@ fn bench_one(k: &Kernel, n: usize, mut f: impl FnMut() -> bool) -> (Summary, boo
     (Summary::of(&mut v), ok)
 }
 
+/// Xen's perf counters, read into buffers allocated once (none inside a measured window).
+struct Perfc {
+    desc: Vec<PerfcDesc>,
+    vals: Vec<u32>,
+}
+
+impl Perfc {
+    fn new() -> Perfc {
+        // Xen 4.17 has about 140 counters on Arm; values: one per CPU each, 64 for hypercalls.
+        Perfc {
+            desc: vec![PerfcDesc::default(); 512],
+            vals: vec![0; 16384],
+        }
+    }
+
+    fn read(&mut self) -> Result<Entries, kernel::xenif::XenError> {
+        let (nc, nv) = perfc_query(&mut self.desc, &mut self.vals)?;
+        let desc = self.desc.get(..nc).unwrap_or(&self.desc);
+        Ok(Entries::from_query(
+            desc,
+            self.vals.get(..nv).unwrap_or(&self.vals),
+        ))
+    }
+
+    /// The hypervisor entries of `n` calls of `f`, all CPUs (system-wide counters: what the
+    /// calls cause in the mediator domain and in Xen counts too; nothing else runs meanwhile).
+    fn count(
+        &mut self,
+        n: usize,
+        mut f: impl FnMut() -> bool,
+    ) -> Result<(Entries, bool), kernel::xenif::XenError> {
+        let before = self.read()?;
+        let mut ok = true;
+        for _ in 0..n {
+            ok &= f();
+        }
+        let after = self.read()?;
+        Ok((after.since(&before).without_query(), ok))
+    }
+}
+
+fn print_entries(name: &str, metric: &str, e: &Entries, n: usize, ok: bool) {
+    println!(
+        "TSD-BENCH {name} {metric}-entries entries={} hvc={} smc={} other_traps={} irqs={} ipis={} \
+         hypercalls={} kicks={} n={n} ok={}",
+        e.total(),
+        e.hvc,
+        e.smc,
+        e.other_traps,
+        e.irqs,
+        e.ipis,
+        e.hypercalls,
+        e.kicks,
+        if ok { 1 } else { 0 }
+    );
+}
+
+/// A static event channel's received-event count, the two long-TA roles' only way to talk.
+///
+/// Xen leaves one event pending on a static channel's binding end from the domain's build
+/// (`evtchn_bind_interdomain` notifies the local port "conservatively"): it is dispatched here
+/// and not counted, before the peer can send anything (see [`long_ta_measure`]'s start delay).
+fn peer_channel(k: &mut Kernel, name: &str) -> Option<(u32, Rc<Cell<u32>>)> {
+    let Some(port) = k.bootargs().get_u64("peer-port").map(|p| p as u32) else {
+        println!("TSD-INFO {name} long-ta: no peer-port=");
+        return None;
+    };
+    let got = Rc::new(Cell::new(0u32));
+    let g = got.clone();
+    if let Err(e) = k.on_event(port, move |_, _| g.set(g.get() + 1)) {
+        println!("TSD-INFO {name} long-ta: port {port}: {e:?}");
+        return None;
+    }
+    k.sleep(Duration::from_millis(5));
+    if got.replace(0) > 0 {
+        println!("TSD-INFO {name} long-ta: the channel's boot-time event dropped");
+    }
+    Some((port, got))
+}
+
+/// Waits (the event loop runs, so the event arrives) until `got` reaches `n`, at most `secs`.
+fn wait_events(k: &mut Kernel, got: &Rc<Cell<u32>>, n: u32, secs: u64) -> bool {
+    let g = got.clone();
+    let deadline = k.after(Duration::from_secs(secs));
+    k.run_until(deadline, move |_| g.get() >= n)
+}
+
+/// One AES_PERF call of `reps` repetitions over a page; (ok, ns).
+fn aes_call(k: &Kernel, t: &mut Tee, s: u32, bufs: &(Scatter, Scatter), reps: u64) -> (bool, u64) {
+    let p = [
+        value_param(msg::ATTR_TYPE_VALUE_INPUT, 128, pta::AES_ECB),
+        value_param(msg::ATTR_TYPE_VALUE_INPUT, reps, PAGE_SIZE as u64),
+        bufs.0
+            .memref(msg::ATTR_TYPE_TMEM_INOUT, 0, PAGE_SIZE, 0xae5_0001),
+        bufs.1
+            .memref(msg::ATTR_TYPE_TMEM_INOUT, 0, PAGE_SIZE, 0xae5_0002),
+    ];
+    let t0 = k.now();
+    let a = t.invoke(k, s, pta::CMD_AES_PERF, &p);
+    (a.ok(), k.since(t0).as_nanos() as u64)
+}
+
+/// Guest A of the long-TA benchmark. The protocol on the channel, each side sending only after
+/// it received the other's previous event (so none coalesce): B waits `start-ms=` (default
+/// 1000) after its boot, long after A calibrated its call, measures idle and sends "go"; A
+/// sends "started" and computes, call after call, until B's "stop" is pending; B measures
+/// while A computes, then sends "stop". A's gap between two calls is one turn of the event loop.
+fn long_ta_busy(k: &mut Kernel, t: &mut Tee, name: &str) -> bool {
+    let Some((port, got)) = peer_channel(k, name) else {
+        return false;
+    };
+    let call_ms = k.bootargs().get_u64("call-ms").unwrap_or(500);
+    let a = t.open(k, &PTA_INVOKE_TESTS_UUID);
+    if !a.ok() {
+        println!("TSD-INFO {name} long-ta: open session failed: {a}");
+        return false;
+    }
+    let s = a.session;
+    let bufs = (Scatter::new(1), Scatter::new(1));
+    // Twice: the first call also pays for QEMU's translation of OP-TEE's AES code (TCG), which
+    // would make the calls shorter than asked by several times.
+    let (ok0, _) = aes_call(k, t, s, &bufs, 16);
+    let (ok, took) = aes_call(k, t, s, &bufs, 64);
+    if !ok0 || !ok {
+        println!("TSD-INFO {name} long-ta: AES_PERF refused");
+        return false;
+    }
+    let reps = scaled_reps(64, took, call_ms * 1_000_000);
+    println!("TSD-INFO {name} long-ta: {reps} AES repetitions per call (64 took {took} ns)");
+    if !wait_events(k, &got, 1, 600) {
+        println!("TSD-INFO {name} long-ta: no go from the measuring guest");
+        return false;
+    }
+    let _ = k.evtchn_send(port);
+    let mut v = Vec::new();
+    let mut ok = true;
+    while got.get() < 2 && v.len() < 1000 {
+        let (o, ns) = aes_call(k, t, s, &bufs, reps);
+        ok &= o;
+        v.push(ns);
+        // Lets the pending event in (IRQs open only in the loop's wait).
+        let g = got.clone();
+        let soon = k.after(Duration::from_micros(100));
+        k.run_until(soon, move |_| g.get() >= 2);
+    }
+    let _ = t.close(k, s);
+    let n = v.len();
+    let sm = Summary::of(&mut v);
+    println!(
+        "TSD-BENCH {name} long-ta-call median_ns={} min_ns={} p90_ns={} n={n} ok={} reps={reps}",
+        sm.median,
+        sm.min,
+        sm.p90,
+        if ok { 1 } else { 0 }
+    );
+    ok && got.get() >= 2
+}
+
+/// Guest B of the long-TA benchmark (protocol at [`long_ta_busy`]): `n` null yielding calls
+/// with A idle (`long-ta-idle`) and while A computes (`long-ta-busy`).
+fn long_ta_measure(k: &mut Kernel, t: &mut Tee, name: &str, n: usize) -> bool {
+    let Some((port, got)) = peer_channel(k, name) else {
+        return false;
+    };
+    // A calibrates meanwhile (tens of ms); it computes only after our "go".
+    let start = k.bootargs().get_u64("start-ms").unwrap_or(1000);
+    k.sleep(Duration::from_millis(start));
+    let a = t.open(k, &PTA_INVOKE_TESTS_UUID);
+    if !a.ok() {
+        println!("TSD-INFO {name} long-ta: open session failed: {a}");
+        return false;
+    }
+    let sess = a.session;
+    let yield_call = |k: &Kernel, t: &mut Tee| {
+        let p = value_param(msg::ATTR_TYPE_VALUE_INOUT, 1, 2);
+        let a = t.invoke(k, sess, pta::CMD_PARAMS, &[p]);
+        a.ok() && a.p[0].a == 3
+    };
+    let (idle, ok1) = bench_one(k, n, || yield_call(k, t));
+    let _ = k.evtchn_send(port);
+    let started = wait_events(k, &got, 1, 120);
+    // A's first call has begun: it computes for call-ms, we measure inside that.
+    k.sleep(Duration::from_millis(20));
+    let (busy, ok2) = bench_one(k, n, || yield_call(k, t));
+    let _ = k.evtchn_send(port);
+    let _ = t.close(k, sess);
+    for (metric, sm, ok) in [("long-ta-idle", idle, ok1), ("long-ta-busy", busy, ok2)] {
+        println!(
+            "TSD-BENCH {name} {metric} median_ns={} min_ns={} p90_ns={} n={} ok={}",
+            sm.median,
+            sm.min,
+            sm.p90,
+            sm.n,
+            if ok { 1 } else { 0 }
+        );
+    }
+    ok1 && ok2 && started
+}
+
 fn bench(k: &Kernel, t: &mut Tee, name: &str, n: usize) -> bool {
     let print = |metric: &str, s: Summary, ok: bool| {
         println!(
@@ -493,6 +707,14 @@ fn bench(k: &Kernel, t: &mut Tee, name: &str, n: usize) -> bool {
         x[0] == OPTEE_OS_REVISION.0
     });
     print("fast-call", s, ok1);
+    let mut perfc = Perfc::new();
+    let fast_entries = perfc.count(n, || {
+        fast(smc::GET_OS_REVISION, 0)[0] == OPTEE_OS_REVISION.0
+    });
+    match fast_entries {
+        Ok((e, ok)) => print_entries(name, "fast-call", &e, n, ok),
+        Err(e) => println!("TSD-INFO {name} bench: no perf counters ({e:?}): no entries counted"),
+    }
 
     let a = t.open(k, &PTA_INVOKE_TESTS_UUID);
     if !a.ok() {
@@ -506,6 +728,16 @@ fn bench(k: &Kernel, t: &mut Tee, name: &str, n: usize) -> bool {
         a.ok() && a.p[0].a == 3
     });
     print("yield-call", s, ok2);
+    if fast_entries.is_ok() {
+        let r = perfc.count(n, || {
+            let p = value_param(msg::ATTR_TYPE_VALUE_INOUT, 1, 2);
+            let a = t.invoke(k, sess, pta::CMD_PARAMS, &[p]);
+            a.ok() && a.p[0].a == 3
+        });
+        if let Ok((e, ok)) = r {
+            print_entries(name, "yield-call", &e, n, ok);
+        }
+    }
 
     let buf = Scatter::new(16);
     let (s, ok3) = bench_one(k, n, || {
@@ -570,9 +802,20 @@ fn main(k: &mut Kernel) {
             t.rpcs
         );
     }
-    if n > 0 {
-        let ok = bench(k, &mut t, name, n);
-        r.check("bench", ok, format_args!("n={n}"));
+    match args.get("role") {
+        Some("busy") => {
+            let ok = long_ta_busy(k, &mut t, name);
+            r.check("long-ta-busy", ok, format_args!("role=busy"));
+        }
+        Some("measure") => {
+            let ok = long_ta_measure(k, &mut t, name, n.max(1));
+            r.check("long-ta-measure", ok, format_args!("role=measure n={n}"));
+        }
+        _ if n > 0 => {
+            let ok = bench(k, &mut t, name, n);
+            r.check("bench", ok, format_args!("n={n}"));
+        }
+        _ => {}
     }
     println!(
         "TSD-RESULT {name} passed={} failed={} mode={} status={}",
