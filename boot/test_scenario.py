@@ -195,6 +195,23 @@ def dom0_is_stubdom_tee_client(sc: scn.Scenario) -> bool:
             and "tee=stubdom" in xen_cmd and "xsm=flask" in xen_cmd)
 
 
+def stubdom_guest_uses_test_pta(sc: scn.Scenario) -> bool:
+    """A guest of the product mediator (tee-mediator.bin, a domU here) opens one of OP-TEE's test
+    PTAs, which the product policy opens to no guest (xsm-policy/product/tee_ta.te) and the
+    mediator refuses under FLASK: xtest in a guest (`tsd.xtest=` of a domU or dom0, or
+    `tsd.guest_xtest=` of the guests dom0 creates; the subsets we run include 1001/1002, the
+    invoke-tests PTA) or the Rust test client (tee-client.bin: its pseudo-TA cases and its
+    benchmark use the invoke-tests PTA)."""
+    xen_cmd = sc.fields["XEN_CMD"].split()
+    if not ("tee=stubdom" in xen_cmd and "xsm=flask" in xen_cmd):
+        return False
+    if not any(d.kernel.endswith("tee-mediator.bin") for d in sc.domus):
+        return False
+    cmds = [d.cmd for d in sc.domus] + [sc.fields["DOM0_CMD"] if sc.dom0 else ""]
+    xtest = any(w.startswith(("tsd.xtest=", "tsd.guest_xtest=")) for c in cmds for w in c.split())
+    return xtest or any(d.kernel.endswith("tee-client.bin") for d in sc.domus)
+
+
 class ShippedPolicyTests(unittest.TestCase):
     """Every shipped scenario boots the FLASK policy it needs, and says so (xsm-policy/README.md)."""
 
@@ -218,6 +235,8 @@ class ShippedPolicyTests(unittest.TestCase):
             needs = sorted(labels & test_only)
             if dom0_is_stubdom_tee_client(sc):
                 needs.append("dom0 is a TEE client of the mediator")
+            if stubdom_guest_uses_test_pta(sc):
+                needs.append("a guest of the mediator opens a test PTA")
             if labels & hostile_only:
                 self.assertFalse(needs, f"{name}: the hostile policy's canaries, but also {needs}")
                 self.assertEqual(sc.policy_image, "xenpolicy-hostile",
@@ -232,6 +251,15 @@ class ShippedPolicyTests(unittest.TestCase):
         self.assertEqual(scn.parse("stubdom-demo").policy_image, "xenpolicy-test")
         self.assertEqual(scn.parse("kernel-selftest").policy_image, "xenpolicy-test")
         self.assertEqual(scn.parse("hook-selftest").policy_image, "xenpolicy")
+        # Issue 14: guests that open the test PTAs boot the test policy; the attacker of
+        # attacks-ta-denied has a test type without them.
+        for name in ("conformance-stubdom", "stubdom-full", "bench-stubdom", "bench-xtest-stubdom"):
+            self.assertTrue(stubdom_guest_uses_test_pta(scn.parse(name)), name)
+            self.assertEqual(scn.parse(name).policy_image, "xenpolicy-test", name)
+        sc = scn.parse("attacks-ta-denied")
+        self.assertEqual([d.label for d in sc.domus if d.name == "attacker"],
+                         ["system_u:system_r:tee_attacker_t"])
+        self.assertIn("tee_attacker_t", declared_types("test") - declared_types("product"))
 
 
 class GenerateTests(unittest.TestCase):

@@ -26,7 +26,12 @@ pub const OPTIONS: &[Opt] = &[
     Opt {
         name: "guests",
         default: None,
-        doc: "DOMID:NAME[:LABEL],...: a TEE domain's name in markers and its FLASK label (the core's per-label policy); unlisted: domN, no label",
+        doc: "DOMID:NAME[:LABEL],...: a TEE domain's name in markers; LABEL only without FLASK (with FLASK the label is the type of the SID Xen announces); unlisted: domN, no label",
+    },
+    Opt {
+        name: "policy-probe-ms",
+        default: Some(500),
+        doc: "with FLASK: ask the policy's sequence number this often, so that a reload reaches cached TA decisions within it (0: only answers to new queries)",
     },
     Opt {
         name: "stats-ms",
@@ -109,6 +114,8 @@ pub struct Options {
     pub guests: Vec<GuestName>,
     /// `stats-ms=`.
     pub stats_ms: u64,
+    /// `policy-probe-ms=`.
+    pub policy_probe_ms: u64,
     /// `poll-us=`.
     pub poll_us: u64,
     /// `execute=`.
@@ -150,6 +157,7 @@ impl Options {
         Options {
             guests: parse_guests(args.get("guests").unwrap_or("")),
             stats_ms: num("stats-ms"),
+            policy_probe_ms: num("policy-probe-ms"),
             poll_us: num("poll-us"),
             execute: num("execute") != 0,
             direct_intr: num("direct-intr") != 0,
@@ -214,6 +222,7 @@ mod tests {
         let d = |k: &str| OPTIONS.iter().find(|o| o.name == k).unwrap().default;
         assert_eq!(o.guests, Vec::new());
         assert_eq!(Some(o.stats_ms), d("stats-ms"));
+        assert_eq!(Some(o.policy_probe_ms), d("policy-probe-ms"));
         assert_eq!(Some(o.poll_us), d("poll-us"));
         for (v, k) in [
             (o.execute, "execute"),

@@ -15,7 +15,7 @@
 //! Everything that touches Xen goes through the [`Hook`] trait ([`hook`]): the image implements
 //! it with hypercalls, the host tests with a fake over the core's simulators. [`service`] is the
 //! request loop's logic (ring requests → core → respond), [`stats`] the `TSD-STATS` lines,
-//! [`mapcache`] the cache of foreign mappings, [`config`] the command line, [`testfault`] the test-only crash trigger. No `unsafe` here: the kernel and xenif APIs are safe.
+//! [`mapcache`] the cache of foreign mappings, [`config`] the command line, [`flask`] TA access by Xen's FLASK policy (the core's security server, guests' labels from their SIDs), [`testfault`] the test-only crash trigger. No `unsafe` here: the kernel and xenif APIs are safe.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -23,6 +23,7 @@
 extern crate alloc;
 
 pub mod config;
+pub mod flask;
 pub mod hook;
 pub mod mapcache;
 pub mod memory;

@@ -24,9 +24,12 @@ use kernel::xenif::hook::{
     call as hook_call, op, DomainArg, ListError, Pin, Query, Register, Respond, SecureCall,
     RESPOND_DIRECT_INTR, RESPOND_EXECUTE, RESPOND_WAIT,
 };
+use kernel::xenif::hypercall as xh;
 use kernel::xenif::{XenError, XenResult};
 use kernel::{println, ForeignPage, GicIrq, Kernel, Trigger};
+use mediator::access::AccessVector;
 use stubdom::config::Options;
+use stubdom::flask::FlaskOps;
 use stubdom::mapcache::MapCache;
 use stubdom::profile::{Profile, Stage};
 use stubdom::testfault::PanicAfter;
@@ -310,6 +313,28 @@ impl Hook for Xen<'_> {
     }
 }
 
+/// Xen's FLASK operations (`__HYPERVISOR_xsm_op`, xenif's wrappers), for TA access.
+#[derive(Clone, Copy)]
+struct XenFlask;
+
+impl FlaskOps for XenFlask {
+    fn context_to_sid(&mut self, context: &str) -> XenResult<u32> {
+        xh::flask_context_to_sid(context)
+    }
+    fn sid_to_context<'b>(&mut self, sid: u32, buf: &'b mut [u8]) -> XenResult<&'b str> {
+        xh::flask_sid_to_context(sid, buf)
+    }
+    fn access(&mut self, ssid: u32, tsid: u32, tclass: u16, req: u32) -> XenResult<AccessVector> {
+        xh::flask_access(ssid, tsid, tclass, req).map(|a| AccessVector {
+            allowed: a.allowed,
+            seqno: a.seqno,
+        })
+    }
+    fn getenforce(&mut self) -> XenResult<bool> {
+        xh::flask_getenforce()
+    }
+}
+
 fn main(k: &mut Kernel) {
     let name = k.name();
     // Every option, with its default: stubdom::config::OPTIONS.
@@ -318,6 +343,7 @@ fn main(k: &mut Kernel) {
         stats_ms,
         poll_us,
         execute,
+        policy_probe_ms,
         ..
     } = opts;
     let notif = opts.core.features.async_notif;
@@ -388,6 +414,15 @@ fn main(k: &mut Kernel) {
     server.set_panic_after(fault);
     server.set_execute(execute);
     server.set_direct_intr(opts.direct_intr);
+    // TA access (xsm-policy/ta-access.md): Xen's FLASK policy decides, if Xen has FLASK.
+    match server.enable_flask(XenFlask) {
+        Ok(seqno) => println!(
+            "TSD-INFO {name} FLASK: TA access decided by the policy (seqno {seqno:?}; probed every {policy_probe_ms} ms); labels from Xen"
+        ),
+        Err(e) => println!(
+            "TSD-INFO {name} FLASK: none ({e:?}): TA access by guests= labels' allow-lists only"
+        ),
+    }
     println!(
         "TSD-INFO {name} OP-TEE probed: {} threads; serving (stats every {stats_ms} ms, async notifications {}, secure calls made by {})",
         server.mediator().threads(),
@@ -424,6 +459,8 @@ fn main(k: &mut Kernel) {
 
     let mut out = |a: core::fmt::Arguments<'_>| println!("{a}");
     let mut next_stats = k.after(Duration::from_millis(stats_ms.max(100)));
+    let probe_on = policy_probe_ms > 0 && server.flask_enabled();
+    let mut next_probe = k.after(Duration::from_millis(policy_probe_ms));
     loop {
         let t0 = k.now();
         server.serve(
@@ -468,8 +505,15 @@ fn main(k: &mut Kernel) {
         if took > SLOW {
             println!("TSD-INFO {name} slow serve: {} ms", took.as_millis());
         }
+        // A policy reload reaches cached TA decisions within one period (the loop turns at
+        // least every 100 ms, below).
+        if probe_on && k.now() >= next_probe {
+            let _ = server.probe_policy();
+            next_probe = k.after(Duration::from_millis(policy_probe_ms));
+        }
         if stats_ms > 0 && k.now() >= next_stats {
             server.print_stats(false, &mut out);
+            server.print_access_stats(&mut out);
             if let Some(p) = prof.as_ref() {
                 println!(
                     "TSD-INFO {name} profile {p} map_cache_hits={} map_cache_misses={}",

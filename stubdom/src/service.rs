@@ -1,7 +1,9 @@
 //! The request loop's logic: the forwarder's ring requests fed to the mediator core, one at a
 //! time (the core never blocks; an OP-TEE RPC is just the answer of one call).
 //!
-//! - `CREATED` → [`Mediator::guest_created`] (and, for a client OP-TEE already knew,
+//! - `CREATED` → [`Mediator::guest_created_with_sid`] with the SID Xen announces in `x[0]`
+//!   (hv-patches 0019) and the label its context names, when FLASK decides TA access
+//!   ([`Server::enable_flask`], [`crate::flask`]); else with `guests=`' label and no SID (and, for a client OP-TEE already knew,
 //!   [`Mediator::flush_rpc_cache`]) (VM_CREATED with the guest's client ID, from the
 //!   hypervisor client; a replay of a client OP-TEE already knows is accepted, see
 //!   [`crate::secure::answer_for`]).
@@ -20,15 +22,19 @@
 //! host against a fake Xen.
 
 use crate::config::{lookup, GuestName};
+use crate::flask::{self, Flask, FlaskOps};
 use crate::hook::{Hook, HookPlatform};
 use crate::secure::{answer_for, failed_resume};
 use crate::shadow::ShadowStore;
 use crate::stats::Line;
 use crate::testfault::PanicAfter;
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use mediator::abi::smc;
+use mediator::access::{AccessStats, Sid};
 use mediator::{
     Config, DomId, FunctionId, GuestStats, Mediator, ProbeError, Progress, Regs, Reply, Step,
 };
@@ -69,13 +75,31 @@ struct HeldCall {
     executing: Option<(Regs, bool)>,
 }
 
+/// Xen's FLASK operations, kept for the guests' labels (the core holds its own copy as its
+/// security server).
+struct Labels(Box<dyn FlaskOps + Send>);
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Labels(FLASK)")
+    }
+}
+
 /// The mediator domain's state.
 #[derive(Debug)]
 pub struct Server {
     name: &'static str,
     mediator: Mediator,
     ring: BackRing,
+    /// `guests=`: display names (and, without FLASK, labels).
     guests: Vec<GuestName>,
+    /// FLASK decides TA access ([`Server::enable_flask`]): labels come from guests' SIDs.
+    flask: Option<Labels>,
+    /// The label of each guest the core was told at CREATED (kept after DESTROYED for the
+    /// last statistics line).
+    labels: BTreeMap<u16, String>,
+    /// The security server's counters as last printed.
+    access_printed: Option<AccessStats>,
     /// Counters as last printed, per live guest.
     printed: BTreeMap<u16, GuestStats>,
     /// Guests the core knows (CREATED seen, DESTROYED not yet).
@@ -115,6 +139,9 @@ impl Server {
             mediator,
             ring: BackRing::new(),
             guests,
+            flask: None,
+            labels: BTreeMap::new(),
+            access_printed: None,
             printed: BTreeMap::new(),
             live: BTreeSet::new(),
             gone: BTreeMap::new(),
@@ -124,6 +151,69 @@ impl Server {
             direct_intr: true,
             held: BTreeMap::new(),
         })
+    }
+
+    /// Lets Xen's FLASK policy decide which guest may open a session to which TA
+    /// (`xsm-policy/ta-access.md`): installs the core's security server on `ops` and from now
+    /// on takes each guest's SID from its CREATED and its label from the SID's context.
+    /// `Err(ENOSYS)`: Xen has no FLASK (`FLASK_GETENFORCE`), nothing changes and guests keep
+    /// `guests=`' labels. `Ok`: the policy's sequence number if the first probe was answered
+    /// (`None`: it was not; every decision then fails closed until one is).
+    pub fn enable_flask<F>(&mut self, mut ops: F) -> Result<Option<u32>, XenError>
+    where
+        F: FlaskOps + Clone + Send + 'static,
+    {
+        if !flask::available(&mut ops) {
+            return Err(XenError::ENOSYS);
+        }
+        self.flask = Some(Labels(Box::new(ops.clone())));
+        Ok(self.mediator.set_security_server(Box::new(Flask(ops))))
+    }
+
+    /// Whether FLASK decides TA access ([`Server::enable_flask`]).
+    pub fn flask_enabled(&self) -> bool {
+        self.flask.is_some()
+    }
+
+    /// The periodic probe of the policy's sequence number ([`Mediator::probe_policy`]): a
+    /// policy reload reaches cached decisions within one period (`policy-probe-ms=`).
+    pub fn probe_policy(&mut self) -> Option<u32> {
+        self.mediator.probe_policy()
+    }
+
+    /// The SID and label of a guest Xen announced with `x0` (CREATED's `x[0]`), and the line
+    /// to print about them, if any. With FLASK: the SID Xen gives and the type of its context
+    /// (Xen's label wins over `guests=`'); without FLASK, or without a SID: no SID, `guests=`'
+    /// label.
+    fn sid_and_label(&mut self, domid: u16, x0: u64) -> (Option<Sid>, String, Option<String>) {
+        let (_, configured) = lookup(&self.guests, domid);
+        let Some(f) = self.flask.as_mut() else {
+            return (None, configured, None);
+        };
+        let Some(sid) = flask::created_sid(x0) else {
+            let note = alloc::format!(
+                "announced without a FLASK SID (x0={x0:#x}): not asked of the policy, label from guests="
+            );
+            return (None, configured, Some(note));
+        };
+        match flask::label_of(&mut *f.0, sid) {
+            Ok(label) if !configured.is_empty() && configured != label => {
+                let note = alloc::format!(
+                    "guests= says label {configured}, Xen's SID {} says {label}: Xen's is used",
+                    sid.raw()
+                );
+                (Some(sid), label, Some(note))
+            }
+            Ok(label) => (Some(sid), label, None),
+            Err(e) => {
+                // The policy still decides with the SID; limits and allow-list: the defaults.
+                let note = alloc::format!(
+                    "SID {}: no label ({e:?}); TA access by its SID, default limits",
+                    sid.raw()
+                );
+                (Some(sid), String::new(), Some(note))
+            }
+        }
     }
 
     /// Let each guest's own vCPU make the secure calls of its calls (hv-patches 0013, the
@@ -196,17 +286,28 @@ impl Server {
         let name = self.name;
         match rq.kind {
             req::CREATED => {
-                let (gname, label) = lookup(&self.guests, rq.domid);
+                let (gname, _) = lookup(&self.guests, rq.domid);
+                let (sid, label, note) = self.sid_and_label(rq.domid, rq.x[0]);
+                if let Some(note) = note {
+                    out(format_args!("TSD-INFO {name} guest dom{} {note}", rq.domid));
+                }
                 hook.forget(rq.domid);
                 let mut p = HookPlatform { hook, shadow };
-                let r = self.mediator.guest_created(&mut p, dom, &label);
+                let r = self
+                    .mediator
+                    .guest_created_with_sid(&mut p, dom, &label, sid);
                 self.gone.remove(&rq.domid);
                 self.live.insert(rq.domid);
                 out(format_args!(
-                    "TSD-INFO {name} guest dom{} ({gname}, {}) created: {r:?}",
+                    "TSD-INFO {name} guest dom{} ({gname}, {}) created: {r:?}{}",
                     rq.domid,
                     if label.is_empty() { "-" } else { &label },
+                    match sid {
+                        Some(s) => alloc::format!(" (FLASK SID {})", s.raw()),
+                        None => String::new(),
+                    }
                 ));
+                self.labels.insert(rq.domid, label);
                 if rq.flags & F_TEE_KNOWN != 0 {
                     // OP-TEE's cached RPC argument buffers of this client were lent while an
                     // earlier mediator lived (hv-patches 0009): no mediator has a copy of them
@@ -571,8 +672,25 @@ impl Server {
         }
     }
 
+    /// Prints the security server's counters if they changed since the last line
+    /// (`TSD-INFO <mediator> flask decisions=N hits=N queries=N flushes=N failures=N`).
+    pub fn print_access_stats(&mut self, out: Sink<'_>) {
+        let Some(a) = self.mediator.access_stats() else {
+            return;
+        };
+        if self.access_printed == Some(a) {
+            return;
+        }
+        self.access_printed = Some(a);
+        out(format_args!(
+            "TSD-INFO {} flask decisions={} hits={} queries={} flushes={} failures={}",
+            self.name, a.decisions, a.hits, a.queries, a.flushes, a.failures
+        ));
+    }
+
     fn print_one(&self, domid: u16, s: &GuestStats, live: bool, out: Sink<'_>) {
-        let (gname, label) = lookup(&self.guests, domid);
+        let (gname, configured) = lookup(&self.guests, domid);
+        let label = self.labels.get(&domid).cloned().unwrap_or(configured);
         let suspended: Vec<mediator::Suspended> = self.mediator.suspended(DomId(domid)).collect();
         out(format_args!(
             "TSD-STATS {} {}",

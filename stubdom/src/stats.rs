@@ -3,11 +3,13 @@
 //!
 //! `TSD-STATS <mediator> domid=D name=N label=L client=C calls=N std=N rpc=N errors=N pinned=N
 //! peak=N sessions=N notif=N held=N [threads=tT:WHAT,...] thread_waits=N waiting=N
-//! state=live|destroyed [err_KIND=N ...]` (`KIND`: [`mediator::GuestError::name`], in
+//! ta_permissive=N state=live|destroyed [err_KIND=N ...]` (`KIND`: [`mediator::GuestError::name`], in
 //! [`mediator::GuestError::ALL`]'s order, the non-zero ones only; `held`: calls suspended in an RPC, each holding an OP-TEE thread;
 //! `threads`: their thread IDs and what each waits for in the guest, see
 //! [`mediator::Suspended::what`]; `thread_waits`: calls that waited for a thread other guests'
-//! calls held; `waiting`: such calls now)
+//! calls held; `waiting`: such calls now; `ta_permissive`: OPEN_SESSIONs the FLASK policy
+//! denies that went through because FLASK is permissive — those it enforces are
+//! `err_denied`, as the allow-list's)
 
 use core::fmt;
 use mediator::{ClientId, DomId, GuestStats, Suspended};
@@ -68,6 +70,8 @@ impl fmt::Display for Line<'_> {
             " thread_waits={} waiting={}",
             s.thread_waits, self.waiting
         )?;
+        // OPEN_SESSIONs FLASK would deny, let through in permissive mode.
+        write!(f, " ta_permissive={}", s.ta_permissive)?;
         write!(f, " state={}", if self.live { "live" } else { "destroyed" })?;
         // The non-zero error kinds (names and order: mediator::GuestError::ALL).
         for (k, n) in mediator::GuestError::ALL.iter().zip(s.errors.iter()) {
@@ -125,5 +129,17 @@ mod tests {
         let text = line(&s);
         assert!(text.ends_with(" state=live err_nothread=3"), "{text}");
         assert!(line(&GuestStats::default()).ends_with(" state=live"));
+    }
+
+    #[test]
+    fn denials_and_permissive_opens_are_shown() {
+        let mut s = GuestStats::default();
+        s.errors[GuestError::AccessDenied.index()] = 2;
+        s.ta_permissive = 5;
+        let text = line(&s);
+        assert!(
+            text.ends_with(" ta_permissive=5 state=live err_denied=2"),
+            "{text}"
+        );
     }
 }

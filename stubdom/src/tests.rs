@@ -1118,3 +1118,366 @@ fn a_page_xen_refuses_in_a_pin_list_unpins_the_pages_before_it_once() {
         assert_eq!(s.mediator().stats(DomId(2)).unwrap().pinned_pages, 0);
     }
 }
+
+/// Xen's security server as the stub domain reaches it ([`crate::flask::FlaskOps`]): contexts
+/// and their SIDs, `tee open_session` rules between SIDs, the policy's sequence number, and the
+/// queries made. Clones share one state, as the core's server and the labels do.
+#[derive(Clone, Default)]
+struct FakeFlask(std::sync::Arc<std::sync::Mutex<FlaskState>>);
+
+#[derive(Default)]
+struct FlaskState {
+    /// SID - 1 → context.
+    contexts: Vec<String>,
+    /// (source SID, target SID) allowed `open_session`.
+    open: std::collections::BTreeSet<(u32, u32)>,
+    seqno: u32,
+    /// `FLASK_ACCESS` queries.
+    av_queries: usize,
+}
+
+impl FakeFlask {
+    /// The product's shape: TEE guests open every TA the policy does not name (`tee_ta_t`),
+    /// the invoke-tests PTA has a type of its own that only `tee_test_guest_t` opens.
+    fn product() -> FakeFlask {
+        let f = FakeFlask::default();
+        {
+            let mut s = f.0.lock().unwrap();
+            s.seqno = 1;
+            for c in [
+                "system_u:system_r:tee_guest_t",
+                "system_u:system_r:tee_test_guest_t",
+                mediator::access::TA_DEFAULT_CONTEXT,
+                "system_u:object_r:tee_invoke_tests_pta_t",
+            ] {
+                s.contexts.push(c.into());
+            }
+            s.open.extend([(1, 3), (2, 3), (2, 4)]);
+        }
+        f
+    }
+    fn allow(&self, source: u32, target: u32) {
+        let mut s = self.0.lock().unwrap();
+        s.open.insert((source, target));
+        // A policy load: a new sequence number.
+        s.seqno += 1;
+    }
+    fn av_queries(&self) -> usize {
+        self.0.lock().unwrap().av_queries
+    }
+}
+
+impl crate::flask::FlaskOps for FakeFlask {
+    fn context_to_sid(&mut self, context: &str) -> XenResult<u32> {
+        let s = self.0.lock().unwrap();
+        // The invoke-tests PTA by its alias (tee_ta() in xsm-policy/product/tee_ta.if).
+        let alias = alloc::format!(
+            "system_u:object_r:{}",
+            mediator::access::ta_type_name(&INVOKE_TESTS).as_str()
+        );
+        let context = if context == alias {
+            "system_u:object_r:tee_invoke_tests_pta_t"
+        } else {
+            context
+        };
+        let i = s.contexts.iter().position(|c| c == context);
+        i.map(|i| i as u32 + 1).ok_or(XenError::EINVAL)
+    }
+    fn sid_to_context<'b>(&mut self, sid: u32, buf: &'b mut [u8]) -> XenResult<&'b str> {
+        let s = self.0.lock().unwrap();
+        let c = s
+            .contexts
+            .get((sid as usize).wrapping_sub(1))
+            .ok_or(XenError::EINVAL)?;
+        let b = buf.get_mut(..c.len()).ok_or(XenError::ERANGE)?;
+        b.copy_from_slice(c.as_bytes());
+        Ok(core::str::from_utf8(b).unwrap())
+    }
+    fn access(
+        &mut self,
+        ssid: u32,
+        tsid: u32,
+        tclass: u16,
+        _req: u32,
+    ) -> XenResult<mediator::access::AccessVector> {
+        let mut s = self.0.lock().unwrap();
+        s.av_queries += 1;
+        assert_eq!(tclass, mediator::access::SECCLASS_TEE);
+        let n = s.contexts.len() as u32;
+        if ssid == 0 || ssid > n || tsid == 0 || tsid > n {
+            return Err(XenError::EINVAL);
+        }
+        let allowed = if s.open.contains(&(ssid, tsid)) {
+            mediator::access::TEE__OPEN_SESSION
+        } else {
+            0
+        };
+        Ok(mediator::access::AccessVector {
+            allowed,
+            seqno: s.seqno,
+        })
+    }
+    fn getenforce(&mut self) -> XenResult<bool> {
+        Ok(true)
+    }
+}
+
+/// Xen without FLASK: `FLASK_GETENFORCE` is `ENOSYS`, and so is everything else.
+#[derive(Clone)]
+struct NoFlask;
+
+impl crate::flask::FlaskOps for NoFlask {
+    fn context_to_sid(&mut self, _context: &str) -> XenResult<u32> {
+        Err(XenError::ENOSYS)
+    }
+    fn sid_to_context<'b>(&mut self, _sid: u32, _buf: &'b mut [u8]) -> XenResult<&'b str> {
+        Err(XenError::ENOSYS)
+    }
+    fn access(
+        &mut self,
+        _: u32,
+        _: u32,
+        _: u16,
+        _: u32,
+    ) -> XenResult<mediator::access::AccessVector> {
+        Err(XenError::ENOSYS)
+    }
+    fn getenforce(&mut self) -> XenResult<bool> {
+        Err(XenError::ENOSYS)
+    }
+}
+
+/// OP-TEE's invoke-tests PTA, d96a5b40-c3e5-21e3-8794-1002a5d5c61b (`pta_invoke_tests.h`).
+const INVOKE_TESTS: mediator::TaUuid = mediator::TaUuid([
+    0xd9, 0x6a, 0x5b, 0x40, 0xc3, 0xe5, 0x21, 0xe3, 0x87, 0x94, 0x10, 0x02, 0xa5, 0xd5, 0xc6, 0x1b,
+]);
+
+/// An OPEN_SESSION of `uuid` (public login) at the start of guest `dom`'s RAM, and the
+/// CALL_WITH_ARG that names it; OP-TEE's answer, if the call reaches it, queued as OK.
+fn open_in_guest_ram(xen: &mut FakeXen, dom: u16, uuid: &mediator::TaUuid) -> [u64; 8] {
+    use mediator::abi::{msg, split, MsgArg, Param};
+    let arg = 0x4000_0000u64;
+    let (a, b) = uuid.to_words();
+    let meta = msg::ATTR_TYPE_VALUE_INPUT | msg::ATTR_META;
+    let mut page = [0u8; 4096];
+    let mut m = MsgArg::new(&mut page, 0);
+    m.set_cmd(msg::CMD_OPEN_SESSION);
+    m.set_num_params(2);
+    m.set_param(
+        0,
+        Param {
+            attr: meta,
+            a,
+            b,
+            c: 0,
+        },
+    );
+    m.set_param(
+        1,
+        Param {
+            attr: meta,
+            a: 0,
+            b: 0,
+            c: 0,
+        },
+    );
+    xen.sim
+        .mem
+        .poke(DomId(dom), arg, &page[..msg::arg_size(2).unwrap()]);
+    xen.script.clear();
+    xen.script.push_back([ret::OK, 0, 0, 0, 0, 0, 0, 0]);
+    let (hi, lo) = split(arg);
+    [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]
+}
+
+/// Guest `dom` opens `uuid` as call `seq`: whether the call reached OP-TEE (a vCPU executed
+/// it), and the answer's x0, `ret` and `ret_origin` as the guest reads them.
+fn open_session(
+    s: &mut Server,
+    xen: &mut FakeXen,
+    shadow: &mut ShadowStore,
+    dom: u16,
+    seq: u64,
+    uuid: &mediator::TaUuid,
+) -> (bool, u64, u32, u32) {
+    use mediator::abi::MsgArg;
+    let x = open_in_guest_ram(xen, dom, uuid);
+    let executed = xen.executed.len();
+    handle(
+        s,
+        xen,
+        shadow,
+        &request(seq, req::CALL, dom, x),
+        &mut sink(),
+    );
+    let reached = xen.executed.len() > executed;
+    let (_, d, answer) = *xen.responses.last().unwrap();
+    assert_eq!(d, dom);
+    let mut page = [0u8; 4096];
+    assert!(xen.sim.mem.peek(DomId(dom), 0x4000_0000, &mut page));
+    let m = MsgArg::new(&mut page, 0);
+    (reached, answer[0], m.ret(), m.ret_origin())
+}
+
+const DENIED: (bool, u64, u32, u32) = (
+    false,
+    ret::OK,
+    mediator::abi::teec::ERROR_ACCESS_DENIED,
+    mediator::abi::teec::ORIGIN_COMMS,
+);
+const OPENED: (bool, u64, u32, u32) = (true, ret::OK, 0, 0);
+
+/// Issue 14: guests announced with their FLASK SIDs (CREATED's x[0], hv-patches 0019) are
+/// labelled with their context's type, whatever `guests=` says, and their OPEN_SESSIONs are
+/// decided by the policy: the invoke-tests PTA denied to `tee_guest_t` (ACCESS_DENIED, origin
+/// COMMS, no secure call; `err_denied=` in its statistics) and opened by `tee_test_guest_t`.
+/// A policy load that allows it reaches the cached decision through the periodic probe.
+#[test]
+fn flask_decides_ta_access_by_the_sid_xen_announces() {
+    let mut xen = FakeXen::new(&[2, 3]);
+    let mut shadow = ShadowStore::new(64);
+    let mut lines: Vec<String> = Vec::new();
+    // guests= claims the test label for dom2: Xen's label wins.
+    let mut s = probe(
+        &mut xen,
+        &mut shadow,
+        "2:domu1:tee_test_guest_t,3:domu2",
+        false,
+    );
+    let flask = FakeFlask::product();
+    assert_eq!(s.enable_flask(flask.clone()), Ok(Some(1)));
+    for (seq, dom, sid) in [(1, 2, 1), (2, 3, 2)] {
+        let rq = request(seq, req::CREATED, dom, [sid, 0, 0, 0, 0, 0, 0, 0]);
+        handle(&mut s, &mut xen, &mut shadow, &rq, &mut |a| {
+            lines.push(alloc::format!("{a}"))
+        });
+    }
+    let mismatch: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("guests= says"))
+        .collect();
+    assert_eq!(mismatch.len(), 1, "{lines:?}");
+    assert!(
+        mismatch[0]
+            .contains("dom2 guests= says label tee_test_guest_t, Xen's SID 1 says tee_guest_t"),
+        "{lines:?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l.ends_with("guest dom2 (domu1, tee_guest_t) created: Ok(()) (FLASK SID 1)")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l
+                .ends_with("guest dom3 (domu2, tee_test_guest_t) created: Ok(()) (FLASK SID 2)"))
+    );
+
+    // Denied to tee_guest_t without a secure call; opened by tee_test_guest_t.
+    let o = open_session(&mut s, &mut xen, &mut shadow, 2, 10, &INVOKE_TESTS);
+    assert_eq!(o, DENIED);
+    let o = open_session(&mut s, &mut xen, &mut shadow, 3, 11, &INVOKE_TESTS);
+    assert_eq!(o, OPENED);
+    // A TA the policy does not name (tee_ta_t): opened by both.
+    let other = mediator::TaUuid([7; 16]);
+    let o = open_session(&mut s, &mut xen, &mut shadow, 2, 12, &other);
+    assert_eq!(o, OPENED);
+
+    // The statistics: Xen's label, the denial counted.
+    let mut stats = Vec::new();
+    s.print_stats(true, &mut |a| stats.push(alloc::format!("{a}")));
+    let dom2 = stats.iter().find(|l| l.contains(" domid=2 ")).unwrap();
+    assert!(dom2.contains(" name=domu1 label=tee_guest_t "), "{dom2}");
+    assert!(dom2.contains(" ta_permissive=0 "), "{dom2}");
+    assert!(dom2.ends_with(" err_denied=1"), "{dom2}");
+    let dom3 = stats.iter().find(|l| l.contains(" domid=3 ")).unwrap();
+    assert!(dom3.contains(" label=tee_test_guest_t "), "{dom3}");
+    assert!(!dom3.contains("err_denied"), "{dom3}");
+
+    // A policy load allows it: the cached denial stands until the probe sees the new number.
+    flask.allow(1, 4);
+    let q = flask.av_queries();
+    assert_eq!(
+        open_session(&mut s, &mut xen, &mut shadow, 2, 13, &INVOKE_TESTS),
+        DENIED
+    );
+    assert_eq!(flask.av_queries(), q, "answered from the cache");
+    assert_eq!(s.probe_policy(), Some(2));
+    assert_eq!(
+        open_session(&mut s, &mut xen, &mut shadow, 2, 14, &INVOKE_TESTS),
+        OPENED
+    );
+    assert_eq!(
+        s.mediator()
+            .stats(DomId(2))
+            .unwrap()
+            .errors_of(mediator::GuestError::AccessDenied),
+        2
+    );
+    let mut access = Vec::new();
+    s.print_access_stats(&mut |a| access.push(alloc::format!("{a}")));
+    assert_eq!(access.len(), 1);
+    assert!(
+        access[0].starts_with("TSD-INFO mediator flask decisions=5 "),
+        "{access:?}"
+    );
+    // Unchanged counters: no second line.
+    s.print_access_stats(&mut |a| access.push(alloc::format!("{a}")));
+    assert_eq!(access.len(), 1);
+}
+
+/// Without FLASK (`FLASK_GETENFORCE` is `ENOSYS`, Xen announces SID 0) nothing changes: no
+/// security server, `guests=`' labels, every OPEN_SESSION forwarded. With FLASK, a guest
+/// announced without a usable SID (0, or a value wider than 32 bits) is not asked of the policy.
+#[test]
+fn without_a_sid_or_without_flask_guests_behave_as_before() {
+    let mut xen = FakeXen::new(&[2, 3]);
+    let mut shadow = ShadowStore::new(64);
+    let mut s = probe(&mut xen, &mut shadow, "2:domu1:tee_guest_t", false);
+    assert_eq!(s.enable_flask(NoFlask), Err(XenError::ENOSYS));
+    assert!(!s.flask_enabled());
+    let mut lines: Vec<String> = Vec::new();
+    // Even a stray x[0] is not read without FLASK.
+    let rq = request(1, req::CREATED, 2, [5, 0, 0, 0, 0, 0, 0, 0]);
+    handle(&mut s, &mut xen, &mut shadow, &rq, &mut |a| {
+        lines.push(alloc::format!("{a}"))
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].ends_with("guest dom2 (domu1, tee_guest_t) created: Ok(())"));
+    assert_eq!(
+        open_session(&mut s, &mut xen, &mut shadow, 2, 2, &INVOKE_TESTS),
+        OPENED
+    );
+    assert_eq!(s.mediator().access_stats(), None);
+
+    // FLASK, but CREATED without a SID: as before, said once.
+    let mut xen = FakeXen::new(&[2, 3]);
+    let mut s = probe(&mut xen, &mut shadow, "2:domu1:tee_guest_t", false);
+    let flask = FakeFlask::product();
+    assert!(s.enable_flask(flask.clone()).is_ok());
+    let mut lines: Vec<String> = Vec::new();
+    for (seq, dom, x0) in [(1, 2, 0), (2, 3, (1u64 << 32) | 1)] {
+        let rq = request(seq, req::CREATED, dom, [x0, 0, 0, 0, 0, 0, 0, 0]);
+        handle(&mut s, &mut xen, &mut shadow, &rq, &mut |a| {
+            lines.push(alloc::format!("{a}"))
+        });
+    }
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("announced without a FLASK SID"))
+            .count(),
+        2,
+        "{lines:?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l.ends_with("guest dom2 (domu1, tee_guest_t) created: Ok(())")));
+    let q = flask.av_queries();
+    for (dom, seq) in [(2, 3), (3, 4)] {
+        assert_eq!(
+            open_session(&mut s, &mut xen, &mut shadow, dom, seq, &INVOKE_TESTS),
+            OPENED
+        );
+    }
+    assert_eq!(flask.av_queries(), q, "no query for guests without a SID");
+}

@@ -8,7 +8,7 @@ use alloc::format;
 use alloc::vec::Vec;
 use kernel::report::Report;
 use kernel::{println, Kernel, SharedPage};
-use mediator::abi::{msg, ret, smc, Param};
+use mediator::abi::{msg, ret, smc, teec, Param};
 use tee_client::client::new_page;
 use tee_client::{pta, OPTEE_MSG_REVISION};
 
@@ -30,6 +30,45 @@ fn real_session(cx: &mut Cx<'_>) -> bool {
     b.ok() && b.p[0].a == 42 && c.ok()
 }
 
+/// The NULL-memref probe (`tests/attacker/README.md`, "OP-TEE panics on a NULL memref"): open
+/// the invoke-tests PTA, whose PARAMS command writes the byte sum into memref 0's buffer without
+/// a NULL check. Expected: the mediator refuses the open (FLASK: this guest's type may not open
+/// the test PTAs), `TEEC_ERROR_ACCESS_DENIED` from `TEEC_ORIGIN_COMMS`, and OP-TEE still
+/// answers. If the open goes through, the session is closed again without the INVOKE, unless
+/// `panic` (`probe-null-memref=panic`, development only): then the INVOKE with a NULL
+/// TMEM_INOUT is sent, which crashes OP-TEE for every guest.
+fn null_memref(k: &Kernel, r: &mut Report, panic: bool) {
+    let name = k.name();
+    let mut t = new_tee(k);
+    let a = t.msg(k, msg::CMD_OPEN_SESSION, 0, 0, &open_params());
+    r.check(
+        "null-memref-open-denied",
+        (a.x0, a.ret, a.origin) == (ret::OK, teec::ERROR_ACCESS_DENIED, teec::ORIGIN_COMMS),
+        format_args!("open of the invoke-tests PTA: {a}"),
+    );
+    if a.ok() && panic {
+        let p = Param {
+            attr: msg::ATTR_TYPE_TMEM_INOUT,
+            a: 0,
+            b: 0,
+            c: 0,
+        };
+        println!("TSD-INFO {name} probe-null-memref: invoking PARAMS with a NULL TMEM_INOUT");
+        let b = t.invoke(k, a.session, pta::CMD_PARAMS, &[p]);
+        println!("TSD-INFO {name} probe-null-memref: answer {b}");
+    } else if a.ok() {
+        let c = t.msg(k, msg::CMD_CLOSE_SESSION, 0, a.session, &[]);
+        println!("TSD-INFO {name} probe-null-memref: opened, closed again without the INVOKE: {c}");
+    }
+    let up = alive();
+    let p = pins();
+    r.check(
+        "null-memref-optee-alive",
+        up && p == Ok(0),
+        format_args!("alive={up} pins={p:?}"),
+    );
+}
+
 /// The image's entry function (see `src/main.rs`).
 pub fn main(k: &mut Kernel) {
     let name = k.name();
@@ -37,8 +76,6 @@ pub fn main(k: &mut Kernel) {
     let mut r = Report::new(name);
     let dom0_pa = args.get_u64("dom0-pa").unwrap_or(0x6800_0000);
     let only = args.get("only");
-    // Probe (development; never in the scenario): a NULL TMEM_INOUT to the invoke-tests PTA's
-    // PARAMS command, which writes the byte sum into memref 0's buffer without a NULL check.
     // Probe (development; never in the scenario): after D seconds, hold every OP-TEE thread for
     // H seconds (`probe-hold-threads=D:H`), then let the calls finish; shows what another guest
     // does when it gets ETHREAD_LIMIT meanwhile.
@@ -67,21 +104,18 @@ pub fn main(k: &mut Kernel) {
         let x = finish_all(&mut t, k2, held.iter().map(|(_, r)| *r).collect());
         println!("TSD-INFO {name} probe-hold-threads: released, ends {x:x?}");
     }
-    if args.get("probe-null-memref") == Some("1") {
-        let k2: &Kernel = k;
-        let mut t = new_tee(k2);
-        let a = t.msg(k2, msg::CMD_OPEN_SESSION, 0, 0, &open_params());
-        let p = Param {
-            attr: msg::ATTR_TYPE_TMEM_INOUT,
-            a: 0,
-            b: 0,
-            c: 0,
-        };
+    // `probe-null-memref=1` (scenario attacks-ta-denied, the attacker labelled tee_attacker_t):
+    // the open that leads to the NULL-memref panic must be refused by the mediator (FLASK TA
+    // access); checked, then the result, without the attacks (they need the very PTA).
+    if let Some(mode) = args.get("probe-null-memref") {
+        null_memref(k, &mut r, mode == "panic");
         println!(
-            "TSD-INFO {name} probe-null-memref: open {a}; invoking PARAMS with a NULL TMEM_INOUT"
+            "TSD-RESULT {name} passed={} failed={} probe=null-memref status={}",
+            r.passed,
+            r.failed,
+            r.status()
         );
-        let b = t.invoke(k2, a.session, pta::CMD_PARAMS, &[p]);
-        println!("TSD-INFO {name} probe-null-memref: answer {b}");
+        return;
     }
     // Development aid: report failures as TSD-INFO so that one run shows every attack.
     let dev = args.get("dev") == Some("1");
