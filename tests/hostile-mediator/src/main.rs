@@ -227,8 +227,11 @@ struct State {
     /// Registrations Xen deferred (EAGAIN: it was still ending, in OP-TEE, the calls and
     /// registrations of our previous registration), in all.
     deferred: u32,
-    /// Keep the TEE guest's calls unanswered (`vehicle`), for the attacks through EXECUTE.
+    /// Keep the TEE guest's calls after its first unanswered (`vehicle`), for the attacks
+    /// through EXECUTE (until they are done).
     hold: bool,
+    /// The TEE guest's calls answered.
+    answered: u32,
     /// The TEE guest's call waiting for our answer while `hold`: (seq, vCPU).
     vehicle: Option<(u64, u32)>,
     /// RESULT requests not looked at yet: (seq, status, x0-x3).
@@ -274,7 +277,7 @@ fn handle(st: &mut State, rq: &Request) {
         }
         req::DESTROYED => {}
         req::RESULT => st.results.push((rq.seq, rq.status, rq.x)),
-        req::CALL if st.hold && rq.domid == st.tee && st.vehicle.is_none() => {
+        req::CALL if st.hold && st.answered > 0 && rq.domid == st.tee && st.vehicle.is_none() => {
             st.vehicle = Some((rq.seq, rq.vcpu));
         }
         req::CALL => {
@@ -300,6 +303,9 @@ fn handle(st: &mut State, rq: &Request) {
                     x: answer,
                 },
             );
+            if rq.domid == st.tee {
+                st.answered += 1;
+            }
         }
         _ => {}
     }
@@ -338,7 +344,6 @@ fn release_vehicle(st: &mut State) {
 /// RESULT (status < 0: Xen refused it, nothing was issued). The guest's call is then answered.
 /// `Err(ETIMEDOUT)`: no call of the guest came, or no RESULT, within 5 s.
 fn exec_call(k: &mut Kernel, st: &mut State, x: [u64; 8]) -> XenResult<[u64; 8]> {
-    st.hold = true;
     k.run_until(k.after(Duration::from_secs(5)), |_| {
         serve(st);
         st.vehicle.is_some()
@@ -1281,7 +1286,8 @@ fn main(k: &mut Kernel) {
         tee,
         known: Vec::new(),
         deferred: 0,
-        hold: false,
+        hold: true,
+        answered: 0,
         vehicle: None,
         results: Vec::new(),
     };
