@@ -6,9 +6,41 @@
 
 use crate::abi::{smc, PAGE_MASK, PAGE_SIZE_U64};
 
-/// A Xen domain ID.
+/// A Xen domain ID: one of a real domain, below `DOMID_FIRST_RESERVED` (Xen's public `xen.h`:
+/// 0x7FF0 and up are `DOMID_SELF`, `DOMID_IO`, `DOMID_XEN`, `DOMID_COW`, `DOMID_INVALID`,
+/// `DOMID_IDLE`…, which name no guest).
+///
+/// The mediator learns domain IDs from Xen (the hook's ring, `xenif::hook`), never from a guest;
+/// still, [`DomId::new`] is the only way to make one, so a reserved ID never reaches the core
+/// (and [`ClientId::of`] never names a client OP-TEE could confuse with another).
+///
+/// ```
+/// use mediator::DomId;
+/// assert_eq!(DomId::new(0).map(DomId::raw), Some(0));
+/// assert_eq!(DomId::new(0x7FEF).map(DomId::raw), Some(0x7FEF));
+/// assert_eq!(DomId::new(DomId::FIRST_RESERVED), None); // DOMID_SELF
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct DomId(pub u16);
+pub struct DomId(u16);
+
+impl DomId {
+    /// `DOMID_FIRST_RESERVED` (`xen.h`): the first ID that names no domain.
+    pub const FIRST_RESERVED: u16 = 0x7FF0;
+
+    /// The domain `v`, `None` for a reserved ID (`v >= DOMID_FIRST_RESERVED`).
+    pub const fn new(v: u16) -> Option<DomId> {
+        if v < Self::FIRST_RESERVED {
+            Some(DomId(v))
+        } else {
+            None
+        }
+    }
+
+    /// The raw ID (for Xen's hypercalls and the log).
+    pub const fn raw(self) -> u16 {
+        self.0
+    }
+}
 
 /// OP-TEE's hypervisor client ID: `domid + 1`; 0 is the hypervisor itself
 /// (`optee_smc.h`, a7 "Hypervisor Client ID register").
@@ -23,11 +55,11 @@ impl ClientId {
     ///
     /// ```
     /// use mediator::{ClientId, DomId};
-    /// assert_eq!(ClientId::of(DomId(0)).raw(), 1);
+    /// assert_eq!(ClientId::of(DomId::new(0).unwrap()).raw(), 1);
     /// assert_eq!(ClientId::HYPERVISOR.raw(), 0);
     /// ```
     pub fn of(dom: DomId) -> ClientId {
-        // u16 + 1 always fits in u32.
+        // Below DOMID_FIRST_RESERVED, so + 1 always fits in u32 (and is never 0).
         ClientId(u32::from(dom.0).saturating_add(1))
     }
     /// The raw value for a7.
@@ -293,9 +325,32 @@ mod tests {
 
     #[test]
     fn client_id_is_domid_plus_one() {
-        assert_eq!(ClientId::of(DomId(0)).raw(), 1);
-        assert_eq!(ClientId::of(DomId(u16::MAX)).raw(), 65536);
+        assert_eq!(ClientId::of(DomId::new(0).unwrap()).raw(), 1);
+        assert_eq!(ClientId::of(DomId::new(0x7FEF).unwrap()).raw(), 0x7FF0);
         assert_eq!(ClientId::HYPERVISOR.raw(), 0);
+    }
+
+    #[test]
+    fn dom_id_is_below_the_reserved_ids() {
+        assert_eq!(DomId::new(0).map(DomId::raw), Some(0));
+        assert_eq!(DomId::new(1).map(DomId::raw), Some(1));
+        assert_eq!(DomId::new(0x7FEF).map(DomId::raw), Some(0x7FEF));
+        // DOMID_SELF (0x7FF0), DOMID_IO, DOMID_XEN, DOMID_COW, DOMID_INVALID (0x7FF4), DOMID_IDLE.
+        for v in [
+            0x7FF0,
+            0x7FF1,
+            0x7FF2,
+            0x7FF3,
+            0x7FF4,
+            0x7FFF,
+            0x8000,
+            u16::MAX,
+        ] {
+            assert_eq!(DomId::new(v), None, "{v:#x}");
+        }
+        // Usable in constants.
+        const D: Option<DomId> = DomId::new(7);
+        assert_eq!(D.map(DomId::raw), Some(7));
     }
 
     #[test]

@@ -257,7 +257,7 @@ fn statistics_per_guest() {
     assert_eq!(st.pinned_pages, 0);
     assert_eq!(st.peak_pinned_pages, 3);
     assert_eq!(w.m.stats(G2).unwrap().calls, 1);
-    assert_eq!(w.m.stats(DomId(7)), None);
+    assert_eq!(w.m.stats(DomId::new(7).unwrap()), None);
 }
 
 /// A configuration that offers none of the optional features.

@@ -62,7 +62,7 @@ pub const RAM: u64 = 0x4000_0000;
 pub const RAM_PAGES: usize = 64;
 const SHADOW_BASE: u64 = 0x8000_0000;
 /// The guest.
-pub const G: DomId = DomId(1);
+pub const G: DomId = DomId::new(1).unwrap();
 
 /// The allocation-free platform.
 #[derive(Debug)]
