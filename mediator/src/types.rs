@@ -231,11 +231,45 @@ impl Pa {
     }
 }
 
-/// A shared-memory cookie chosen by the guest (`shm_ref` of a memref, or
-/// a4/a5 of RPC_FUNC_ALLOC). Opaque to us; the guest may choose anything,
-/// so every lookup is per guest.
+/// A shared-memory cookie chosen by the guest: `shm_ref` of a memref (`optee_msg.h`,
+/// `struct optee_msg_param_tmem`/`_rmem`: the normal world's reference, opaque to the secure
+/// world), a1/a2 of CALL_WITH_REGD_ARG, or a4/a5 of its answer to RPC_FUNC_ALLOC
+/// (`optee_smc.h`).
+///
+/// Every value is a well-formed allegation: the ABI gives no cookie a meaning of its own, and
+/// the mediator looks each one up only among the buffers of the guest that made the call (its
+/// own records), so a cookie can only ever name that guest's buffers. Not even
+/// 0 is refused: the mediator hands OP-TEE cookie 0 with a null buffer when it refuses an
+/// RPC_FUNC_ALLOC answer (OP-TEE then frees nothing, `thread_rpc_free_arg`), but a guest that
+/// picks 0 for a buffer of its own only keeps that buffer until its teardown, within its
+/// limits. So there is nothing to check, and the constructors only say where the value came
+/// from: [`ShmCookie::from_guest`] at the edge, where the guest's register or message is read;
+/// [`ShmCookie::from_optee`] where OP-TEE hands back a cookie the mediator passed it.
+///
+/// ```
+/// use mediator::ShmCookie;
+/// assert_eq!(ShmCookie::from_guest(0).raw(), 0);
+/// assert_eq!(ShmCookie::from_guest(u64::MAX), ShmCookie::from_optee(u64::MAX));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ShmCookie(pub u64);
+pub struct ShmCookie(u64);
+
+impl ShmCookie {
+    /// The cookie a guest alleges, in a register or in a message it wrote.
+    pub const fn from_guest(v: u64) -> ShmCookie {
+        ShmCookie(v)
+    }
+    /// A cookie in OP-TEE's answer (RPC_FUNC_FREE, RPC_FUNC_CMD's a1/a2, DISABLE_SHM_CACHE,
+    /// SHM_FREE's parameter, a completed REGISTER_SHM or UNREGISTER_SHM): one the mediator
+    /// passed it.
+    pub const fn from_optee(v: u64) -> ShmCookie {
+        ShmCookie(v)
+    }
+    /// The raw cookie.
+    pub const fn raw(self) -> u64 {
+        self.0
+    }
+}
 
 /// An OP-TEE thread ID returned in a3 of an RPC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -351,6 +385,16 @@ mod tests {
         // Usable in constants.
         const D: Option<DomId> = DomId::new(7);
         assert_eq!(D.map(DomId::raw), Some(7));
+    }
+
+    #[test]
+    fn shm_cookie_takes_every_value() {
+        for v in [0, 1, u64::from(u32::MAX), u64::MAX - 1, u64::MAX] {
+            assert_eq!(ShmCookie::from_guest(v).raw(), v);
+            assert_eq!(ShmCookie::from_guest(v), ShmCookie::from_optee(v));
+        }
+        const C: ShmCookie = ShmCookie::from_guest(7);
+        assert_eq!(C.raw(), 7);
     }
 
     #[test]

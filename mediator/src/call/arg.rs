@@ -28,7 +28,7 @@ pub(super) fn locate(g: &Guest, regs: &Regs, v: Variant) -> Result<(Ipa, bool), 
             Ok((ipa, true))
         }
         Variant::Regd => {
-            let cookie = ShmCookie(regpair(regs[1], regs[2]));
+            let cookie = ShmCookie::from_guest(regpair(regs[1], regs[2]));
             let buf = g
                 .bufs
                 .iter()

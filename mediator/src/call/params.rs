@@ -41,7 +41,7 @@ pub(super) fn translate_params<P: Platform>(
             | msg::ATTR_TYPE_VALUE_INOUT => Ok(p),
             msg::ATTR_TYPE_RMEM_INPUT | msg::ATTR_TYPE_RMEM_OUTPUT | msg::ATTR_TYPE_RMEM_INOUT => {
                 // shm_ref (`optee_msg_param_rmem.shm_ref`) is the third word.
-                match g.find_buf(ShmCookie(p.c)) {
+                match g.find_buf(ShmCookie::from_guest(p.c)) {
                     Some(_) => Ok(p),
                     None => Err(GuestError::BadParameters),
                 }
@@ -81,7 +81,7 @@ pub(crate) fn translate_noncontig<P: Platform>(
         PageListError::Overflow => GuestError::BadParameters,
         PageListError::TooManyPages => GuestError::LimitReached,
     })?;
-    let cookie = ShmCookie(p.c);
+    let cookie = ShmCookie::from_guest(p.c);
     if g.bufs.len() >= g.limits.max_buffers {
         return Err(GuestError::LimitReached);
     }

@@ -46,7 +46,7 @@ fn rpc_loc(g: &Guest, call: &StdCall, a1: u64, a2: u64) -> Option<RpcLoc> {
             max_params: a.max_params,
         });
     }
-    let i = g.find_rpc(ShmCookie(regpair(a1, a2)))?;
+    let i = g.find_rpc(ShmCookie::from_optee(regpair(a1, a2)))?;
     let r = g.rpc_bufs.get(i)?;
     Some(RpcLoc {
         rpc_buf: Some(i),
@@ -128,7 +128,7 @@ pub(super) fn forward_rpc_cmd<P: Platform>(
     let buffer_type = if cmd == rpc::CMD_SHM_ALLOC { p0a } else { 0 };
     if cmd == rpc::CMD_SHM_FREE {
         // OP-TEE has let go of the buffer: unpin it now (Xen does too).
-        let c = ShmCookie(p0b);
+        let c = ShmCookie::from_optee(p0b);
         if let Some(i) = g
             .bufs
             .iter()
@@ -225,7 +225,7 @@ pub(crate) fn return_from_rpc<P: Platform>(
 /// (a4/a5) of an RPC argument buffer; OP-TEE gets a shadow page, or a null
 /// address and cookie 0 when the guest's answer is unusable.
 fn rpc_alloc<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, regs: &Regs) -> Next {
-    let cookie = ShmCookie(regpair(regs[4], regs[5]));
+    let cookie = ShmCookie::from_guest(regpair(regs[4], regs[5]));
     let r = (|| {
         let ipa = Ipa::page_aligned(regpair(regs[1], regs[2])).ok_or(GuestError::BadParameters)?;
         if g.find_rpc(cookie).is_some() {
@@ -395,7 +395,7 @@ fn rpc_shm_alloc<P: Platform>(
             if let Some(s) = loc_shadow(g, call, loc) {
                 MsgArg::new(cx.p.bytes_mut(s), loc.base).set_param(0, np0);
             }
-            call.rpc_data_cookie = Some(ShmCookie(p0.c));
+            call.rpc_data_cookie = Some(ShmCookie::from_guest(p0.c));
             Next::Resume(0, 0, 0, 0)
         }
         Err(e) => {
