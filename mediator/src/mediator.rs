@@ -1153,7 +1153,7 @@ impl Mediator {
             .flat_map(|g| g.calls.iter())
             .filter_map(|c| match c.phase {
                 CallPhase::InRpc { thread, rpc } => Some(Suspended {
-                    thread: thread.0,
+                    thread: thread.raw(),
                     func: rpc.func(),
                     cmd: rpc.cmd(),
                 }),

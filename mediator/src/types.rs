@@ -271,9 +271,42 @@ impl ShmCookie {
     }
 }
 
-/// An OP-TEE thread ID returned in a3 of an RPC.
+/// An OP-TEE thread ID: a3 of an RPC OP-TEE returned (`optee_smc.h`, `OPTEE_SMC_RETURN_RPC_*`:
+/// "a3 Thread ID"), and a3 of the guest's RETURN_FROM_RPC, which names the thread to resume.
+///
+/// OP-TEE's thread IDs are indices of its thread table (`thread.c`, `threads[CFG_NUM_THREADS]`),
+/// so every one is below the count GET_THREAD_COUNT reports, which the mediator probed. The
+/// guest's a3 is parsed against that bound ([`ThreadId::parse`]): an ID no thread can have is
+/// refused at the edge, whole register (upper bits set included), with the same answer as any
+/// ID no suspended call of the guest has (`OPTEE_SMC_RETURN_ERESUME`); a valid one still only
+/// resumes a call of the guest itself, found by it. OP-TEE's own a3 is taken as it comes
+/// ([`ThreadId::from_optee`]): the secure world is trusted with its thread IDs.
+///
+/// ```
+/// use mediator::ThreadId;
+/// assert_eq!(ThreadId::parse(0, 8).map(ThreadId::raw), Some(0));
+/// assert_eq!(ThreadId::parse(7, 8).map(ThreadId::raw), Some(7));
+/// assert_eq!(ThreadId::parse(8, 8), None);
+/// assert_eq!(ThreadId::parse(1 << 32, 8), None);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ThreadId(pub u32);
+pub struct ThreadId(u32);
+
+impl ThreadId {
+    /// The thread a guest's a3 names, if OP-TEE, with `threads` threads, can have it.
+    pub fn parse(a3: u64, threads: usize) -> Option<ThreadId> {
+        let t = u32::try_from(a3).ok()?;
+        (usize::try_from(t).ok()? < threads).then_some(ThreadId(t))
+    }
+    /// The thread ID OP-TEE returned in a3 of an RPC.
+    pub const fn from_optee(t: u32) -> ThreadId {
+        ThreadId(t)
+    }
+    /// The raw ID.
+    pub const fn raw(self) -> u32 {
+        self.0
+    }
+}
 
 /// A trusted application UUID, as the 16 octets OP-TEE carries in
 /// `params[0].u.value.a` and `.b` of OPEN_SESSION (`optee_msg.h`; the
@@ -395,6 +428,29 @@ mod tests {
         }
         const C: ShmCookie = ShmCookie::from_guest(7);
         assert_eq!(C.raw(), 7);
+    }
+
+    #[test]
+    fn thread_id_is_below_the_thread_count() {
+        assert_eq!(ThreadId::parse(0, 1).map(ThreadId::raw), Some(0));
+        assert_eq!(ThreadId::parse(0, 0), None);
+        assert_eq!(ThreadId::parse(7, 8).map(ThreadId::raw), Some(7));
+        assert_eq!(ThreadId::parse(8, 8), None);
+        assert_eq!(ThreadId::parse(9, 8), None);
+        let max = u32::MAX;
+        assert_eq!(
+            ThreadId::parse(u64::from(max), usize::MAX).map(ThreadId::raw),
+            Some(max)
+        );
+        assert_eq!(
+            ThreadId::parse(u64::from(max), usize::try_from(max).unwrap()),
+            None
+        );
+        // The whole register: upper bits make it no thread.
+        assert_eq!(ThreadId::parse(1 << 32, usize::MAX), None);
+        assert_eq!(ThreadId::parse(u64::MAX, usize::MAX), None);
+        assert_eq!(ThreadId::from_optee(3), ThreadId::parse(3, 4).unwrap());
+        assert_eq!(ThreadId::from_optee(u32::MAX).raw(), u32::MAX);
     }
 
     #[test]

@@ -318,7 +318,7 @@ fn after_smc<P: Platform>(
         _ => Rpc::Other { func, a1, a2 },
     };
     call.phase = CallPhase::InRpc {
-        thread: ThreadId(thread),
+        thread: ThreadId::from_optee(thread),
         rpc,
     };
     g.calls.push(call);

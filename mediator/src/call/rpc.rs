@@ -167,11 +167,11 @@ pub(crate) fn return_from_rpc<P: Platform>(
 ) -> Stage {
     g.stats.rpc_returns = g.stats.rpc_returns.saturating_add(1);
     let mut out = *regs;
-    let Ok(t) = u32::try_from(regs[3]) else {
+    // The edge: a3 names one of OP-TEE's threads or none.
+    let Some(t) = ThreadId::parse(regs[3], cx.threads) else {
         fail_x0(g, GuestError::BadResume, &mut out);
         return Stage::Answer(out);
     };
-    let t = ThreadId(t);
     let Some((ci, rpc)) = g.calls.iter().enumerate().find_map(|(i, c)| match c.phase {
         CallPhase::InRpc { thread, rpc } if thread == t => Some((i, rpc)),
         _ => None,
@@ -197,7 +197,7 @@ pub(crate) fn return_from_rpc<P: Platform>(
             out[0] = ret::rpc_val(ret::RPC_FUNC_CMD);
             out[1] = c.a1;
             out[2] = c.a2;
-            out[3] = u64::from(t.0);
+            out[3] = u64::from(t.raw());
             call.phase = CallPhase::InRpc {
                 thread: t,
                 rpc: Rpc::MediatorFree(c),
@@ -211,7 +211,7 @@ pub(crate) fn return_from_rpc<P: Platform>(
                 u64::from(smc::RETURN_FROM_RPC),
                 a1,
                 a2,
-                u64::from(t.0),
+                u64::from(t.raw()),
                 a4,
                 a5,
                 0,
