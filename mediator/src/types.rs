@@ -180,20 +180,50 @@ impl FunctionId {
     }
 }
 
-/// A guest intermediate physical address (an allegation until used through
-/// [`crate::GuestMemory`] or [`crate::Pinning`], which may still fail).
+/// A guest intermediate physical address: one inside the IPA space Xen on Arm64 can give a
+/// guest, below [`Ipa::LIMIT`]. Still an allegation until used through [`crate::GuestMemory`]
+/// or [`crate::Pinning`], which fail for an address that is not the guest's RAM.
+///
+/// Made only by a checked constructor: [`Ipa::new`] (byte granular), [`Ipa::page_aligned`]
+/// (4 KiB aligned, what the OP-TEE ABI asks of an argument, a page-list entry and an RPC
+/// buffer), [`Ipa::checked_add`] (no overflow and still inside the space). An address beyond
+/// the space names nothing Xen could map or pin, so refusing it at the edge gives the guest
+/// the answer a failed access would.
+///
+/// ```
+/// use mediator::Ipa;
+/// assert_eq!(Ipa::new(0x4000_0123).map(Ipa::raw), Some(0x4000_0123));
+/// assert_eq!(Ipa::new(Ipa::LIMIT), None);
+/// assert_eq!(Ipa::page_aligned(0x4000_0123), None);
+/// let top = Ipa::page_aligned(Ipa::LIMIT - 4096).unwrap();
+/// assert_eq!(top.checked_add(4095).map(Ipa::raw), Some(Ipa::LIMIT - 1));
+/// assert_eq!(top.checked_add(4096), None);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ipa(u64);
 
 impl Ipa {
-    /// Any address (byte granular).
-    pub const fn new(v: u64) -> Ipa {
-        Ipa(v)
+    /// The end of the IPA space: 2^48. Xen on Arm64 gives guests at most `PADDR_BITS` (48)
+    /// bits of IPA (`xen/arch/arm/include/asm/page-bits.h`; `p2m_ipa_bits` in
+    /// `xen/arch/arm/p2m.c` starts there and is only ever lowered to what the CPU and the
+    /// SMMUs support).
+    pub const LIMIT: u64 = 1 << 48;
+
+    /// Address 0 (a valid IPA; Xen's `optee.c`, near `optee_domain_init`, notes it is one).
+    pub const ZERO: Ipa = Ipa(0);
+
+    /// Any address inside the IPA space (byte granular), `None` beyond it.
+    pub const fn new(v: u64) -> Option<Ipa> {
+        if v < Self::LIMIT {
+            Some(Ipa(v))
+        } else {
+            None
+        }
     }
-    /// A 4 KiB-aligned address, `None` when unaligned.
+    /// A 4 KiB-aligned address inside the IPA space, `None` when unaligned or beyond it.
     pub const fn page_aligned(v: u64) -> Option<Ipa> {
         if v & PAGE_MASK == 0 {
-            Some(Ipa(v))
+            Ipa::new(v)
         } else {
             None
         }
@@ -210,9 +240,12 @@ impl Ipa {
     pub const fn page_offset(self) -> u64 {
         self.0 & PAGE_MASK
     }
-    /// `self + off`, `None` on overflow.
-    pub fn checked_add(self, off: u64) -> Option<Ipa> {
-        self.0.checked_add(off).map(Ipa)
+    /// `self + off`, `None` on overflow or beyond the IPA space.
+    pub const fn checked_add(self, off: u64) -> Option<Ipa> {
+        match self.0.checked_add(off) {
+            Some(v) => Ipa::new(v),
+            None => None,
+        }
     }
 }
 
@@ -337,8 +370,11 @@ impl TaUuid {
 /// buffer through a non-contiguous page list (`OPTEE_MSG_ATTR_NONCONTIG`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageList {
-    /// First page of the guest's page list.
-    pub list: Ipa,
+    /// First page of the guest's page list; `None` when `buf_ptr` is beyond the IPA space
+    /// ([`Ipa::LIMIT`]). Such a list cannot be read: a buffer with pages fails where its list
+    /// would be read, as for any unreadable list (Xen: `get_domain_ram_page` of the list fails);
+    /// one of 0 pages needs no list (Xen reads none either).
+    pub list: Option<Ipa>,
     /// Offset of the buffer in its first page (`buf_ptr & 0xfff`).
     pub offset: u64,
     /// Number of data pages the buffer spans.
@@ -360,10 +396,10 @@ impl PageList {
     /// null memref and has no page list: the caller checks it first.
     ///
     /// ```
-    /// use mediator::types::{PageList, PageListError};
+    /// use mediator::types::{Ipa, PageList, PageListError};
     /// // 512 KiB starting one byte into a page spans 129 pages: allowed.
     /// let p = PageList::new(0x8000_0001, 512 * 1024, 129).unwrap();
-    /// assert_eq!((p.list.raw(), p.offset, p.pages), (0x8000_0000, 1, 129));
+    /// assert_eq!((p.list.map(Ipa::raw), p.offset, p.pages), (Some(0x8000_0000), 1, 129));
     /// assert_eq!(PageList::new(0x8000_0001, 129 * 4096, 129), Err(PageListError::TooManyPages));
     /// assert_eq!(PageList::new(0x1, u64::MAX, 129), Err(PageListError::Overflow));
     /// ```
@@ -376,7 +412,7 @@ impl PageList {
             return Err(PageListError::TooManyPages);
         }
         Ok(PageList {
-            list: Ipa(buf_ptr & !PAGE_MASK),
+            list: Ipa::page_aligned(buf_ptr & !PAGE_MASK),
             offset,
             pages,
         })
@@ -488,14 +524,61 @@ mod tests {
     fn ipa_alignment() {
         assert!(Ipa::page_aligned(0x1000).is_some());
         assert!(Ipa::page_aligned(0x1008).is_none());
-        assert_eq!(Ipa::new(0x1234).page().raw(), 0x1000);
-        assert_eq!(Ipa::new(u64::MAX).checked_add(1), None);
+        assert_eq!(Ipa::new(0x1234).unwrap().page().raw(), 0x1000);
+        assert_eq!(Ipa::new(0x1234).unwrap().page_offset(), 0x234);
+        let top = Ipa::new(Ipa::LIMIT - 1).unwrap();
+        assert_eq!(top.checked_add(1), None);
+        assert_eq!(top.checked_add(u64::MAX), None);
+    }
+
+    #[test]
+    fn ipa_is_inside_the_ipa_space() {
+        assert_eq!(Ipa::new(0), Some(Ipa::ZERO));
+        assert_eq!(Ipa::page_aligned(0), Some(Ipa::ZERO));
+        assert_eq!(Ipa::LIMIT, 1 << 48);
+        assert_eq!(Ipa::new(Ipa::LIMIT - 1).map(Ipa::raw), Some(Ipa::LIMIT - 1));
+        for v in [
+            Ipa::LIMIT,
+            Ipa::LIMIT + 1,
+            1 << 52,
+            u64::MAX - 4095,
+            u64::MAX,
+        ] {
+            assert_eq!(Ipa::new(v), None, "{v:#x}");
+            assert_eq!(Ipa::page_aligned(v & !PAGE_MASK), None, "{v:#x}");
+        }
+        assert_eq!(
+            Ipa::page_aligned(Ipa::LIMIT - 4096).map(Ipa::raw),
+            Some(Ipa::LIMIT - 4096)
+        );
+        assert_eq!(Ipa::page_aligned(Ipa::LIMIT - 4095), None);
+        // checked_add: the sum must be an address too.
+        let a = Ipa::new(0x4000).unwrap();
+        assert_eq!(a.checked_add(0).map(Ipa::raw), Some(0x4000));
+        assert_eq!(
+            a.checked_add(Ipa::LIMIT - 0x4001).map(Ipa::raw),
+            Some(Ipa::LIMIT - 1)
+        );
+        assert_eq!(a.checked_add(Ipa::LIMIT - 0x4000), None);
+        assert_eq!(a.checked_add(u64::MAX), None);
+        assert_eq!(Ipa::ZERO.checked_add(Ipa::LIMIT), None);
+        // Usable in constants.
+        const A: Option<Ipa> = Ipa::page_aligned(0x8000);
+        assert_eq!(A.map(Ipa::raw), Some(0x8000));
     }
 
     #[test]
     fn page_list_counts_pages_and_checks_overflow() {
         let p = PageList::new(0x4010, 0x1000, 129).unwrap();
-        assert_eq!((p.list.raw(), p.offset, p.pages), (0x4000, 0x10, 2));
+        assert_eq!(
+            (p.list.map(Ipa::raw), p.offset, p.pages),
+            (Some(0x4000), 0x10, 2)
+        );
+        // A list beyond the IPA space: no list to read, the counts as before.
+        let p = PageList::new(Ipa::LIMIT + 0x10, 0x1000, 129).unwrap();
+        assert_eq!((p.list, p.offset, p.pages), (None, 0x10, 2));
+        let p = PageList::new(Ipa::LIMIT - 4096 + 1, 0, 129).unwrap();
+        assert_eq!(p.list.map(Ipa::raw), Some(Ipa::LIMIT - 4096));
         assert_eq!(PageList::new(0x4000, 0, 129).unwrap().pages, 0);
         assert_eq!(
             PageList::new(0x4fff, u64::MAX, 129),

@@ -101,9 +101,14 @@ impl FakeXen {
             self.own_pins += 1;
             return Ok(0x8000_0000 + (self.own_pins as u64) * 4096);
         }
+        // A frame beyond any guest's IPA space is no page of it (Xen: no p2m entry).
+        let ipa = gfn
+            .checked_mul(4096)
+            .and_then(Ipa::page_aligned)
+            .ok_or(XenError::EINVAL)?;
         let p = self
             .sim
-            .pin(did(domid), Ipa::new(gfn << 12))
+            .pin(did(domid), ipa)
             .map_err(|_| XenError::EINVAL)?;
         let pa = p.pa.raw();
         self.pins.entry((domid, gfn)).or_default().push(p);

@@ -144,13 +144,15 @@ fn fill<P: Platform>(
             n.saturating_mul(msg::PAGELIST_ENTRY_SIZE)
         };
         let dst = tmp.get_mut(..len).ok_or(GuestError::BadParameters)?;
-        cx.p.read(dom, list_ipa, dst)
+        // A list beyond the IPA space cannot be read (`PageList::list`).
+        let ipa = list_ipa.ok_or(GuestError::BadParameters)?;
+        cx.p.read(dom, ipa, dst)
             .map_err(|_| GuestError::BadParameters)?;
         // Every entry of this list page checked before any is pinned, then
         // all pinned in one batch (one entry into Xen, hv-patches 0018). On
         // a failure the pages pinned so far are in `buf.pins`, released by
         // the caller with the rest.
-        let mut pages = [Ipa::new(0); msg::PAGELIST_ENTRIES];
+        let mut pages = [Ipa::ZERO; msg::PAGELIST_ENTRIES];
         let pages = pages.get_mut(..n).ok_or(GuestError::BadParameters)?;
         for (j, page) in pages.iter_mut().enumerate() {
             let o = j.saturating_mul(msg::PAGELIST_ENTRY_SIZE);
@@ -177,7 +179,7 @@ fn fill<P: Platform>(
         if remaining == 0 {
             return Ok(());
         }
-        list_ipa = Ipa::page_aligned(next).ok_or(GuestError::BadParameters)?;
+        list_ipa = Some(Ipa::page_aligned(next).ok_or(GuestError::BadParameters)?);
     }
 }
 
