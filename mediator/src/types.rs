@@ -370,15 +370,9 @@ impl TaUuid {
 /// buffer through a non-contiguous page list (`OPTEE_MSG_ATTR_NONCONTIG`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageList {
-    /// First page of the guest's page list; `None` when `buf_ptr` is beyond the IPA space
-    /// ([`Ipa::LIMIT`]). Such a list cannot be read: a buffer with pages fails where its list
-    /// would be read, as for any unreadable list (Xen: `get_domain_ram_page` of the list fails);
-    /// one of 0 pages needs no list (Xen reads none either).
-    pub list: Option<Ipa>,
-    /// Offset of the buffer in its first page (`buf_ptr & 0xfff`).
-    pub offset: u64,
-    /// Number of data pages the buffer spans.
-    pub pages: usize,
+    list: Option<Ipa>,
+    offset: u64,
+    pages: usize,
 }
 
 /// Why a [`PageList`] could not be built.
@@ -399,7 +393,7 @@ impl PageList {
     /// use mediator::types::{Ipa, PageList, PageListError};
     /// // 512 KiB starting one byte into a page spans 129 pages: allowed.
     /// let p = PageList::new(0x8000_0001, 512 * 1024, 129).unwrap();
-    /// assert_eq!((p.list.map(Ipa::raw), p.offset, p.pages), (Some(0x8000_0000), 1, 129));
+    /// assert_eq!((p.list().map(Ipa::raw), p.offset(), p.pages()), (Some(0x8000_0000), 1, 129));
     /// assert_eq!(PageList::new(0x8000_0001, 129 * 4096, 129), Err(PageListError::TooManyPages));
     /// assert_eq!(PageList::new(0x1, u64::MAX, 129), Err(PageListError::Overflow));
     /// ```
@@ -416,6 +410,22 @@ impl PageList {
             offset,
             pages,
         })
+    }
+
+    /// First page of the guest's page list; `None` when `buf_ptr` is beyond the IPA space
+    /// ([`Ipa::LIMIT`]). Such a list cannot be read: a buffer with pages fails where its list
+    /// would be read, as for any unreadable list (Xen: `get_domain_ram_page` of the list fails);
+    /// one of 0 pages needs no list (Xen reads none either).
+    pub const fn list(&self) -> Option<Ipa> {
+        self.list
+    }
+    /// Offset of the buffer in its first page (`buf_ptr & 0xfff`).
+    pub const fn offset(&self) -> u64 {
+        self.offset
+    }
+    /// Number of data pages the buffer spans.
+    pub const fn pages(&self) -> usize {
+        self.pages
     }
 }
 
@@ -571,15 +581,15 @@ mod tests {
     fn page_list_counts_pages_and_checks_overflow() {
         let p = PageList::new(0x4010, 0x1000, 129).unwrap();
         assert_eq!(
-            (p.list.map(Ipa::raw), p.offset, p.pages),
+            (p.list().map(Ipa::raw), p.offset(), p.pages()),
             (Some(0x4000), 0x10, 2)
         );
         // A list beyond the IPA space: no list to read, the counts as before.
         let p = PageList::new(Ipa::LIMIT + 0x10, 0x1000, 129).unwrap();
-        assert_eq!((p.list, p.offset, p.pages), (None, 0x10, 2));
+        assert_eq!((p.list(), p.offset(), p.pages()), (None, 0x10, 2));
         let p = PageList::new(Ipa::LIMIT - 4096 + 1, 0, 129).unwrap();
-        assert_eq!(p.list.map(Ipa::raw), Some(Ipa::LIMIT - 4096));
-        assert_eq!(PageList::new(0x4000, 0, 129).unwrap().pages, 0);
+        assert_eq!(p.list().map(Ipa::raw), Some(Ipa::LIMIT - 4096));
+        assert_eq!(PageList::new(0x4000, 0, 129).unwrap().pages(), 0);
         assert_eq!(
             PageList::new(0x4fff, u64::MAX, 129),
             Err(PageListError::Overflow)
@@ -588,7 +598,7 @@ mod tests {
             PageList::new(0x4000, 130 * 4096, 129),
             Err(PageListError::TooManyPages)
         );
-        assert_eq!(PageList::new(0x4001, 128 * 4096, 129).unwrap().pages, 129);
+        assert_eq!(PageList::new(0x4001, 128 * 4096, 129).unwrap().pages(), 129);
     }
 
     #[test]

@@ -132,7 +132,8 @@ fn page_list(b: &mut Bytes<'_>) {
             Ok(((list < 1 << 48).then_some(list), offset, pages as usize))
         }
     };
-    let got = PageList::new(buf_ptr, size, max).map(|p| (p.list.map(Ipa::raw), p.offset, p.pages));
+    let got =
+        PageList::new(buf_ptr, size, max).map(|p| (p.list().map(Ipa::raw), p.offset(), p.pages()));
     assert_eq!(got, want, "PageList::new({buf_ptr:#x}, {size:#x}, {max})");
     if let Ok((list, off, pages)) = got {
         assert_eq!(list.unwrap_or(0) & 0xfff, 0);

@@ -87,7 +87,7 @@ pub(crate) fn translate_noncontig<P: Platform>(
     }
     let total = g
         .shm_pages
-        .checked_add(pl.pages)
+        .checked_add(pl.pages())
         .ok_or(GuestError::LimitReached)?;
     if total > g.limits.max_pinned_pages {
         return Err(GuestError::LimitReached);
@@ -95,7 +95,7 @@ pub(crate) fn translate_noncontig<P: Platform>(
     if g.find_buf(cookie).is_some() {
         return Err(GuestError::BadParameters);
     }
-    let mut buf = g.take_spare(cookie, kind, pl.offset);
+    let mut buf = g.take_spare(cookie, kind, pl.offset());
     buf.list_call = serial;
     match fill(cx, g.dom, &mut buf, pl) {
         Ok(()) => {
@@ -105,7 +105,7 @@ pub(crate) fn translate_noncontig<P: Platform>(
             let list_pa = buf.list.first().map(|s| s.pa.raw()).unwrap_or(0);
             g.bufs.push(buf);
             Ok(Param {
-                a: list_pa | pl.offset,
+                a: list_pa | pl.offset(),
                 ..p
             })
         }
@@ -124,8 +124,8 @@ fn fill<P: Platform>(
     buf: &mut ShmBuf,
     pl: PageList,
 ) -> Result<(), GuestError> {
-    let mut remaining = pl.pages;
-    let mut list_ipa = pl.list;
+    let mut remaining = pl.pages();
+    let mut list_ipa = pl.list();
     let mut tmp = [0u8; PAGE_SIZE];
     loop {
         let sp = cx.pool.alloc(cx.p).ok_or(GuestError::LimitReached)?;
