@@ -22,8 +22,9 @@
 //!   (which is their purpose): arguments, RPC arguments and page lists are
 //!   shadowed.
 //! - Every guest value is parsed once into a validated type ([`Ipa`],
-//!   [`PageList`], [`ShmCookie`], ...); arithmetic on guest values is
-//!   checked.
+//!   [`PageList`], [`ShmCookie`], [`ThreadId`], ...) whose checked
+//!   constructor is the only way to make one (the fields are private);
+//!   arithmetic on guest values is checked.
 //! - Every pinned page is released exactly once: on completion, on
 //!   UNREGISTER_SHM / SHM_FREE / RPC free, or at teardown.
 //! - A misbehaving guest gets an error answer and a counter increment, never

@@ -415,7 +415,7 @@ impl Mediator {
             match r[0] {
                 ret::OK => {
                     dropped = dropped.saturating_add(1);
-                    if let Some(i) = g.find_rpc(ShmCookie(regpair(r[1], r[2]))) {
+                    if let Some(i) = g.find_rpc(ShmCookie::from_optee(regpair(r[1], r[2]))) {
                         free_rpc(g, i, &mut self.pool, p);
                     }
                 }
@@ -1153,7 +1153,7 @@ impl Mediator {
             .flat_map(|g| g.calls.iter())
             .filter_map(|c| match c.phase {
                 CallPhase::InRpc { thread, rpc } => Some(Suspended {
-                    thread: thread.0,
+                    thread: thread.raw(),
                     func: rpc.func(),
                     cmd: rpc.cmd(),
                 }),
@@ -1204,7 +1204,7 @@ fn after_fast<P: Platform>(
             out[0] = r[0];
             if r[0] == ret::OK {
                 // OP-TEE dropped a cached RPC buffer: release it too.
-                if let Some(i) = g.find_rpc(ShmCookie(regpair(r[1], r[2]))) {
+                if let Some(i) = g.find_rpc(ShmCookie::from_optee(regpair(r[1], r[2]))) {
                     free_rpc(g, i, pool, p);
                 }
                 out[1] = r[1];

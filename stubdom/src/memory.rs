@@ -39,7 +39,7 @@ pub fn pieces(ipa: u64, len: usize) -> Option<impl Iterator<Item = (u64, usize, 
 impl<H: Hook> GuestMemory for HookPlatform<'_, H> {
     fn read(&mut self, dom: DomId, ipa: Ipa, buf: &mut [u8]) -> Result<(), MemFault> {
         for (gfn, off, at, n) in pieces(ipa.raw(), buf.len()).ok_or(MemFault)? {
-            let page = self.hook.map(dom.0, gfn).map_err(|_| MemFault)?;
+            let page = self.hook.map(dom.raw(), gfn).map_err(|_| MemFault)?;
             self.hook.read_page(&page, off, &mut buf[at..at + n]);
             self.hook.unmap(page);
         }
@@ -48,7 +48,7 @@ impl<H: Hook> GuestMemory for HookPlatform<'_, H> {
 
     fn write(&mut self, dom: DomId, ipa: Ipa, buf: &[u8]) -> Result<(), MemFault> {
         for (gfn, off, at, n) in pieces(ipa.raw(), buf.len()).ok_or(MemFault)? {
-            let page = self.hook.map(dom.0, gfn).map_err(|_| MemFault)?;
+            let page = self.hook.map(dom.raw(), gfn).map_err(|_| MemFault)?;
             self.hook.write_page(&page, off, &buf[at..at + n]);
             self.hook.unmap(page);
         }

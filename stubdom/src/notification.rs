@@ -11,6 +11,6 @@ use mediator::{DomId, GuestNotification};
 
 impl<H: Hook> GuestNotification for HookPlatform<'_, H> {
     fn has_notif_interrupt(&mut self, dom: DomId) -> bool {
-        self.hook.notify(dom.0).is_ok()
+        self.hook.notify(dom.raw()).is_ok()
     }
 }

@@ -18,7 +18,7 @@ impl<H: Hook> Pinning for HookPlatform<'_, H> {
     fn pin(&mut self, dom: DomId, page: Ipa) -> Result<PinnedPage, PinFault> {
         let maddr = self
             .hook
-            .pin(dom.0, page.raw() >> 12)
+            .pin(dom.raw(), page.raw() >> 12)
             .map_err(|_| PinFault)?;
         Ok(PinnedPage {
             ipa: page,
@@ -29,7 +29,7 @@ impl<H: Hook> Pinning for HookPlatform<'_, H> {
     fn unpin(&mut self, dom: DomId, page: PinnedPage) {
         // ENOENT would mean Xen already dropped the guest's pins (it is being destroyed):
         // nothing is left to release.
-        let _ = self.hook.unpin(dom.0, page.ipa.raw() >> 12);
+        let _ = self.hook.unpin(dom.raw(), page.ipa.raw() >> 12);
     }
 
     fn pin_many(
@@ -45,7 +45,7 @@ impl<H: Hook> Pinning for HookPlatform<'_, H> {
             for (gfn, page) in list.iter_mut().zip(chunk) {
                 *gfn = page.raw() >> 12;
             }
-            let r = self.hook.pin_list(dom.0, list);
+            let r = self.hook.pin_list(dom.raw(), list);
             // Xen's count of pages pinned, from the first (all of them on success).
             let done = r.err().map_or(chunk.len(), |e| e.done.min(chunk.len()));
             for (&page, &maddr) in chunk.iter().zip(list.iter()).take(done) {
@@ -85,7 +85,7 @@ impl<H: Hook> Pinning for HookPlatform<'_, H> {
 fn unpin_all<H: Hook>(hook: &mut H, dom: DomId, gfns: &mut [u64]) {
     let mut rest = gfns;
     while !rest.is_empty() {
-        let Err(e) = hook.unpin_list(dom.0, rest) else {
+        let Err(e) = hook.unpin_list(dom.raw(), rest) else {
             return;
         };
         rest = rest.get_mut(e.done.saturating_add(1)..).unwrap_or_default();

@@ -239,7 +239,8 @@ impl Server {
     pub fn suspended_calls(&self) -> usize {
         self.live
             .iter()
-            .map(|&d| self.mediator.suspended_calls(DomId(d)))
+            .filter_map(|&d| DomId::new(d))
+            .map(|d| self.mediator.suspended_calls(d))
             .sum()
     }
 
@@ -282,7 +283,10 @@ impl Server {
         out: Sink<'_>,
     ) {
         self.stats.requests = self.stats.requests.saturating_add(1);
-        let dom = DomId(rq.domid);
+        let Some(dom) = DomId::new(rq.domid) else {
+            self.reserved_domid(hook, rq, out);
+            return;
+        };
         let name = self.name;
         match rq.kind {
             req::CREATED => {
@@ -488,7 +492,8 @@ impl Server {
     ) -> Option<Step> {
         let now = hook.now_ms();
         let mut p = HookPlatform { hook, shadow };
-        self.mediator.result(&mut p, DomId(domid), seq, res, now)
+        self.mediator
+            .result(&mut p, DomId::new(domid)?, seq, res, now)
     }
 
     /// A RESULT request: the outcome of the secure call the vCPU made for its call.
@@ -563,6 +568,21 @@ impl Server {
         }
     }
 
+    /// A request naming a reserved domain ID (`xen.h`: `DOMID_FIRST_RESERVED` and up, e.g.
+    /// `DOMID_SELF`), which Xen's hook never sends: no domain the core can serve ([`DomId::new`]).
+    /// A call gets what a domain without a TEE gets (unknown function); the rest is dropped.
+    fn reserved_domid<H: Hook>(&mut self, hook: &mut H, rq: &Request, out: Sink<'_>) {
+        out(format_args!(
+            "TSD-INFO {} request type {} for reserved domid {:#x} ignored",
+            self.name, rq.kind, rq.domid
+        ));
+        if rq.kind == req::CALL {
+            let mut x = rq.x;
+            x[0] = mediator::abi::ret::UNKNOWN_FUNCTION;
+            self.respond(hook, rq.seq, rq.domid, rq.vcpu, x, out);
+        }
+    }
+
     /// Answers the calls that waited for an OP-TEE thread and are due: one got a thread, or ran
     /// out of time ([`Mediator::next_answer`], [`Mediator::next_step`] with `execute=1`). Called
     /// after every call and periodically (the event loop's turns), so that the bound on the wait
@@ -585,14 +605,15 @@ impl Server {
                     return;
                 };
                 match self.held.remove(&seq) {
-                    Some(h) if h.domid == dom.0 && h.executing.is_none() => {
+                    Some(h) if h.domid == dom.raw() && h.executing.is_none() => {
                         self.take_step(hook, shadow, seq, h, step, out)
                     }
                     h => {
                         debug_assert!(false, "core and service disagree on seq {seq}: {h:?}");
                         out(format_args!(
                             "TSD-INFO {} step for dom{} seq {seq}: no such waiting call",
-                            self.name, dom.0
+                            self.name,
+                            dom.raw()
                         ));
                     }
                 }
@@ -605,18 +626,18 @@ impl Server {
             match self.held.remove(&seq) {
                 Some(h) => {
                     // The sequence number is Xen's and unique: the vCPU that waits is this one.
-                    if h.domid != dom.0 {
+                    if h.domid != dom.raw() {
                         debug_assert!(false, "core and service disagree on seq {seq}");
                         out(format_args!(
                             "TSD-INFO {name} waiting call seq {seq}: core says dom{}, ring said dom{}",
-                            dom.0, h.domid
+                            dom.raw(), h.domid
                         ));
                     }
                     self.respond(hook, seq, h.domid, h.vcpu, x, out);
                 }
                 None => out(format_args!(
                     "TSD-INFO {name} answer for dom{} seq {seq}: no such waiting call",
-                    dom.0
+                    dom.raw()
                 )),
             }
         }
@@ -643,7 +664,7 @@ impl Server {
                 shadow,
             };
             self.mediator
-                .async_notification(&mut p, |d: DomId| raise.push(d.0));
+                .async_notification(&mut p, |d: DomId| raise.push(d.raw()));
         }
         for d in raise {
             let _ = hook.notify(d);
@@ -655,7 +676,7 @@ impl Server {
     pub fn print_stats(&mut self, all: bool, out: Sink<'_>) {
         let ids: Vec<u16> = self.live.iter().copied().collect();
         for d in ids {
-            let Some(s) = self.mediator.stats(DomId(d)) else {
+            let Some(s) = DomId::new(d).and_then(|d| self.mediator.stats(d)) else {
                 continue;
             };
             if !all && self.printed.get(&d) == Some(&s) {
@@ -691,7 +712,11 @@ impl Server {
     fn print_one(&self, domid: u16, s: &GuestStats, live: bool, out: Sink<'_>) {
         let (gname, configured) = lookup(&self.guests, domid);
         let label = self.labels.get(&domid).cloned().unwrap_or(configured);
-        let suspended: Vec<mediator::Suspended> = self.mediator.suspended(DomId(domid)).collect();
+        let dom = DomId::new(domid);
+        let suspended: Vec<mediator::Suspended> = dom
+            .into_iter()
+            .flat_map(|d| self.mediator.suspended(d))
+            .collect();
         out(format_args!(
             "TSD-STATS {} {}",
             self.name,
@@ -702,7 +727,7 @@ impl Server {
                 stats: s,
                 live,
                 suspended: &suspended,
-                waiting: self.mediator.waiting_calls_of(DomId(domid)),
+                waiting: dom.map_or(0, |d| self.mediator.waiting_calls_of(d)),
             }
         ));
     }

@@ -48,7 +48,8 @@ impl fmt::Display for Line<'_> {
             self.domid,
             self.name,
             label,
-            ClientId::of(DomId(self.domid)).raw(),
+            // A reserved domid is no client (Xen never names one, [`DomId::new`]).
+            DomId::new(self.domid).map_or(0, |d| ClientId::of(d).raw()),
             s.calls,
             s.std_calls,
             s.rpc_returns,

@@ -18,6 +18,11 @@ use xenif::hook::shared::{RingMem, Shared};
 use xenif::hook::{req, Request};
 use xenif::{XenError, XenResult};
 
+/// The core's name for a domain of the fake Xen (never a reserved ID here).
+fn did(domid: u16) -> DomId {
+    DomId::new(domid).expect("a domain's ID")
+}
+
 /// Xen over the simulators: pins go to `SimMemory`, secure calls to `SimOptee`, "mapped" pages
 /// are copies written back at unmap.
 struct FakeXen {
@@ -65,7 +70,7 @@ impl FakeXen {
     fn new(guests: &[u16]) -> Self {
         let mut sim = SimPlatform::new(4);
         for g in guests {
-            sim.mem.add_guest(DomId(*g), 0x4000_0000, 64);
+            sim.mem.add_guest(did(*g), 0x4000_0000, 64);
         }
         FakeXen {
             sim,
@@ -96,9 +101,14 @@ impl FakeXen {
             self.own_pins += 1;
             return Ok(0x8000_0000 + (self.own_pins as u64) * 4096);
         }
+        // A frame beyond any guest's IPA space is no page of it (Xen: no p2m entry).
+        let ipa = gfn
+            .checked_mul(4096)
+            .and_then(Ipa::page_aligned)
+            .ok_or(XenError::EINVAL)?;
         let p = self
             .sim
-            .pin(DomId(domid), Ipa::new(gfn << 12))
+            .pin(did(domid), ipa)
             .map_err(|_| XenError::EINVAL)?;
         let pa = p.pa.raw();
         self.pins.entry((domid, gfn)).or_default().push(p);
@@ -112,7 +122,7 @@ impl FakeXen {
             .get_mut(&(domid, gfn))
             .and_then(|v| v.pop())
             .ok_or(XenError::ENOENT)?;
-        self.sim.unpin(DomId(domid), p);
+        self.sim.unpin(did(domid), p);
         Ok(())
     }
 
@@ -174,7 +184,7 @@ impl Hook for FakeXen {
     ) -> XenResult<()> {
         // As Xen does on the vCPU: the caller's client ID, never VM_*.
         let mut x = x;
-        x[7] = ClientId::of(DomId(domid)).raw();
+        x[7] = ClientId::of(did(domid)).raw();
         let fid = x[0] as u32;
         self.executed.push((fid, domid, x[6]));
         let refused =
@@ -256,7 +266,7 @@ impl Hook for FakeXen {
     }
     fn map(&mut self, domid: u16, gfn: u64) -> XenResult<FakePage> {
         let mut data = [0u8; 4096];
-        if !self.sim.mem.peek(DomId(domid), gfn << 12, &mut data) {
+        if !self.sim.mem.peek(did(domid), gfn << 12, &mut data) {
             return Err(XenError::EINVAL);
         }
         Ok(FakePage {
@@ -273,7 +283,7 @@ impl Hook for FakeXen {
     }
     fn unmap(&mut self, page: FakePage) {
         let data = *page.data.borrow();
-        self.sim.mem.poke(DomId(page.dom), page.gfn << 12, &data);
+        self.sim.mem.poke(did(page.dom), page.gfn << 12, &data);
     }
 }
 
@@ -464,7 +474,7 @@ fn lifecycle_and_fast_calls_through_the_server() {
         &mut out,
     );
     assert_eq!(xen.responses[2].2[0] & 0xFFFF_FFFF, ret::UNKNOWN_FUNCTION);
-    assert_eq!(s.mediator().stats(DomId(2)).unwrap().calls, 2);
+    assert_eq!(s.mediator().stats(DomId::new(2).unwrap()).unwrap().calls, 2);
     let mut lines = Vec::new();
     s.print_stats(true, &mut |a| lines.push(alloc::format!("{a}")));
     assert_eq!(lines.len(), 1);
@@ -478,7 +488,7 @@ fn lifecycle_and_fast_calls_through_the_server() {
         &mut out,
     );
     assert_eq!(xen.released, [2]);
-    assert!(!s.mediator().has_guest(DomId(2)));
+    assert!(!s.mediator().has_guest(DomId::new(2).unwrap()));
     // A replayed CREATED of a client OP-TEE already knows is accepted, and OP-TEE's RPC
     // argument cache of the client is emptied (DISABLE_SHM_CACHE until ENOTAVAIL) and enabled
     // again; a CREATED without TEE_KNOWN makes no such call.
@@ -523,7 +533,7 @@ fn two_interleaved_calls_with_rpcs_of_one_guest_complete() {
     use mediator::abi::{msg, split};
     use mediator::sim::world::ARG_AREA;
     use mediator::sim::{FN_SHM_RPC, SIM_TA};
-    let g = DomId(1);
+    let g = DomId::new(1).unwrap();
     let mut w = mediator::sim::World::new(4, Config::default(), &[g]);
     w.exchange(g);
     let o = w.open(g, ARG_AREA, SIM_TA);
@@ -688,6 +698,37 @@ fn shm_cache_off_keeps_optee_cache_off() {
 }
 
 /// A server (no notifications) with `guests` created (CREATED with sequence numbers 1, 2, ...).
+/// A request for a reserved domain ID (`DOMID_SELF`, `DOMID_INVALID`…, which Xen's hook never
+/// sends) reaches no guest of the core ([`DomId::new`]): a call is answered "unknown function",
+/// as for any domain the mediator does not mediate, and a CREATED tells OP-TEE nothing.
+#[test]
+fn a_reserved_domid_is_no_guest() {
+    let mut xen = FakeXen::new(&[2]);
+    let mut shadow = ShadowStore::new(64);
+    let mut out = sink();
+    let mut s = probe(&mut xen, &mut shadow, "", false);
+    let calls = xen.secure_calls.len();
+    let known = xen.known.clone();
+    for (seq, domid) in [(1, DomId::FIRST_RESERVED), (3, 0x7FF4), (5, u16::MAX)] {
+        let rq = request(seq, req::CREATED, domid, [0; 8]);
+        handle(&mut s, &mut xen, &mut shadow, &rq, &mut out);
+        let uid = [u64::from(smc::CALLS_UID), 0, 0, 0, 0, 0, 0, 0];
+        let rq = request(seq + 1, req::CALL, domid, uid);
+        handle(&mut s, &mut xen, &mut shadow, &rq, &mut out);
+        let (rseq, rdom, x) = *xen.responses.last().unwrap();
+        assert_eq!((rseq, rdom), (seq + 1, domid));
+        assert_eq!(x[0], ret::UNKNOWN_FUNCTION);
+        assert_eq!(x[1..], uid[1..]);
+    }
+    assert_eq!(xen.responses.len(), 3);
+    // No VM_CREATED (nor anything else) went to OP-TEE.
+    assert_eq!(xen.secure_calls.len(), calls);
+    assert_eq!(xen.known, known);
+    let mut lines = Vec::new();
+    s.print_stats(true, &mut |a| lines.push(alloc::format!("{a}")));
+    assert!(lines.is_empty(), "{lines:?}");
+}
+
 fn server_with(xen: &mut FakeXen, shadow: &mut ShadowStore, guests: &[u16]) -> Server {
     let mut out = sink();
     let mut s = probe(xen, shadow, "", false);
@@ -741,7 +782,7 @@ fn a_call_waiting_for_a_thread_is_answered_later_with_its_own_seq() {
     assert_eq!((seq, dom, x[0]), (3, 2, ret::ENOTAVAIL));
     assert_eq!(xen.vcpus[1], 1);
     assert_eq!(s.waiting_calls(), 0);
-    let st = s.mediator().stats(DomId(2)).unwrap();
+    let st = s.mediator().stats(DomId::new(2).unwrap()).unwrap();
     assert_eq!(st.thread_waits, 1);
     assert_eq!(st.errors_of(mediator::GuestError::NoThread), 1);
 }
@@ -788,7 +829,7 @@ fn waiting_calls_are_retried_when_a_thread_frees_and_dropped_with_their_guest() 
     assert_eq!(xen.responses.len(), 1);
     let (seq, dom, x) = xen.responses[0];
     assert_eq!((seq, dom, x[0]), (10, 2, ret::ENOTAVAIL));
-    let st = s.mediator().stats(DomId(2)).unwrap();
+    let st = s.mediator().stats(DomId::new(2).unwrap()).unwrap();
     assert_eq!(
         (
             st.thread_waits,
@@ -917,7 +958,7 @@ fn a_refused_resume_is_executed_again_with_xens_failed_answer() {
         Some((21, ret::OK))
     );
     assert_eq!(xen.responses.len(), 2);
-    assert_eq!(s.mediator().suspended_calls(DomId(2)), 0);
+    assert_eq!(s.mediator().suspended_calls(DomId::new(2).unwrap()), 0);
 }
 
 /// hv-patches 0015: after a foreign interrupt Xen gave the guest itself, Xen resumes the thread
@@ -966,7 +1007,7 @@ fn invoke_in_guest_ram(xen: &mut FakeXen, dom: u16) -> [u64; 8] {
     MsgArg::new(&mut page, 0).set_cmd(msg::CMD_INVOKE_COMMAND);
     xen.sim
         .mem
-        .poke(DomId(dom), arg, &page[..msg::arg_size(0).unwrap()]);
+        .poke(did(dom), arg, &page[..msg::arg_size(0).unwrap()]);
     let (hi, lo) = split(arg);
     [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]
 }
@@ -984,7 +1025,7 @@ fn shm_call_in_guest_ram(xen: &mut FakeXen, dom: u16, cmd: u32, pages: u64) -> [
         for i in 0..pages as usize {
             page[i * 8..i * 8 + 8].copy_from_slice(&(data + i as u64 * 4096).to_le_bytes());
         }
-        xen.sim.mem.poke(DomId(dom), list, &page);
+        xen.sim.mem.poke(did(dom), list, &page);
         Param {
             attr: msg::ATTR_TYPE_TMEM_INOUT | msg::ATTR_NONCONTIG,
             a: list,
@@ -1006,7 +1047,7 @@ fn shm_call_in_guest_ram(xen: &mut FakeXen, dom: u16, cmd: u32, pages: u64) -> [
     m.set_param(0, param);
     xen.sim
         .mem
-        .poke(DomId(dom), arg, &page[..msg::arg_size(1).unwrap()]);
+        .poke(did(dom), arg, &page[..msg::arg_size(1).unwrap()]);
     xen.script.push_back([ret::OK, 0, 0, 0, 0, 0, 0, 0]);
     let (hi, lo) = split(arg);
     [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]
@@ -1052,7 +1093,13 @@ fn a_16_page_registration_and_unregistration_make_two_list_hypercalls() {
             Some((2, ret::OK))
         );
         assert_eq!(xen.pinned(2), Ok(16));
-        assert_eq!(s.mediator().stats(DomId(2)).unwrap().pinned_pages, 16);
+        assert_eq!(
+            s.mediator()
+                .stats(DomId::new(2).unwrap())
+                .unwrap()
+                .pinned_pages,
+            16
+        );
         assert_eq!(xen.list_calls, pin_calls, "preempt {preempt:?}");
         xen.list_calls.clear();
         let unreg = shm_call_in_guest_ram(&mut xen, 2, msg::CMD_UNREGISTER_SHM, 16);
@@ -1093,7 +1140,7 @@ fn a_page_xen_refuses_in_a_pin_list_unpins_the_pages_before_it_once() {
         let mut s = server_with(&mut xen, &mut shadow, &[2]);
         xen.sim
             .mem
-            .inject_pin_failure(DomId(2), 0x4001_0000 + k * 4096);
+            .inject_pin_failure(DomId::new(2).unwrap(), 0x4001_0000 + k * 4096);
         xen.single_pins = 0;
         xen.list_calls.clear();
         xen.executed.clear();
@@ -1115,7 +1162,13 @@ fn a_page_xen_refuses_in_a_pin_list_unpins_the_pages_before_it_once() {
         assert_eq!(xen.sim.mem.bad_unpins, 0);
         assert_eq!(xen.single_pins, 0);
         assert!(xen.executed.is_empty(), "OP-TEE saw {:?}", xen.executed);
-        assert_eq!(s.mediator().stats(DomId(2)).unwrap().pinned_pages, 0);
+        assert_eq!(
+            s.mediator()
+                .stats(DomId::new(2).unwrap())
+                .unwrap()
+                .pinned_pages,
+            0
+        );
     }
 }
 
@@ -1283,7 +1336,7 @@ fn open_in_guest_ram(xen: &mut FakeXen, dom: u16, uuid: &mediator::TaUuid) -> [u
     );
     xen.sim
         .mem
-        .poke(DomId(dom), arg, &page[..msg::arg_size(2).unwrap()]);
+        .poke(DomId::new(dom).unwrap(), arg, &page[..msg::arg_size(2).unwrap()]);
     xen.script.clear();
     xen.script.push_back([ret::OK, 0, 0, 0, 0, 0, 0, 0]);
     let (hi, lo) = split(arg);
@@ -1314,7 +1367,7 @@ fn open_session(
     let (_, d, answer) = *xen.responses.last().unwrap();
     assert_eq!(d, dom);
     let mut page = [0u8; 4096];
-    assert!(xen.sim.mem.peek(DomId(dom), 0x4000_0000, &mut page));
+    assert!(xen.sim.mem.peek(DomId::new(dom).unwrap(), 0x4000_0000, &mut page));
     let m = MsgArg::new(&mut page, 0);
     (reached, answer[0], m.ret(), m.ret_origin())
 }
@@ -1408,7 +1461,7 @@ fn flask_decides_ta_access_by_the_sid_xen_announces() {
     );
     assert_eq!(
         s.mediator()
-            .stats(DomId(2))
+            .stats(DomId::new(2).unwrap())
             .unwrap()
             .errors_of(mediator::GuestError::AccessDenied),
         2

@@ -6,7 +6,8 @@
 //!   error equals a 128-bit reference computation, and an accepted list
 //!   covers the buffer exactly;
 //! - `msg::arg_size`, `regpair`/`split`, `ret::is_rpc`/`rpc_func`/`rpc_val`,
-//!   `Ipa` alignment and page arithmetic, `TaUuid` words.
+//!   `Ipa` range (the 48-bit IPA space), alignment and page arithmetic,
+//!   `TaUuid` words.
 #![no_main]
 
 #[path = "common/mod.rs"]
@@ -126,13 +127,16 @@ fn page_list(b: &mut Bytes<'_>) {
         if pages > max as u128 {
             Err(PageListError::TooManyPages)
         } else {
-            Ok((buf_ptr & !0xfff, offset, pages as usize))
+            // The list's page, if inside the 48-bit IPA space.
+            let list = buf_ptr & !0xfff;
+            Ok(((list < 1 << 48).then_some(list), offset, pages as usize))
         }
     };
-    let got = PageList::new(buf_ptr, size, max).map(|p| (p.list.raw(), p.offset, p.pages));
+    let got =
+        PageList::new(buf_ptr, size, max).map(|p| (p.list().map(Ipa::raw), p.offset(), p.pages()));
     assert_eq!(got, want, "PageList::new({buf_ptr:#x}, {size:#x}, {max})");
     if let Ok((list, off, pages)) = got {
-        assert_eq!(list & 0xfff, 0);
+        assert_eq!(list.unwrap_or(0) & 0xfff, 0);
         assert!(off < 4096);
         // The pages cover offset..offset+size and not one page more.
         assert!(pages as u128 * 4096 >= span);
@@ -159,11 +163,25 @@ fn words(b: &mut Bytes<'_>) {
         msg::arg_size(n).is_some_and(|s| s <= PAGE_SIZE),
         n <= msg::MAX_PARAMS_PER_PAGE
     );
-    // Guest addresses.
-    assert_eq!(Ipa::page_aligned(x).is_some(), x & 0xfff == 0);
-    let a = Ipa::new(x);
-    assert_eq!(a.page().raw() + a.page_offset(), x);
-    assert_eq!(a.checked_add(y).map(Ipa::raw), x.checked_add(y));
+    // Guest addresses: inside the 48-bit IPA space only.
+    let inside = |v: u64| v < 1 << 48;
+    assert_eq!(Ipa::LIMIT, 1 << 48);
+    assert_eq!(Ipa::page_aligned(x).is_some(), x & 0xfff == 0 && inside(x));
+    assert_eq!(Ipa::new(x).map(Ipa::raw), inside(x).then_some(x));
+    // Also below the limit, where the low bits are the fuzzer's.
+    for v in [x, x & (Ipa::LIMIT - 1)] {
+        let Some(a) = Ipa::new(v) else { continue };
+        assert_eq!(a.page().raw() + a.page_offset(), v);
+        assert_eq!(
+            a.checked_add(y).map(Ipa::raw),
+            v.checked_add(y).filter(|&s| inside(s))
+        );
+        let small = y & 0xffff;
+        assert_eq!(
+            a.checked_add(small).map(Ipa::raw),
+            v.checked_add(small).filter(|&s| inside(s))
+        );
+    }
     // TA UUIDs.
     let u = TaUuid::from_words(x, y);
     assert_eq!(u.to_words(), (x, y));

@@ -79,7 +79,7 @@ fn reg(b: &mut Bytes<'_>) -> u64 {
 
 fuzz_target!(|data: &[u8]| {
     let (mut w, session) = world(8);
-    let client = u64::from(G.0) + 1;
+    let client = mediator::ClientId::of(G).raw();
     // A registered buffer of 2 pages (cookie REG_COOKIE) for REGD_ARG.
     let p = w.tmem(
         G,

@@ -21,14 +21,13 @@ pub(super) fn locate(g: &Guest, regs: &Regs, v: Variant) -> Result<(Ipa, bool), 
             Ok((ipa, false))
         }
         Variant::RpcArg => {
-            let ipa = Ipa::new(regpair(regs[1], regs[2]));
-            if !ipa.raw().is_multiple_of(msg::ARG_ALIGN) {
-                return Err(GuestError::BadAddress);
-            }
+            let ipa = Ipa::new(regpair(regs[1], regs[2]))
+                .filter(|a| a.raw().is_multiple_of(msg::ARG_ALIGN))
+                .ok_or(GuestError::BadAddress)?;
             Ok((ipa, true))
         }
         Variant::Regd => {
-            let cookie = ShmCookie(regpair(regs[1], regs[2]));
+            let cookie = ShmCookie::from_guest(regpair(regs[1], regs[2]));
             let buf = g
                 .bufs
                 .iter()

@@ -286,7 +286,7 @@ fn after_smc<P: Platform>(
     if func == ret::RPC_FUNC_FREE {
         // OP-TEE is done with this RPC buffer: release it now, as Xen
         // 4.17.5 does in handle_rpc_return.
-        if let Some(i) = g.find_rpc(ShmCookie(regpair(a1, a2))) {
+        if let Some(i) = g.find_rpc(ShmCookie::from_optee(regpair(a1, a2))) {
             free_rpc(g, i, cx.pool, cx.p);
         }
     }
@@ -318,7 +318,7 @@ fn after_smc<P: Platform>(
         _ => Rpc::Other { func, a1, a2 },
     };
     call.phase = CallPhase::InRpc {
-        thread: ThreadId(thread),
+        thread: ThreadId::from_optee(thread),
         rpc,
     };
     g.calls.push(call);
@@ -355,7 +355,7 @@ fn complete<P: Platform>(
     };
     match call.cmd {
         msg::CMD_REGISTER_SHM => {
-            let c = ShmCookie(p0.c);
+            let c = ShmCookie::from_optee(p0.c);
             if let Some(i) = g
                 .bufs
                 .iter()
@@ -374,7 +374,7 @@ fn complete<P: Platform>(
             }
         }
         msg::CMD_UNREGISTER_SHM if done => {
-            let c = ShmCookie(p0.c);
+            let c = ShmCookie::from_optee(p0.c);
             if let Some(i) = g
                 .bufs
                 .iter()

@@ -41,7 +41,7 @@ pub(super) fn translate_params<P: Platform>(
             | msg::ATTR_TYPE_VALUE_INOUT => Ok(p),
             msg::ATTR_TYPE_RMEM_INPUT | msg::ATTR_TYPE_RMEM_OUTPUT | msg::ATTR_TYPE_RMEM_INOUT => {
                 // shm_ref (`optee_msg_param_rmem.shm_ref`) is the third word.
-                match g.find_buf(ShmCookie(p.c)) {
+                match g.find_buf(ShmCookie::from_guest(p.c)) {
                     Some(_) => Ok(p),
                     None => Err(GuestError::BadParameters),
                 }
@@ -81,13 +81,13 @@ pub(crate) fn translate_noncontig<P: Platform>(
         PageListError::Overflow => GuestError::BadParameters,
         PageListError::TooManyPages => GuestError::LimitReached,
     })?;
-    let cookie = ShmCookie(p.c);
+    let cookie = ShmCookie::from_guest(p.c);
     if g.bufs.len() >= g.limits.max_buffers {
         return Err(GuestError::LimitReached);
     }
     let total = g
         .shm_pages
-        .checked_add(pl.pages)
+        .checked_add(pl.pages())
         .ok_or(GuestError::LimitReached)?;
     if total > g.limits.max_pinned_pages {
         return Err(GuestError::LimitReached);
@@ -95,7 +95,7 @@ pub(crate) fn translate_noncontig<P: Platform>(
     if g.find_buf(cookie).is_some() {
         return Err(GuestError::BadParameters);
     }
-    let mut buf = g.take_spare(cookie, kind, pl.offset);
+    let mut buf = g.take_spare(cookie, kind, pl.offset());
     buf.list_call = serial;
     match fill(cx, g.dom, &mut buf, pl) {
         Ok(()) => {
@@ -105,7 +105,7 @@ pub(crate) fn translate_noncontig<P: Platform>(
             let list_pa = buf.list.first().map(|s| s.pa.raw()).unwrap_or(0);
             g.bufs.push(buf);
             Ok(Param {
-                a: list_pa | pl.offset,
+                a: list_pa | pl.offset(),
                 ..p
             })
         }
@@ -124,8 +124,8 @@ fn fill<P: Platform>(
     buf: &mut ShmBuf,
     pl: PageList,
 ) -> Result<(), GuestError> {
-    let mut remaining = pl.pages;
-    let mut list_ipa = pl.list;
+    let mut remaining = pl.pages();
+    let mut list_ipa = pl.list();
     let mut tmp = [0u8; PAGE_SIZE];
     loop {
         let sp = cx.pool.alloc(cx.p).ok_or(GuestError::LimitReached)?;
@@ -144,13 +144,15 @@ fn fill<P: Platform>(
             n.saturating_mul(msg::PAGELIST_ENTRY_SIZE)
         };
         let dst = tmp.get_mut(..len).ok_or(GuestError::BadParameters)?;
-        cx.p.read(dom, list_ipa, dst)
+        // A list beyond the IPA space cannot be read (`PageList::list`).
+        let ipa = list_ipa.ok_or(GuestError::BadParameters)?;
+        cx.p.read(dom, ipa, dst)
             .map_err(|_| GuestError::BadParameters)?;
         // Every entry of this list page checked before any is pinned, then
         // all pinned in one batch (one entry into Xen, hv-patches 0018). On
         // a failure the pages pinned so far are in `buf.pins`, released by
         // the caller with the rest.
-        let mut pages = [Ipa::new(0); msg::PAGELIST_ENTRIES];
+        let mut pages = [Ipa::ZERO; msg::PAGELIST_ENTRIES];
         let pages = pages.get_mut(..n).ok_or(GuestError::BadParameters)?;
         for (j, page) in pages.iter_mut().enumerate() {
             let o = j.saturating_mul(msg::PAGELIST_ENTRY_SIZE);
@@ -177,7 +179,7 @@ fn fill<P: Platform>(
         if remaining == 0 {
             return Ok(());
         }
-        list_ipa = Ipa::page_aligned(next).ok_or(GuestError::BadParameters)?;
+        list_ipa = Some(Ipa::page_aligned(next).ok_or(GuestError::BadParameters)?);
     }
 }
 

@@ -46,7 +46,7 @@ fn rpc_loc(g: &Guest, call: &StdCall, a1: u64, a2: u64) -> Option<RpcLoc> {
             max_params: a.max_params,
         });
     }
-    let i = g.find_rpc(ShmCookie(regpair(a1, a2)))?;
+    let i = g.find_rpc(ShmCookie::from_optee(regpair(a1, a2)))?;
     let r = g.rpc_bufs.get(i)?;
     Some(RpcLoc {
         rpc_buf: Some(i),
@@ -128,7 +128,7 @@ pub(super) fn forward_rpc_cmd<P: Platform>(
     let buffer_type = if cmd == rpc::CMD_SHM_ALLOC { p0a } else { 0 };
     if cmd == rpc::CMD_SHM_FREE {
         // OP-TEE has let go of the buffer: unpin it now (Xen does too).
-        let c = ShmCookie(p0b);
+        let c = ShmCookie::from_optee(p0b);
         if let Some(i) = g
             .bufs
             .iter()
@@ -167,11 +167,11 @@ pub(crate) fn return_from_rpc<P: Platform>(
 ) -> Stage {
     g.stats.rpc_returns = g.stats.rpc_returns.saturating_add(1);
     let mut out = *regs;
-    let Ok(t) = u32::try_from(regs[3]) else {
+    // The edge: a3 names one of OP-TEE's threads or none.
+    let Some(t) = ThreadId::parse(regs[3], cx.threads) else {
         fail_x0(g, GuestError::BadResume, &mut out);
         return Stage::Answer(out);
     };
-    let t = ThreadId(t);
     let Some((ci, rpc)) = g.calls.iter().enumerate().find_map(|(i, c)| match c.phase {
         CallPhase::InRpc { thread, rpc } if thread == t => Some((i, rpc)),
         _ => None,
@@ -197,7 +197,7 @@ pub(crate) fn return_from_rpc<P: Platform>(
             out[0] = ret::rpc_val(ret::RPC_FUNC_CMD);
             out[1] = c.a1;
             out[2] = c.a2;
-            out[3] = u64::from(t.0);
+            out[3] = u64::from(t.raw());
             call.phase = CallPhase::InRpc {
                 thread: t,
                 rpc: Rpc::MediatorFree(c),
@@ -211,7 +211,7 @@ pub(crate) fn return_from_rpc<P: Platform>(
                 u64::from(smc::RETURN_FROM_RPC),
                 a1,
                 a2,
-                u64::from(t.0),
+                u64::from(t.raw()),
                 a4,
                 a5,
                 0,
@@ -225,7 +225,7 @@ pub(crate) fn return_from_rpc<P: Platform>(
 /// (a4/a5) of an RPC argument buffer; OP-TEE gets a shadow page, or a null
 /// address and cookie 0 when the guest's answer is unusable.
 fn rpc_alloc<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, regs: &Regs) -> Next {
-    let cookie = ShmCookie(regpair(regs[4], regs[5]));
+    let cookie = ShmCookie::from_guest(regpair(regs[4], regs[5]));
     let r = (|| {
         let ipa = Ipa::page_aligned(regpair(regs[1], regs[2])).ok_or(GuestError::BadParameters)?;
         if g.find_rpc(cookie).is_some() {
@@ -395,7 +395,7 @@ fn rpc_shm_alloc<P: Platform>(
             if let Some(s) = loc_shadow(g, call, loc) {
                 MsgArg::new(cx.p.bytes_mut(s), loc.base).set_param(0, np0);
             }
-            call.rpc_data_cookie = Some(ShmCookie(p0.c));
+            call.rpc_data_cookie = Some(ShmCookie::from_guest(p0.c));
             Next::Resume(0, 0, 0, 0)
         }
         Err(e) => {

@@ -201,10 +201,14 @@ impl SimOptee {
 
     /// Every page of a memref must be RAM of the calling client's guest.
     fn check_owner(&mut self, mem: &SimMemory, client: u64, pages: &[u64]) {
-        let dom = crate::types::DomId(u16::try_from(client.saturating_sub(1)).unwrap_or(u16::MAX));
+        // No guest's for a client ID that names no domain.
+        let owner = u16::try_from(client.saturating_sub(1))
+            .ok()
+            .and_then(crate::types::DomId::new)
+            .map(Owner::Guest);
         if pages
             .iter()
-            .any(|pa| mem.owner_of(*pa) != Some(Owner::Guest(dom)))
+            .any(|pa| owner.is_none() || mem.owner_of(*pa) != owner)
         {
             self.violation("memref page not owned by the client's guest");
         }

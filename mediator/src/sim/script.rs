@@ -28,7 +28,7 @@ use crate::stats::GuestStats;
 use crate::types::{DomId, Regs};
 use crate::{Progress, Reply};
 
-const GUESTS: [DomId; 2] = [DomId(1), DomId(2)];
+const GUESTS: [DomId; 2] = [DomId::new(1).unwrap(), DomId::new(2).unwrap()];
 const RAM: u64 = 0x4000_0000;
 const PAGES: u64 = 96;
 const ARG: u64 = RAM;
@@ -235,7 +235,7 @@ pub fn run_with(data: &[u8], steps: bool) -> Trace {
             }
         }
         assert_eq!(s.w.p.mem.pins(*g), 0, "pins left after teardown");
-        let client = u64::from(g.0) + 1;
+        let client = crate::types::ClientId::of(*g).raw();
         let c = s.w.p.optee.vm_created.get(&client).copied().unwrap_or(0);
         let d = s.w.p.optee.vm_destroyed.get(&client).copied().unwrap_or(0);
         assert_eq!(c, d, "VM_CREATED/VM_DESTROYED mismatch");
@@ -400,7 +400,7 @@ fn step(s: &mut State, b: &mut Bytes<'_>, gi: usize) {
             s.w.fast(g, smc::ENABLE_ASYNC_NOTIF);
             s.w.p
                 .optee
-                .post_notif(u64::from(g.0) + 1, u32::from(b.u8()));
+                .post_notif(crate::types::ClientId::of(g).raw(), u32::from(b.u8()));
             let mut n = 0;
             s.w.m.async_notification(&mut s.w.p, |_| n += 1);
             s.w.fast(g, smc::GET_ASYNC_NOTIF_VALUE);

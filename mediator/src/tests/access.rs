@@ -199,7 +199,7 @@ impl SecurityServer for Flask {
     }
 }
 
-const G3: DomId = DomId(3);
+const G3: DomId = DomId::new(3).unwrap();
 
 /// G1 a TEE guest, G2 a test guest (both announced with their SIDs), G3
 /// announced without a SID; a security server with `policy`.

@@ -140,6 +140,33 @@ fn call_with_rpc_arg_needs_negotiation_and_room() {
     assert_eq!(r[0], ret::EBADADDR);
 }
 
+/// Behaviour change of `Ipa::new` (the 48-bit IPA space): CALL_WITH_RPC_ARG at an 8-aligned
+/// address beyond it is EBADADDR at once, where it used to be ENOTAVAIL when the guest had
+/// not negotiated the RPC argument (the address was only found unreadable after that check).
+/// An unaligned address was already EBADADDR first.
+#[test]
+fn call_with_rpc_arg_beyond_the_ipa_space_is_ebadaddr() {
+    let mut w = World::new(4, Config::default(), &[G1]);
+    for a in [crate::Ipa::LIMIT, 0xFFFF_FFFF_FFFF_FFC0, arg(0) + 4] {
+        let (hi, lo) = split(a);
+        let r = w.call(
+            G1,
+            [u64::from(smc::CALL_WITH_RPC_ARG), hi, lo, 0, 0, 0, 0, 0],
+        );
+        assert_eq!(r[0], ret::EBADADDR, "not negotiated, {a:#x}");
+    }
+    w.exchange(G1);
+    for a in [crate::Ipa::LIMIT, crate::Ipa::LIMIT - 64] {
+        let (hi, lo) = split(a);
+        let r = w.call(
+            G1,
+            [u64::from(smc::CALL_WITH_RPC_ARG), hi, lo, 0, 0, 0, 0, 0],
+        );
+        assert_eq!(r[0], ret::EBADADDR, "{a:#x}");
+    }
+    assert_eq!(w.p.mem.pins(G1), 0);
+}
+
 #[test]
 fn call_with_regd_arg() {
     let mut w = world();
@@ -257,7 +284,7 @@ fn statistics_per_guest() {
     assert_eq!(st.pinned_pages, 0);
     assert_eq!(st.peak_pinned_pages, 3);
     assert_eq!(w.m.stats(G2).unwrap().calls, 1);
-    assert_eq!(w.m.stats(DomId(7)), None);
+    assert_eq!(w.m.stats(DomId::new(7).unwrap()), None);
 }
 
 /// A configuration that offers none of the optional features.

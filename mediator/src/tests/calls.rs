@@ -87,6 +87,46 @@ fn cancel_passed_through() {
     assert_eq!(w.p.optee.seen[0].cmd, msg::CMD_CANCEL);
 }
 
+/// Addresses beyond the 48-bit IPA space (`Ipa::LIMIT`) are refused where they are parsed, with
+/// the answer a failed access gives: the argument (EBADADDR), a page list with pages
+/// (BAD_PARAMETERS, as an unreadable list), an entry of a list (BAD_PARAMETERS, as an
+/// unpinnable page). A NONCONTIG buffer of 0 pages needs no list and still goes through, as in
+/// Xen, whatever its `buf_ptr`.
+#[test]
+fn addresses_beyond_the_ipa_space() {
+    let mut w = world();
+    let s = open(&mut w, G1);
+    for a in [crate::Ipa::LIMIT, 0xFFFF_FFFF_FFFF_F000] {
+        let (hi, lo) = split(a);
+        let r = w.call(G1, [u64::from(smc::CALL_WITH_ARG), hi, lo, 0, 0, 0, 0, 0]);
+        assert_eq!(r[0], ret::EBADADDR, "{a:#x}");
+    }
+    // The list itself beyond the space.
+    let mut p = w.tmem(G1, msg::ATTR_TYPE_TMEM_INPUT, list(0), data(0), 4096, 1);
+    p.a = crate::Ipa::LIMIT;
+    let o = invoke(&mut w, G1, s, FN_NOP, &[p]);
+    assert_eq!((o.x0, o.ret), (0, teec::ERROR_BAD_PARAMETERS));
+    // An entry beyond it.
+    let p = w.tmem(G1, msg::ATTR_TYPE_TMEM_INPUT, list(0), data(0), 2 * 4096, 1);
+    w.p.mem
+        .poke(G1, list(0) + 8, &crate::Ipa::LIMIT.to_le_bytes());
+    let o = invoke(&mut w, G1, s, FN_NOP, &[p]);
+    assert_eq!((o.x0, o.ret), (0, teec::ERROR_BAD_PARAMETERS));
+    assert_eq!(w.p.mem.pins(G1), 0);
+    // 0 pages: no list is read.
+    let n = w.p.optee.seen.len();
+    let empty = Param {
+        attr: msg::ATTR_TYPE_TMEM_OUTPUT | msg::ATTR_NONCONTIG,
+        a: 0xFFFF_FFFF_FFFF_F000,
+        b: 0,
+        c: 2,
+    };
+    let o = invoke(&mut w, G1, s, FN_NOP, &[empty]);
+    assert_eq!((o.x0, o.ret), (0, 0));
+    assert_eq!(w.p.optee.seen.len(), n + 1);
+    assert_clean(&w);
+}
+
 #[test]
 fn old_style_tmem_rejected_null_memref_allowed() {
     let mut w = world();

@@ -209,7 +209,10 @@ fn rpc_cache_flush_is_bounded() {
     assert_eq!(w.m.flush_rpc_cache(&mut w.p, G1), Err(ret::EBUSY));
     assert_eq!(w.p.optee.smc_count - n, 1);
     let n = w.p.optee.smc_count;
-    assert_eq!(w.m.flush_rpc_cache(&mut w.p, DomId(9)), Err(ret::ENOTAVAIL));
+    assert_eq!(
+        w.m.flush_rpc_cache(&mut w.p, DomId::new(9).unwrap()),
+        Err(ret::ENOTAVAIL)
+    );
     assert_eq!(w.p.optee.smc_count, n);
 }
 
@@ -349,7 +352,7 @@ fn unknown_function_gets_smccc_unknown() {
 #[test]
 fn non_tee_domain_gets_unknown_function() {
     let mut w = world();
-    let r = w.fast(DomId(9), smc::CALLS_UID);
+    let r = w.fast(DomId::new(9).unwrap(), smc::CALLS_UID);
     assert_eq!(r[0], SMCCC_UNKNOWN_FUNCTION);
 }
 

@@ -21,15 +21,19 @@ fn vm_created_once_per_client_id() {
 fn vm_created_failure_marks_guest_unavailable() {
     let mut w = world();
     w.p.optee.max_guests = 2;
-    w.p.mem.add_guest(DomId(3), crate::sim::world::RAM, 16);
+    w.p.mem
+        .add_guest(DomId::new(3).unwrap(), crate::sim::world::RAM, 16);
     assert_eq!(
-        w.m.guest_created(&mut w.p, DomId(3), "x"),
+        w.m.guest_created(&mut w.p, DomId::new(3).unwrap(), "x"),
         Err(LifecycleError::VmCreatedFailed(ret::ENOTAVAIL))
     );
     let n = w.p.optee.smc_count;
-    assert_eq!(w.fast(DomId(3), smc::CALLS_UID)[0], ret::ENOTAVAIL);
+    assert_eq!(
+        w.fast(DomId::new(3).unwrap(), smc::CALLS_UID)[0],
+        ret::ENOTAVAIL
+    );
     assert_eq!(w.p.optee.smc_count, n);
-    assert_eq!(w.destroy(DomId(3), 8), 1);
+    assert_eq!(w.destroy(DomId::new(3).unwrap(), 8), 1);
     assert_eq!(w.p.optee.vm_destroyed.get(&4), None, "never created");
 }
 

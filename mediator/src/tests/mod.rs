@@ -23,8 +23,8 @@ use crate::sim::world::{World, ARG_AREA, DATA_AREA, LIST_AREA};
 use crate::sim::SIM_TA;
 use crate::{Config, DomId, Limits};
 
-pub(crate) const G1: DomId = DomId(1);
-pub(crate) const G2: DomId = DomId(2);
+pub(crate) const G1: DomId = DomId::new(1).unwrap();
+pub(crate) const G2: DomId = DomId::new(2).unwrap();
 
 /// Two guests, 4 OP-TEE threads, default limits, caps exchanged.
 pub(crate) fn world() -> World {

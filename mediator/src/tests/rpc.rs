@@ -40,6 +40,34 @@ fn return_from_rpc_unknown_thread_is_eresume() {
     );
 }
 
+/// The guest's a3 is parsed against OP-TEE's thread count (`ThreadId::parse`): an ID no thread
+/// has, even while every thread is suspended in an RPC, is ERESUME, as an ID of no call is.
+#[test]
+fn return_from_rpc_thread_beyond_the_thread_count_is_eresume() {
+    let mut w = world();
+    let s = open(&mut w, G1);
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let r = start(&mut w, G1, s, FN_FOREIGN_INTR, &[]);
+        assert_eq!(r[0], ret::rpc_val(ret::RPC_FUNC_FOREIGN_INTR));
+        held.push(r[3]);
+    }
+    held.sort_unstable();
+    assert_eq!(held, [0, 1, 2, 3]);
+    for t in [4, 5, u64::from(u32::MAX), 1 << 32, (1 << 32) | 1, u64::MAX] {
+        assert_eq!(w.call(G1, rfr(0, 0, t, 0, 0))[0], ret::ERESUME, "{t:#x}");
+    }
+    for t in held {
+        assert_eq!(w.call(G1, rfr(0, 0, t, 0, 0))[0], ret::OK);
+    }
+    assert_eq!(
+        w.m.stats(G1)
+            .unwrap()
+            .errors_of(crate::GuestError::BadResume),
+        6
+    );
+}
+
 #[test]
 fn foreign_interrupt_passed_to_guest_and_resumed() {
     let mut w = world();

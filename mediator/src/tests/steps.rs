@@ -197,7 +197,7 @@ fn a_forged_or_stale_result_is_refused_and_changes_nothing() {
     assert_eq!(before.1[0], 1);
     assert_eq!(before.1[4], 3, "the memref's pages are pinned");
     // Wrong tag, another guest, a guest that does not exist.
-    for (d, t) in [(G1, 6), (G1, 0), (G2, 5), (DomId(9), 5)] {
+    for (d, t) in [(G1, 6), (G1, 0), (G2, 5), (DomId::new(9).unwrap(), 5)] {
         assert_eq!(w.m.result(&mut w.p, d, t, res, 0), None, "{d:?} {t}");
         assert_eq!(snapshot(&w), before);
     }

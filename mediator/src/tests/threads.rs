@@ -15,7 +15,7 @@ use crate::sim::{FN_FOREIGN_INTR, FN_NOP};
 use crate::types::Regs;
 use crate::GuestError;
 
-const G3: DomId = DomId(3);
+const G3: DomId = DomId::new(3).unwrap();
 
 /// CALL_WITH_ARG for the argument at `ipa`.
 fn cwa(ipa: u64) -> Regs {

@@ -62,7 +62,7 @@ pub const RAM: u64 = 0x4000_0000;
 pub const RAM_PAGES: usize = 64;
 const SHADOW_BASE: u64 = 0x8000_0000;
 /// The guest.
-pub const G: DomId = DomId(1);
+pub const G: DomId = DomId::new(1).unwrap();
 
 /// The allocation-free platform.
 #[derive(Debug)]
@@ -191,7 +191,7 @@ pub fn setup_arg<P: GuestMemory>(p: &mut P, dom: DomId, session: u32) {
         list[(j * 8) as usize..(j * 8 + 8) as usize]
             .copy_from_slice(&(RAM + (8 + j) * 4096).to_le_bytes());
     }
-    p.write(dom, Ipa::new(RAM + 4096), &list).unwrap();
+    p.write(dom, Ipa::new(RAM + 4096).unwrap(), &list).unwrap();
     let mut page = [0u8; PAGE_SIZE];
     {
         let mut m = MsgArg::new(&mut page, 0);
@@ -208,7 +208,7 @@ pub fn setup_arg<P: GuestMemory>(p: &mut P, dom: DomId, session: u32) {
             },
         );
     }
-    p.write(dom, Ipa::new(RAM), &page[..64]).unwrap();
+    p.write(dom, Ipa::new(RAM).unwrap(), &page[..64]).unwrap();
 }
 
 /// CALL_WITH_ARG of the argument [`setup_arg`] wrote.

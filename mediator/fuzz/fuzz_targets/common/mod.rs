@@ -10,8 +10,8 @@ use mediator::{DomId, Progress, Regs};
 
 /// The guest under test and a bystander guest (its pages must never reach
 /// OP-TEE on the first guest's behalf).
-pub const G: DomId = DomId(1);
-pub const OTHER: DomId = DomId(2);
+pub const G: DomId = DomId::new(1).unwrap();
+pub const OTHER: DomId = DomId::new(2).unwrap();
 /// Guest RAM: `PAGES` pages from `RAM`; the first `PATTERNED` carry a
 /// per-page byte pattern, the simulated driver allocates from `DRIVER`.
 pub const RAM: u64 = 0x4000_0000;
@@ -155,7 +155,7 @@ pub fn teardown(mut w: World) {
             assert!(n < 1_000_000, "teardown does not terminate");
         }
         assert_eq!(w.p.mem.pins(g), 0, "pins left after teardown");
-        let client = u64::from(g.0) + 1;
+        let client = mediator::ClientId::of(g).raw();
         let c = w.p.optee.vm_created.get(&client).copied().unwrap_or(0);
         let d = w.p.optee.vm_destroyed.get(&client).copied().unwrap_or(0);
         assert_eq!((c, d), (1, 1), "VM_CREATED/VM_DESTROYED mismatch");
