@@ -1334,9 +1334,11 @@ fn open_in_guest_ram(xen: &mut FakeXen, dom: u16, uuid: &mediator::TaUuid) -> [u
             c: 0,
         },
     );
-    xen.sim
-        .mem
-        .poke(DomId::new(dom).unwrap(), arg, &page[..msg::arg_size(2).unwrap()]);
+    xen.sim.mem.poke(
+        DomId::new(dom).unwrap(),
+        arg,
+        &page[..msg::arg_size(2).unwrap()],
+    );
     xen.script.clear();
     xen.script.push_back([ret::OK, 0, 0, 0, 0, 0, 0, 0]);
     let (hi, lo) = split(arg);
@@ -1367,7 +1369,10 @@ fn open_session(
     let (_, d, answer) = *xen.responses.last().unwrap();
     assert_eq!(d, dom);
     let mut page = [0u8; 4096];
-    assert!(xen.sim.mem.peek(DomId::new(dom).unwrap(), 0x4000_0000, &mut page));
+    assert!(xen
+        .sim
+        .mem
+        .peek(DomId::new(dom).unwrap(), 0x4000_0000, &mut page));
     let m = MsgArg::new(&mut page, 0);
     (reached, answer[0], m.ret(), m.ret_origin())
 }
