@@ -597,6 +597,11 @@ impl Hostile<'_> {
     /// Expect exactly `want` from a secure call.
     fn expect(&mut self, name: &str, x: [u64; 8], want: &[XenError], what: &str) {
         let r = secure_call(x);
+        self.judge(name, r, want, what);
+    }
+
+    /// Check that `r`, Xen's answer to an attack, is one of `want`.
+    fn judge(&mut self, name: &str, r: XenResult<[u64; 8]>, want: &[XenError], what: &str) {
         let ok = matches!(r, Err(e) if want.contains(&e));
         // A call Xen wrongly accepted may leave an OP-TEE thread suspended: finish it.
         if let Ok(a) = r {
@@ -635,7 +640,12 @@ impl Hostile<'_> {
         targets
     }
 
-    fn arg_addresses(&mut self) {
+    /// The argument-address attacks through our own secure call, or with `exec` each as an
+    /// EXECUTE answer to a call of the TEE guest (hv-patches 0013, checks `exec-*`): the guest's
+    /// vCPU would make the secure call, so Xen must refuse the same addresses there, with the
+    /// same errors, before any SMC. An EXECUTE's x7 is Xen's to set: a foreign one changes
+    /// nothing.
+    fn arg_addresses(&mut self, mut exec: Option<(&mut Kernel, &mut State)>) {
         let targets = self.arg_targets();
         // A valid OPEN_SESSION of the PTA in our page, so that only the address is wrong.
         build(
@@ -645,59 +655,33 @@ impl Hostile<'_> {
             0,
             &open_params(&PTA_INVOKE_TESTS),
         );
+        let (prefix, client) = if exec.is_some() {
+            ("exec-", 0x7fff)
+        } else {
+            ("", self.client)
+        };
         for (fid, fname) in [
             (smc::CALL_WITH_ARG, "call-with-arg"),
             (smc::CALL_WITH_RPC_ARG, "call-with-rpc-arg"),
         ] {
             for (tname, addr, want) in &targets {
-                let x = addr_call(fid, *addr, 0, self.client);
-                self.expect(
-                    &format!("{fname}-{tname}"),
-                    x,
+                let x = addr_call(fid, *addr, 0, client);
+                let r = match exec.as_mut() {
+                    Some((k, st)) => exec_call(k, st, x),
+                    None => secure_call(x),
+                };
+                self.judge(
+                    &format!("{prefix}{fname}-{tname}"),
+                    r,
                     &[*want],
                     &format!("x1:x2={addr:#x}"),
                 );
             }
         }
-    }
-
-    /// The argument-address attacks again, each as an EXECUTE answer to a call of the TEE guest
-    /// (hv-patches 0013): the guest's vCPU would make the secure call, so Xen must refuse the
-    /// same addresses there, with the same errors, before any SMC.
-    fn arg_addresses_exec(&mut self, k: &mut Kernel, st: &mut State) {
-        let targets = self.arg_targets();
-        build(
-            &mut self.arg,
-            msg::CMD_OPEN_SESSION,
-            0,
-            0,
-            &open_params(&PTA_INVOKE_TESTS),
-        );
-        for (fid, fname) in [
-            (smc::CALL_WITH_ARG, "call-with-arg"),
-            (smc::CALL_WITH_RPC_ARG, "call-with-rpc-arg"),
-        ] {
-            for (tname, addr, want) in &targets {
-                // x7 is Xen's to set: a hostile one (the canary's client ID) changes nothing.
-                let x = addr_call(fid, *addr, 0, 0x7fff);
-                let r = exec_call(k, st, x);
-                // A call Xen wrongly accepted may leave an OP-TEE thread suspended: finish it.
-                if let Ok(a) = r {
-                    if ret::is_rpc(a[0]) {
-                        self.shm_ref += 1;
-                        let x = self.resume_plain(&a, self.shm_ref);
-                        let _ = self.run_std(x);
-                    }
-                }
-                self.check(
-                    &format!("exec-{fname}-{tname}"),
-                    matches!(r, Err(e) if e == *want),
-                    format_args!("x1:x2={addr:#x}: {} (want {want:?})", fmt_x(&r)),
-                );
-            }
+        if let Some((_, st)) = exec {
+            st.hold = false;
+            release_vehicle(st);
         }
-        st.hold = false;
-        release_vehicle(st);
     }
 
     /// An INVOKE of the PTA's parameter test whose memref names `list` (a page list at that
@@ -1410,8 +1394,8 @@ fn main(k: &mut Kernel) {
     // OP-TEE works before.
     h.pta_session("before");
 
-    h.arg_addresses();
-    h.arg_addresses_exec(k, &mut st);
+    h.arg_addresses(None);
+    h.arg_addresses(Some((k, &mut st)));
     // Page lists and attribute attacks inside a real session.
     build(
         &mut h.arg,
