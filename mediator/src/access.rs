@@ -348,8 +348,10 @@ impl TaAccess {
                     self.stats.failures = self.stats.failures.saturating_add(1);
                     self.flush();
                 }
-                Err(SecurityError::Failed) => {
-                    self.stats.failures = self.stats.failures.saturating_add(1);
+                // No answer: nothing cached may be trusted any more (the policy may
+                // have changed in a way the mediator cannot see); deny.
+                Err(e @ SecurityError::Failed) => {
+                    self.failed(e);
                     break;
                 }
             }
@@ -394,8 +396,13 @@ impl TaAccess {
         self.default
     }
 
+    /// The security server gave no answer: count it, and forget every cached
+    /// decision and the sequence number they were of, so that no decision is
+    /// served from a policy the mediator can no longer confirm (fail closed).
     fn failed(&mut self, _e: SecurityError) {
         self.stats.failures = self.stats.failures.saturating_add(1);
+        self.flush();
+        self.seqno = None;
     }
 
     /// The policy is now `seqno`: forget what an earlier one said.

@@ -206,12 +206,13 @@ impl Server {
             }
             Ok(label) => (Some(sid), label, None),
             Err(e) => {
-                // The policy still decides with the SID; limits and allow-list: the defaults.
+                // The policy still decides with the SID; limits and allow-list: those of the
+                // configured label, not the defaults (which would loosen a restricted guest).
                 let note = alloc::format!(
-                    "SID {}: no label ({e:?}); TA access by its SID, default limits",
+                    "SID {}: no label ({e:?}); TA access by its SID, limits of guests=' label {configured:?}",
                     sid.raw()
                 );
-                (Some(sid), String::new(), Some(note))
+                (Some(sid), configured, Some(note))
             }
         }
     }

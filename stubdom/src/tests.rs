@@ -1485,9 +1485,10 @@ fn flask_decides_ta_access_by_the_sid_xen_announces() {
 
 /// Without FLASK (`FLASK_GETENFORCE` is `ENOSYS`, Xen announces SID 0) nothing changes: no
 /// security server, `guests=`' labels, every OPEN_SESSION forwarded. With FLASK, a guest
-/// announced without a usable SID (0, or a value wider than 32 bits) is not asked of the policy.
+/// announced without a usable SID (0, or a value wider than 32 bits: a Xen without hv-patches
+/// 0019, or a bad announcement) is not asked of the policy and opens nothing (fail closed).
 #[test]
-fn without_a_sid_or_without_flask_guests_behave_as_before() {
+fn without_flask_guests_behave_as_before_and_without_a_sid_under_flask_open_nothing() {
     let mut xen = FakeXen::new(&[2, 3]);
     let mut shadow = ShadowStore::new(64);
     let mut s = probe(&mut xen, &mut shadow, "2:domu1:tee_guest_t", false);
@@ -1534,7 +1535,7 @@ fn without_a_sid_or_without_flask_guests_behave_as_before() {
     for (dom, seq) in [(2, 3), (3, 4)] {
         assert_eq!(
             open_session(&mut s, &mut xen, &mut shadow, dom, seq, &INVOKE_TESTS),
-            OPENED
+            DENIED
         );
     }
     assert_eq!(flask.av_queries(), q, "no query for guests without a SID");

@@ -145,13 +145,17 @@ pub(super) fn prepare<P: Platform>(
 /// TA access at OPEN_SESSION: the TA UUID is in the first META value
 /// parameter (`optee_msg.h`, OPEN_SESSION). Every authority that applies
 /// must allow the session: the label's allow-list, if it has one, and the
-/// system's FLASK policy, if the guest was announced with a SID and a
-/// security server decides (`crate::access`). Without a well-formed META
+/// system's FLASK policy, if a security server decides (`crate::access`);
+/// a guest announced without a SID while one decides is denied (fail
+/// closed: a Xen without the SID in CREATED). Without a well-formed META
 /// parameter the call is denied when either applies.
 fn allowed<P: Platform>(cx: &mut Cx<'_, P>, g: &mut Guest, call: &StdCall) -> bool {
-    let flask = g.sid.is_some() && cx.access.is_some();
+    let flask = cx.access.is_some();
     if g.allowed_tas.is_none() && !flask {
         return true;
+    }
+    if flask && g.sid.is_none() {
+        return false;
     }
     let Some(uuid) = meta_uuid(cx.p, call) else {
         return false;

@@ -248,9 +248,11 @@ fn policy_allows_ordinary_tas_and_denies_the_test_pta_to_tee_guests() {
         w.m.stats(G2).unwrap().errors_of(GuestError::AccessDenied),
         0
     );
-    // A guest announced without a SID is not decided by FLASK.
+    // A guest announced without a SID while FLASK decides (a Xen without the SID in CREATED):
+    // denied without a query, for any TA (fail closed).
     let q = f.queries();
-    assert_eq!(w.open(G3, arg(0), SIM_PTA).ret, 0);
+    assert!(denied(&w.open(G3, arg(0), SIM_PTA)));
+    assert!(denied(&w.open(G3, arg(0), SIM_TA)));
     assert_eq!(f.queries(), q);
     assert_clean(&w);
 }
@@ -369,6 +371,34 @@ fn fail_closed_when_the_server_refuses_or_the_default_type_is_missing() {
     assert!(denied(&w.open(G1, arg(0), SIM_TA)));
     assert_eq!(w.open(G1, arg(0), SIM_PTA).ret, 0);
     assert_eq!(w.p.optee.sessions(2), 1);
+    assert_clean(&w);
+}
+
+/// A probe or a query that gets no answer forgets every cached decision: a cached allow is
+/// not served on from a policy the mediator can no longer confirm (the policy may have been
+/// reloaded without the mediator's permission to ask, or without the types it cached).
+#[test]
+fn no_answer_from_the_server_empties_the_cache() {
+    let (mut w, f) = flask_world(Policy::product(), Config::default());
+    assert_eq!(w.open(G1, arg(0), SIM_TA).ret, 0);
+    assert_eq!(w.open(G2, arg(0), SIM_PTA).ret, 0);
+    // The probe fails: both cached allows go, and the next opens ask (and are refused).
+    f.st().refuse = true;
+    assert_eq!(w.m.probe_policy(), None);
+    let q = f.queries();
+    assert!(denied(&w.open(G1, arg(0), SIM_TA)));
+    assert!(f.queries() != q, "asked, not served from the cache");
+    assert!(denied(&w.open(G2, arg(0), SIM_PTA)));
+    // A query that fails while another guest's allow is cached empties the cache too.
+    f.st().refuse = false;
+    assert_eq!(w.open(G1, arg(0), SIM_TA).ret, 0);
+    assert_eq!(w.open(G2, arg(0), SIM_PTA).ret, 0);
+    f.st().refuse = true;
+    assert!(denied(&w.open(G2, arg(0), SIM_TA)));
+    let q = f.queries();
+    assert!(denied(&w.open(G1, arg(0), SIM_TA)));
+    assert!(f.queries() != q, "G1's cached allow was forgotten");
+    f.st().refuse = false;
     assert_clean(&w);
 }
 
