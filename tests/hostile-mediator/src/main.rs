@@ -31,7 +31,7 @@ use core::time::Duration;
 use hostile_mediator::{addr_call, client_id, DENIED_FIDS};
 use kernel::report::Report;
 use kernel::xenif::abi::{DomId, ShutdownReason, DOMID_SELF};
-use kernel::xenif::hook::call::{op as hc, pin, secure_call};
+use kernel::xenif::hook::call::{op as hc, pin, pin_list, secure_call, unpin_list};
 use kernel::xenif::hook::shared::{RingMem, Shared};
 use kernel::xenif::hook::{
     op, req, BackRing, Canary, Query, Register, Request, Respond, F_TEE_KNOWN, MAX_PINS,
@@ -1419,6 +1419,9 @@ fn main(k: &mut Kernel) {
     h.vm_ops(tee, canary);
     h.function_ids();
 
+    // Pin lists (hv-patches 0018): each entry is a pin, with its checks and its cap.
+    pin_lists(&mut h, tee, canary);
+
     // Pins dropped while OP-TEE holds the pages.
     held_across_unpin(&mut h, tee, &mut st, k);
 
@@ -1469,6 +1472,72 @@ fn main(k: &mut Kernel) {
         let t = k.after(Duration::from_millis(100));
         k.poll(Some(t));
     }
+}
+
+/// `TEE_STUBDOM_OP_pin_list` / `unpin_list` (hv-patches 0018) as a hostile mediator would use
+/// them: a list of an ordinary guest's pages, a list with a bad entry in the middle (Xen stops
+/// there and says how far it got; nothing after it is pinned), unpinning what was never pinned,
+/// and lists of one page to the pin cap. Xen's pin count is back where it was afterwards.
+fn pin_lists(h: &mut Hostile<'_>, tee: DomId, canary: DomId) {
+    let base = query(tee).1.nr_pinned;
+    let r = pin_list(canary, &mut [0x40000]);
+    h.check(
+        "pin-list-ordinary-guest",
+        matches!(r, Err(e) if e.done == 0
+            && [XenError::EACCES, XenError::EPERM, XenError::ESRCH].contains(&e.error)),
+        format_args!("dom{canary}: {r:?}"),
+    );
+    let mut list = [0x40120, 0x40121, 0xfff_ffff, 0x40122];
+    let r = pin_list(tee, &mut list);
+    let pinned_two = query(tee).1.nr_pinned;
+    let addresses = list[..2].iter().all(|m| *m != 0 && m & 0xfff == 0) && list[3] == 0x40122;
+    let u = unpin_list(tee, &mut [0x40120, 0x40121]);
+    h.check(
+        "pin-list-stops-at-bad-entry",
+        matches!(r, Err(e) if e.done == 2 && e.error == XenError::EINVAL)
+            && addresses
+            && pinned_two == base + 2
+            && u.is_ok(),
+        format_args!("{r:?}, list {list:x?}, nr_pinned {base} -> {pinned_two}, unpinned {u:?}"),
+    );
+    let r = unpin_list(tee, &mut [0x40130]);
+    h.check(
+        "unpin-list-not-pinned",
+        matches!(r, Err(e) if e.done == 0 && e.error == XenError::ENOENT),
+        format_args!("{r:?}"),
+    );
+    // One page, pinned over and over: each entry counts against the cap.
+    let (mut n, mut stop) = (0u32, None);
+    while n <= MAX_PINS && stop.is_none() {
+        let mut list = [0x40140u64; 512];
+        match pin_list(tee, &mut list) {
+            Ok(()) => n += 512,
+            Err(e) => {
+                n += e.done as u32;
+                stop = Some(e.error);
+            }
+        }
+    }
+    let at_cap = query(tee).1.nr_pinned;
+    let mut left = n;
+    let mut unpinned = true;
+    while left > 0 {
+        let k = left.min(512);
+        unpinned &= unpin_list(tee, &mut [0x40140u64; 512][..k as usize]).is_ok();
+        left -= k;
+    }
+    let after = query(tee).1.nr_pinned;
+    h.check(
+        "pin-list-cap",
+        n == MAX_PINS - base
+            && stop == Some(XenError::ENOSPC)
+            && at_cap == MAX_PINS
+            && unpinned
+            && after == base,
+        format_args!(
+            "{n} pins by lists then {stop:?}, nr_pinned {at_cap} (cap {MAX_PINS}), after unpinning {after} (was {base})"
+        ),
+    );
 }
 
 /// REGISTER_SHM of TEE guest pages, then the mediator's pins go (unpin): Xen must keep its own
