@@ -118,6 +118,13 @@ fn start<P: Platform>(
         return Err(GuestError::ThreadLimit);
     }
     let (arg, with_rpc) = locate(g, regs, v)?;
+    // The argument in a registration whose UNREGISTER_SHM is in OP-TEE: as an RMEM naming it
+    // (`params::unregistering`, checks-vs-optee.md F5); serial 0 is no call's.
+    if matches!(v, Variant::Regd)
+        && params::unregistering(cx, g, ShmCookie::from_guest(regpair(regs[1], regs[2])), 0)
+    {
+        return Err(GuestError::BadAddress);
+    }
     if with_rpc && g.rpc_param_count == 0 {
         return Err(GuestError::NotAvailable);
     }

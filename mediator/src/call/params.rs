@@ -10,11 +10,30 @@ use crate::guest::{free_buf, release_list, BufKind, Guest, ShmBuf, StdCall};
 use crate::platform::Platform;
 use crate::types::{DomId, Ipa, PageList, PageListError, ShmCookie};
 
+/// Whether an UNREGISTER_SHM of `cookie` by another call of `g` than `serial` is in OP-TEE (in
+/// its secure call, or suspended in an RPC): its shadowed argument names the cookie. Until OP-TEE
+/// answers it, the registration must not be used again.
+pub(super) fn unregistering<P: Platform>(
+    cx: &mut Cx<'_, P>,
+    g: &Guest,
+    cookie: ShmCookie,
+    serial: u64,
+) -> bool {
+    g.calls.iter().any(|c| {
+        c.serial != serial
+            && c.cmd == msg::CMD_UNREGISTER_SHM
+            && c.num_params >= 1
+            && ShmCookie::from_guest(MsgArg::new(cx.p.bytes_mut(&c.shadow), 0).param(0).c) == cookie
+    })
+}
+
 /// Xen translate_params: TMEM must be NONCONTIG (or null), VALUE passes
-/// through. RMEM must name a buffer of this guest that this mediator
-/// tracks (deviation: Xen passes any cookie through): a registration made
-/// through an earlier mediator, whose pages nobody pins any more, cannot
-/// be reached. On failure every buffer this call made is released.
+/// through. RMEM must name a registration of this guest that this mediator
+/// tracks and no UNREGISTER_SHM of which is in OP-TEE (deviation: Xen passes
+/// any cookie through): a registration made through an earlier mediator,
+/// whose pages nobody pins any more, cannot be reached, nor another call's
+/// temporary buffer, nor a registration OP-TEE is releasing. On failure
+/// every buffer this call made is released.
 pub(super) fn translate_params<P: Platform>(
     cx: &mut Cx<'_, P>,
     g: &mut Guest,
@@ -40,10 +59,20 @@ pub(super) fn translate_params<P: Platform>(
             | msg::ATTR_TYPE_VALUE_OUTPUT
             | msg::ATTR_TYPE_VALUE_INOUT => Ok(p),
             msg::ATTR_TYPE_RMEM_INPUT | msg::ATTR_TYPE_RMEM_OUTPUT | msg::ATTR_TYPE_RMEM_INOUT => {
-                // shm_ref (`optee_msg_param_rmem.shm_ref`) is the third word.
-                match g.find_buf(ShmCookie::from_guest(p.c)) {
-                    Some(_) => Ok(p),
-                    None => Err(GuestError::BadParameters),
+                // shm_ref (`optee_msg_param_rmem.shm_ref`) is the third word. Only a
+                // registration, and none whose UNREGISTER_SHM is in OP-TEE: OP-TEE 4.10 would
+                // take a reference on a registration it is releasing and panic
+                // (`checks-vs-optee.md`, F5), and would resolve another call's temporary
+                // buffer or an RPC allocation (F1, which Xen refuses too).
+                let c = ShmCookie::from_guest(p.c);
+                let registered = g
+                    .bufs
+                    .iter()
+                    .any(|b| b.cookie == c && b.kind == BufKind::Registered);
+                if registered && !unregistering(cx, g, c, call.serial) {
+                    Ok(p)
+                } else {
+                    Err(GuestError::BadParameters)
                 }
             }
             _ => Err(GuestError::BadParameters),

@@ -453,3 +453,106 @@ fn the_synchronous_drivers_pass_the_thread_tests_as_steps() {
     }
     assert_clean(&w);
 }
+
+/// `checks-vs-optee.md` F5 and F1: while a guest's UNREGISTER_SHM of a registration is in OP-TEE
+/// (here: its secure call not answered yet), no other call of the guest may use that registration
+/// (an RMEM parameter, a second UNREGISTER, the argument of CALL_WITH_REGD_ARG): OP-TEE 4.10 would
+/// take a reference on a registration it is releasing and panic. And an RMEM parameter names only
+/// a registration, never another call's temporary buffer. Each is refused without a secure call;
+/// the registration works again, and is gone, as OP-TEE's answer to the UNREGISTER says.
+#[test]
+fn a_registration_being_unregistered_or_a_temporary_buffer_is_no_rmem() {
+    let mut w = world();
+    let p = w.tmem(
+        G1,
+        msg::ATTR_TYPE_TMEM_INOUT,
+        list(0),
+        data(0),
+        2 * 4096,
+        0x77,
+    );
+    w.write_arg(G1, arg(0), msg::CMD_REGISTER_SHM, 0, 0, &[p]);
+    assert_eq!(w.run(G1, arg(0), 1).ret, 0);
+    let s = open(&mut w, G1);
+    let rm = |attr, c| Param {
+        attr,
+        a: 0,
+        b: 8,
+        c,
+    };
+    // UNREGISTER_SHM of 0x77 goes into OP-TEE and stays there for now.
+    w.write_arg(
+        G1,
+        arg(1),
+        msg::CMD_UNREGISTER_SHM,
+        0,
+        0,
+        &[rm(msg::ATTR_TYPE_RMEM_INPUT, 0x77)],
+    );
+    let unreg = execute(w.m.start(&mut w.p, G1, 1, cwa(arg(1)), 0));
+    let smcs = w.p.optee.smc_count;
+    // An INVOKE naming 0x77, a second UNREGISTER of it: refused, no secure call.
+    w.write_arg(
+        G1,
+        arg(2),
+        msg::CMD_INVOKE_COMMAND,
+        FN_ECHO,
+        s,
+        &[rm(msg::ATTR_TYPE_RMEM_OUTPUT, 0x77)],
+    );
+    let x = step_call(&mut w, G1, 2, cwa(arg(2)));
+    assert_eq!(x[0], ret::OK);
+    assert_eq!(
+        w.read_arg(G1, arg(2), 1).ret,
+        crate::abi::teec::ERROR_BAD_PARAMETERS
+    );
+    w.write_arg(
+        G1,
+        arg(3),
+        msg::CMD_UNREGISTER_SHM,
+        0,
+        0,
+        &[rm(msg::ATTR_TYPE_RMEM_INPUT, 0x77)],
+    );
+    step_call(&mut w, G1, 3, cwa(arg(3)));
+    assert_eq!(
+        w.read_arg(G1, arg(3), 1).ret,
+        crate::abi::teec::ERROR_BAD_PARAMETERS
+    );
+    // CALL_WITH_REGD_ARG with its argument in 0x77: EBADADDR.
+    let (hi, lo) = split(0x77);
+    let x = step_call(
+        &mut w,
+        G1,
+        4,
+        [u64::from(smc::CALL_WITH_REGD_ARG), hi, lo, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(x[0], ret::EBADADDR);
+    assert_eq!(w.p.optee.smc_count, smcs, "nothing reached OP-TEE");
+    // A temporary buffer of a call in OP-TEE is no RMEM either.
+    let t = w.tmem(G1, msg::ATTR_TYPE_TMEM_INOUT, list(2), data(4), 4096, 0x99);
+    w.write_arg(G1, arg(4), msg::CMD_INVOKE_COMMAND, FN_ECHO, s, &[t]);
+    let temp = execute(w.m.start(&mut w.p, G1, 5, cwa(arg(4)), 0));
+    w.write_arg(
+        G1,
+        arg(5),
+        msg::CMD_INVOKE_COMMAND,
+        FN_ECHO,
+        s,
+        &[rm(msg::ATTR_TYPE_RMEM_OUTPUT, 0x99)],
+    );
+    step_call(&mut w, G1, 6, cwa(arg(5)));
+    assert_eq!(
+        w.read_arg(G1, arg(5), 1).ret,
+        crate::abi::teec::ERROR_BAD_PARAMETERS
+    );
+    assert_eq!(w.p.optee.smc_count, smcs, "nothing reached OP-TEE");
+    let r = smc_x03(&mut w, temp);
+    assert_eq!(answer(w.m.result(&mut w.p, G1, 5, r, 0))[0], ret::OK);
+    // OP-TEE answers the UNREGISTER: the registration is gone.
+    let r = smc_x03(&mut w, unreg);
+    assert_eq!(answer(w.m.result(&mut w.p, G1, 1, r, 0))[0], ret::OK);
+    assert_eq!(w.read_arg(G1, arg(1), 1).ret, 0);
+    assert_eq!(w.p.optee.registered(2), 0);
+    assert_clean(&w);
+}
